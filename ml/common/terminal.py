@@ -1,0 +1,37 @@
+"""A Progress listener for command-line use: a tqdm bar with the latest metrics."""
+
+from __future__ import annotations
+
+from PIL import Image
+from tqdm import tqdm
+
+
+class TerminalProgress:
+    def __init__(self, desc: str = "") -> None:
+        self._bar: tqdm | None = None
+        self._desc = desc
+
+    def update(
+        self,
+        step: int,
+        total: int,
+        message: str = "",
+        preview: Image.Image | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> None:
+        if self._bar is None or self._bar.total != total:
+            if self._bar is not None:
+                self._bar.close()
+            self._bar = tqdm(total=total, desc=self._desc, unit="step", dynamic_ncols=True)
+        self._bar.n = step
+        if metrics:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+        self._bar.refresh()
+
+    def cancelled(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
