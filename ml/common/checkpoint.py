@@ -1,0 +1,115 @@
+"""The one checkpoint helper for all of ml/: config travels with the weights, loading runs no code.
+
+Files are ``torch.save`` of a plain dict, read back with ``weights_only=True`` so a hostile file
+cannot execute anything: the restricted unpickler only builds tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from dataclasses import asdict, is_dataclass
+from typing import IO, Any
+
+import torch
+
+FORMAT = "studio-checkpoint"
+VERSION = 1
+REQUIRED_KEYS = ("format", "version", "family", "config", "state_dict")
+DEFAULT_MAX_BYTES = 2_000_000_000
+
+PathOrFile = str | os.PathLike[str] | IO[bytes]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file could not be used; the message says why in plain words."""
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str] | IO[bytes],
+    *,
+    family: str,
+    config: Any,
+    state_dict: dict[str, torch.Tensor],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write ``{format, version, family, config, state_dict, extra}``; config is a dataclass."""
+    if not is_dataclass(config) or isinstance(config, type):
+        raise TypeError("config must be a dataclass instance")
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "family": family,
+        "config": asdict(config),
+        # Detached CPU copies so the file never depends on the device it was trained on.
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "extra": dict(extra or {}),
+    }
+    torch.save(payload, path)
+
+
+def _check_size(src: PathOrFile, max_bytes: int) -> None:
+    if isinstance(src, (str, os.PathLike)):
+        try:
+            size = os.path.getsize(src)
+        except OSError as exc:
+            raise CheckpointError(f"cannot read checkpoint: {exc.strerror or exc}") from exc
+    else:
+        pos = src.tell()
+        size = src.seek(0, io.SEEK_END) - pos
+        src.seek(pos)
+    if size > max_bytes:
+        raise CheckpointError(f"checkpoint too large: {size:,} bytes (limit {max_bytes:,})")
+    if size == 0:
+        raise CheckpointError("checkpoint is empty")
+
+
+def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
+    """torch.load with weights_only=True; every failure becomes a CheckpointError."""
+    _check_size(src, max_bytes)
+    try:
+        return torch.load(src, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refuses any global outside its allowlist: this is where payloads end up.
+        raise CheckpointError(
+            "refused: contains code/objects that are not plain tensors"
+        ) from exc
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
+    except RuntimeError as exc:
+        text = str(exc)
+        if "zip archive" in text or "central directory" in text or "PytorchStreamReader" in text:
+            raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
+        raise CheckpointError(f"not a checkpoint: {text.splitlines()[0]}") from exc
+    except (KeyError, ValueError, OSError, AttributeError, TypeError) as exc:
+        raise CheckpointError(f"not a checkpoint: {type(exc).__name__}") from exc
+
+
+def load_checkpoint(path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict:
+    """Load and validate a file written by ``save_checkpoint``; raise CheckpointError otherwise."""
+    obj = _safe_torch_load(path_or_fileobj, max_bytes)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise CheckpointError("not a studio checkpoint (no 'format: studio-checkpoint' marker)")
+    missing = [k for k in REQUIRED_KEYS if k not in obj]
+    if missing:
+        raise CheckpointError(f"checkpoint is missing keys: {', '.join(missing)}")
+    if obj["version"] != VERSION:
+        raise CheckpointError(f"unsupported checkpoint version {obj['version']!r}")
+    if not isinstance(obj["state_dict"], dict) or not isinstance(obj["config"], dict):
+        raise CheckpointError("checkpoint 'state_dict' and 'config' must be dicts")
+    obj.setdefault("extra", {})
+    return obj
+
+
+def load_state_dict_file(
+    path: PathOrFile, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, torch.Tensor]:
+    """Load a public plain state_dict (e.g. torchvision weights) with the same safety checks."""
+    obj = _safe_torch_load(path, max_bytes)
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]  # some publishers wrap the weights one level down
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError("not a state_dict: expected a mapping of names to tensors")
+    return dict(obj)
