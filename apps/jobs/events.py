@@ -1,0 +1,66 @@
+"""Writing a job's history: every change is an event with the next sequence number, stored first
+(the DB is the truth) and then pushed to the channel-layer group `job-<id>`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import TERMINAL_STATES, TRANSITIONS, Job, JobEvent
+
+log = logging.getLogger(__name__)
+
+
+def record(job: Job, kind: str, data: dict[str, Any], **fields: Any) -> JobEvent:
+    """Append one event (and update job columns in the same transaction)."""
+    with transaction.atomic():
+        # The UPDATE takes the row lock, so concurrent writers (worker and web) get distinct seqs.
+        Job.objects.filter(pk=job.pk).update(last_seq=F("last_seq") + 1, **fields)
+        seq = Job.objects.filter(pk=job.pk).values_list("last_seq", flat=True).get()
+        event = JobEvent.objects.create(job_id=job.pk, seq=seq, kind=kind, data=data)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.last_seq = seq
+    broadcast(job.pk, event.as_message())
+    return event
+
+
+def transition(job: Job, to: str, message: str = "", **fields: Any) -> bool:
+    """Move the job to state `to` if the state machine allows it from where the row is *now*.
+
+    Returns False (and changes nothing) when another process got there first, e.g. a job that
+    succeeded while a cancel was on its way.
+    """
+    sources = [state for state, targets in TRANSITIONS.items() if to in targets]
+    if to in TERMINAL_STATES:
+        fields.setdefault("finished_at", timezone.now())
+    with transaction.atomic():
+        moved = Job.objects.filter(pk=job.pk, state__in=sources).update(
+            state=to, message=message[:500], last_seq=F("last_seq") + 1, **fields
+        )
+        if not moved:
+            return False
+        seq = Job.objects.filter(pk=job.pk).values_list("last_seq", flat=True).get()
+        job.refresh_from_db()
+        data = {"state": to, "message": job.message, "error": job.error,
+                "step": job.step, "total": job.total}
+        event = JobEvent.objects.create(job_id=job.pk, seq=seq, kind="state", data=data)
+    broadcast(job.pk, event.as_message())
+    return True
+
+
+def broadcast(job_id: Any, message: dict[str, Any]) -> None:
+    """Best effort: a browser that misses a push catches up from the DB when it reconnects."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(f"job-{job_id}", {"type": "job.event", "event": message})
+    except Exception:  # Redis down must not fail the job; the event is already stored.
+        log.warning("could not push event for job %s", job_id, exc_info=True)

@@ -1,0 +1,72 @@
+"""JobReporter: the studio's listener for ml's Progress protocol."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from PIL import Image
+
+from . import events
+from .models import Job, JobFile
+
+
+class JobReporter:
+    """Turns ml progress reports into throttled job events; answers ml's cancellation checks."""
+
+    def __init__(self, job: Job, *, cancel_poll_seconds: float = 0.5) -> None:
+        self.job = job
+        self._min_interval = 1.0 / settings.STUDIO_EVENTS_PER_SECOND
+        self._last_sent = 0.0
+        self._last_preview = 0.0
+        self._cancel_poll = cancel_poll_seconds
+        self._last_cancel_check = 0.0
+        self._cancelled = False
+
+    def update(
+        self,
+        step: int,
+        total: int,
+        message: str = "",
+        preview: Image.Image | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> None:
+        now = time.monotonic()
+        final = total > 0 and step >= total
+        if not final and now - self._last_sent < self._min_interval:
+            # Previews are worth more than a step count, but not more than one a second.
+            if preview is None or now - self._last_preview < 1.0:
+                return
+        data: dict[str, Any] = {"step": step, "total": total, "message": message}
+        if metrics:
+            data["metrics"] = {k: float(v) for k, v in metrics.items()}
+        if preview is not None:
+            data["preview"] = self._save_preview(preview, step)
+            self._last_preview = now
+        events.record(self.job, "progress", data, step=step, total=total, message=message[:500])
+        self._last_sent = now
+
+    def cancelled(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_cancel_check >= self._cancel_poll:
+            self._last_cancel_check = now
+            self._cancelled = Job.objects.filter(
+                pk=self.job.pk, cancel_requested_at__isnull=False
+            ).exists()
+        return self._cancelled
+
+    def log(self, message: str) -> None:
+        events.record(self.job, "log", {"message": message})
+
+    def _save_preview(self, image: Image.Image, step: int) -> str:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="JPEG", quality=85)
+        name = f"preview-{step:06d}.jpg"
+        job_file = JobFile(job=self.job, role=JobFile.Role.PREVIEW, name=name,
+                           content_type="image/jpeg", size=buffer.tell())
+        job_file.file.save(name, ContentFile(buffer.getvalue()), save=True)
+        return reverse("job-file", args=[self.job.pk, job_file.pk])

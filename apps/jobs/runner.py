@@ -1,0 +1,63 @@
+"""Running one job in a worker: load it by id, call its tool, store results, finish."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from apps.tools.base import ToolError, get_tool
+from ml.common.progress import Cancelled
+
+from . import events
+from .models import Job, JobFile, JobState
+from .reporter import JobReporter
+from .watchdog import CancelWatchdog
+
+log = logging.getLogger(__name__)
+
+
+def run(job_id: str, task_id: str, worker: str) -> None:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.is_terminal or (job.task_id and job.task_id != task_id):
+        return  # deleted, finished (e.g. cancelled while queued) or a stale redelivery
+    if job.state == JobState.RUNNING:
+        # We only get here when a worker died mid-job and the broker redelivered the message.
+        if job.attempts >= settings.STUDIO_MAX_ATTEMPTS:
+            events.transition(job, JobState.FAILED, "Failed: the worker was lost",
+                              error=f"The worker running this job died {job.attempts} times.")
+            return
+        events.transition(job, JobState.QUEUED, "Worker lost; running again")
+    if job.cancel_requested_at:
+        events.transition(job, JobState.CANCELLED, "Cancelled before it started")
+        return
+    tool = get_tool(job.kind)
+    if tool is None:
+        events.transition(job, JobState.FAILED, "Failed", error=f"Unknown tool {job.kind!r}.")
+        return
+    if not events.transition(job, JobState.RUNNING, "Starting", worker=worker,
+                             attempts=job.attempts + 1, started_at=timezone.now()):
+        return
+    reporter = JobReporter(job)
+    inputs = {f.field: f.file.open("rb").read() for f in job.files.filter(role=JobFile.Role.INPUT)}
+    try:
+        with CancelWatchdog(job):
+            output = tool.run(job.params, inputs, reporter)
+    except Cancelled:
+        events.transition(job, JobState.CANCELLED, "Cancelled")
+    except (ToolError, ValueError) as exc:
+        events.transition(job, JobState.FAILED, "Failed", error=str(exc))
+    except Exception as exc:
+        log.exception("job %s crashed", job.pk)
+        events.transition(job, JobState.FAILED, "Failed",
+                          error=f"Internal error ({type(exc).__name__}); see the worker log.")
+    else:
+        for out in output.files:
+            job_file = JobFile(job=job, role=JobFile.Role.RESULT, name=out.name,
+                               content_type=out.content_type, size=len(out.content))
+            job_file.file.save(out.name, ContentFile(out.content), save=True)
+        events.transition(job, JobState.SUCCEEDED, "Done", result=output.summary,
+                          model_version=output.model_version, step=job.total or 1,
+                          total=job.total or 1)

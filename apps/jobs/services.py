@@ -1,0 +1,57 @@
+"""Creating and cancelling jobs: what the web side does."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from . import events
+from .models import Job, JobFile, JobState
+
+
+def submit(owner: AbstractBaseUser, kind: str, queue: str, params: dict[str, Any],
+           files: dict[str, UploadedFile]) -> Job:
+    """Store the job and its inputs, and enqueue it once the transaction has committed."""
+    from .tasks import run_job
+
+    with transaction.atomic():
+        job = Job.objects.create(owner=owner, kind=kind, params=params, seed=params.get("seed"),
+                                 task_id=str(uuid.uuid4()))
+        for field_name, upload in files.items():
+            job_file = JobFile(job=job, role=JobFile.Role.INPUT, field=field_name,
+                               name=upload.name[:200], size=upload.size,
+                               content_type=upload.content_type or "application/octet-stream")
+            job_file.file.save(upload.name, upload, save=True)
+        events.record(job, "state", {"state": JobState.QUEUED, "message": "Queued", "step": 0, "total": 0})
+        transaction.on_commit(lambda: run_job.apply_async(args=[str(job.pk)], queue=queue,
+                                                          task_id=job.task_id))
+    return job
+
+
+def request_cancel(job: Job) -> None:
+    """Queued jobs end at once; running ones stop at their next progress check (the worker's
+    watchdog kills them after the grace period if they don't)."""
+    if job.is_terminal:
+        return
+    Job.objects.filter(pk=job.pk, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=timezone.now())
+    job.refresh_from_db()
+    if job.state == JobState.QUEUED and events.transition(job, JobState.CANCELLED, "Cancelled before it started"):
+        _revoke(job.task_id)
+    elif job.state == JobState.RUNNING:
+        events.record(job, "log", {"message": "Cancel requested"})
+
+
+def _revoke(task_id: str) -> None:
+    """Drop the queued message too; if this fails the runner skips the cancelled job anyway."""
+    from studio.celery import app
+
+    try:
+        app.control.revoke(task_id)
+    except Exception:
+        pass

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("tools/<slug:slug>/", views.submit, name="tool-submit"),
+    path("jobs/", views.history, name="job-history"),
+    path("jobs/<uuid:job_id>/", views.detail, name="job-detail"),
+    path("jobs/<uuid:job_id>/events/", views.events, name="job-events"),
+    path("jobs/<uuid:job_id>/cancel/", views.cancel, name="job-cancel"),
+    path("jobs/<uuid:job_id>/files/<int:file_id>/", views.job_file, name="job-file"),
+]

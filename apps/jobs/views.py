@@ -1,0 +1,88 @@
+"""Job pages: submit a tool, watch a job, cancel it, download its files, see history."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.tools.base import all_tools, get_tool
+
+from . import services
+from .models import Job, JobFile
+
+
+def _own_job(request: HttpRequest, job_id: str) -> Job:
+    # Another user's job is a 404, not a 403: its existence is not theirs to learn.
+    return get_object_or_404(Job, pk=job_id, owner=request.user)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    recent = Job.objects.filter(owner=request.user)[:5]
+    return render(request, "jobs/home.html", {"tools": all_tools(), "recent": recent})
+
+
+@login_required
+def submit(request: HttpRequest, slug: str) -> HttpResponse:
+    tool = get_tool(slug)
+    if tool is None:
+        raise Http404("No such tool")
+    form = tool.form_class(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        files = {name: form.cleaned_data[name] for name in tool.file_fields() if form.cleaned_data.get(name)}
+        job = services.submit(request.user, tool.slug, tool.queue, tool.params(form.cleaned_data), files)
+        return redirect("job-detail", job.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "jobs/submit.html", {"tool": tool, "form": form}, status=status)
+
+
+@login_required
+def detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _own_job(request, job_id)
+    tool = get_tool(job.kind)
+    context = {
+        "job": job,
+        "tool": tool,
+        "inputs": job.files.filter(role=JobFile.Role.INPUT),
+        "results": job.files.filter(role=JobFile.Role.RESULT),
+        "events": job.events.all(),
+    }
+    return render(request, "jobs/detail.html", context)
+
+
+@login_required
+def events(request: HttpRequest, job_id: str) -> JsonResponse:
+    """The JSON poll: the same events the WebSocket sends, after a given sequence number."""
+    job = _own_job(request, job_id)
+    after = int(request.GET.get("after", "0") or 0)
+    items = [e.as_message() for e in job.events.filter(seq__gt=after)[:500]]
+    return JsonResponse({"job": job.snapshot(), "events": items})
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _own_job(request, job_id)
+    services.request_cancel(job)
+    if request.headers.get("accept", "").startswith("application/json"):
+        return JsonResponse({"job": job.snapshot()})
+    return redirect("job-detail", job.pk)
+
+
+@login_required
+def job_file(request: HttpRequest, job_id: str, file_id: int) -> FileResponse:
+    job = _own_job(request, job_id)
+    job_file = get_object_or_404(JobFile, pk=file_id, job=job)
+    download = request.GET.get("download") == "1"
+    return FileResponse(job_file.file.open("rb"), as_attachment=download,
+                        filename=job_file.name, content_type=job_file.content_type)
+
+
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.filter(owner=request.user)
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    return render(request, "jobs/history.html", {"page": page})

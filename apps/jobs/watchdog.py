@@ -1,0 +1,61 @@
+"""The cancel watchdog: a thread beside a running job that enforces the cancel grace period.
+
+ml code stops by itself at its next progress check. If it doesn't (stuck in one long op), the
+watchdog ends the job as cancelled and kills its own worker child; Celery replaces the child, and
+the redelivered message finds a finished job and is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from . import events
+from .models import Job, JobState
+
+log = logging.getLogger(__name__)
+
+
+class CancelWatchdog:
+    def __init__(self, job: Job, poll_seconds: float = 0.5) -> None:
+        self.job_id = job.pk
+        self.poll = poll_seconds
+        self.grace = settings.STUDIO_CANCEL_GRACE_SECONDS
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"watchdog-{job.pk}", daemon=True)
+
+    def __enter__(self) -> CancelWatchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        seen_at: float | None = None
+        try:
+            while not self._done.wait(self.poll):
+                if seen_at is None:
+                    if Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists():
+                        seen_at = time.monotonic()
+                elif time.monotonic() - seen_at > self.grace:
+                    self._kill()
+                    return
+        finally:
+            close_old_connections()
+            connection.close()
+
+    def _kill(self) -> None:
+        job = Job.objects.get(pk=self.job_id)
+        if events.transition(job, JobState.CANCELLED,
+                             f"Cancelled: did not stop within {self.grace:g}s, worker child killed"):
+            log.warning("job %s ignored cancel; killing worker child %s", job.pk, os.getpid())
+            connection.close()
+            os.kill(os.getpid(), signal.SIGKILL)

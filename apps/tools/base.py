@@ -1,0 +1,71 @@
+"""What a tool is. Each tool is one module (apps/tools/<slug>.py) with a form and a `run`; the
+generic submit view, job runner and pages do the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django import forms
+
+from ml.common.progress import Progress
+
+
+class ToolError(Exception):
+    """A problem with the user's input or parameters, shown to them as the job's error."""
+
+
+@dataclass
+class OutputFile:
+    name: str
+    content: bytes
+    content_type: str
+
+
+@dataclass
+class ToolOutput:
+    files: list[OutputFile] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    model_version: str = ""
+
+
+class Tool:
+    slug: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str] = ""
+    queue: ClassVar[str] = "gpu"
+    form_class: ClassVar[type[forms.Form]]
+
+    def params(self, cleaned_data: dict[str, Any]) -> dict[str, Any]:
+        """The JSON-safe parameters to store on the job (files are stored separately)."""
+        return {
+            name: value
+            for name, value in cleaned_data.items()
+            if name not in self.file_fields() and value is not None
+        }
+
+    def file_fields(self) -> list[str]:
+        return [name for name, f in self.form_class.base_fields.items() if isinstance(f, forms.FileField)]
+
+    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, Tool] = {}
+
+
+def register(tool_class: type[Tool]) -> type[Tool]:
+    REGISTRY[tool_class.slug] = tool_class()
+    return tool_class
+
+
+def get_tool(slug: str) -> Tool | None:
+    from . import catalog  # noqa: F401  (imports every tool module so they register)
+
+    return REGISTRY.get(slug)
+
+
+def all_tools() -> list[Tool]:
+    from . import catalog  # noqa: F401
+
+    return list(REGISTRY.values())

@@ -1,0 +1,8 @@
+"""Every tool module, imported once so each registers itself. Add new tools here."""
+
+from django.conf import settings
+
+from . import style  # noqa: F401
+
+if settings.STUDIO_DIAGNOSTIC_TOOLS:
+    from . import diagnostics  # noqa: F401

@@ -1,0 +1,133 @@
+"""Shared fixtures: users, small images, and `stack`, the real studio running in subprocesses."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def png_bytes(size: tuple[int, int] = (48, 40), color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    img = Image.new("RGB", size, color)
+    for x in range(size[0]):  # some structure, so style transfer has something to do
+        img.putpixel((x, (x * 3) % size[1]), (20, 20, 200))
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def service_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_services() -> None:
+    """Integration tests need the real Redis and PostgreSQL. In CI their absence is a failure."""
+    missing = [name for name, port in (("Redis", 6379), ("PostgreSQL", 5432))
+               if not service_reachable("127.0.0.1", port)]
+    if missing:
+        message = f"{' and '.join(missing)} not reachable on 127.0.0.1"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    base_url: str
+    ws_url: str
+    worker: subprocess.Popen
+    server: subprocess.Popen
+    env: dict[str, str]
+    log_dir: Path
+
+    def start_worker(self) -> subprocess.Popen:
+        self.worker = _start_worker(self.env, self.log_dir)
+        return self.worker
+
+
+def _subprocess_env(db_name: str) -> dict[str, str]:
+    from django.conf import settings
+
+    env = dict(os.environ)
+    db = settings.DATABASES["default"]
+    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db_name}"
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("STUDIO_CANCEL_GRACE_SECONDS", "3")
+    return env
+
+
+def _start_worker(env: dict[str, str], log_dir: Path) -> subprocess.Popen:
+    log = open(log_dir / "worker.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "studio", "worker", "-Q", "gpu,cpu", "-c", "1",
+         "--pool", "prefork", "-n", "test@%h", "--without-gossip", "--without-mingle",
+         "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_for(lambda: b"ready." in (log_dir / "worker.log").read_bytes(), 60, "Celery worker")
+    return proc
+
+
+def _wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start within {timeout}s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    """The real thing: a Celery worker process and the ASGI server (daphne), on the test DB,
+    real Redis, real channel layer."""
+    require_services()
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    log_dir = tmp_path_factory.mktemp("stack-logs")
+    env = _subprocess_env(connection.settings_dict["NAME"])
+    worker = _start_worker(env, log_dir)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
+        cwd=ROOT, env=env, stdout=open(log_dir / "server.log", "ab"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    _wait_for(lambda: service_reachable("127.0.0.1", port), 30, "ASGI server")
+    stack = Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", worker, server, env, log_dir)
+    yield stack
+    _stop(stack.worker)
+    _stop(server)
