@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from typing import IO
 
@@ -30,7 +31,9 @@ def _read_bytes(src: ImageSource, max_bytes: int) -> bytes:
         try:
             size = os.path.getsize(src)
             if size > max_bytes:
-                raise ImageError(f"file too large: {size:,} bytes (limit {max_bytes:,})")
+                raise ImageError(
+                    f"file too large: {size:,} bytes (limit {max_bytes:,})"
+                )
             with open(src, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
@@ -66,7 +69,12 @@ def load_image(
     except UnidentifiedImageError as exc:
         raise ImageError("not an image (unrecognised file format)") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"image too large: {exc}") from exc
+        # Pillow refuses before we see the size; its message carries the pixel count.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
+        raise ImageError(
+            f"image too large: {count}, a possible decompression bomb (limit {max_pixels / 1e6:g} MP)"
+        ) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError("image is truncated or corrupt") from exc
     if img.mode != "RGB":

@@ -42,13 +42,15 @@ LITE0_LAYERS: dict[str, tuple[str, int]] = {
 class FeatureNet(nn.Module):
     """Base: normalise inside, return {layer name: (1, C, h, w)} for the requested layers."""
 
-    def __init__(self, layers: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...]):
+    def __init__(
+        self, layers: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...]
+    ):
         super().__init__()
         self.layers = tuple(layers)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
-    def freeze(self) -> "FeatureNet":
+    def freeze(self) -> FeatureNet:
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
@@ -59,14 +61,18 @@ class FeatureNet(nn.Module):
 
 
 class EfficientNetFeatures(FeatureNet):
-    def __init__(self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]
+    ) -> None:
         super().__init__(layers, LITE_MEAN, LITE_STD)
         full = EfficientNetLite0()
         full.load_state_dict(state_dict, strict=True)
         self.taps = {name: LITE0_LAYERS[name] for name in layers}
         last = max(i for kind, i in self.taps.values())
         self._conv_stem, self._bn0 = full._conv_stem, full._bn0
-        self._blocks = nn.ModuleList(full._blocks[: last + 1])  # truncation: drop the rest
+        self._blocks = nn.ModuleList(
+            full._blocks[: last + 1]
+        )  # truncation: drop the rest
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
@@ -111,12 +117,16 @@ def load_feature_network(
     layers = tuple(sorted(layers or LITE0_LAYERS.keys()))
     resolved = name
     if name == "auto":
-        resolved = "vgg19" if vgg.local_weights_path() is not None else "efficientnet-lite0"
+        resolved = (
+            "vgg19" if vgg.local_weights_path() is not None else "efficientnet-lite0"
+        )
     key = (resolved, layers)
     with _LOCK:
         if key not in _CACHE:
             if resolved == "vgg19":
-                net: FeatureNet = vgg.build_vgg19(layers, allow_download=name == "vgg19")
+                net: FeatureNet = vgg.build_vgg19(
+                    layers, allow_download=name == "vgg19"
+                )
             elif resolved == "efficientnet-lite0":
                 net = build_efficientnet(layers)
             else:

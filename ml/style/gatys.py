@@ -37,8 +37,13 @@ class Objective:
     """Total loss at one image size; targets are fixed at construction (computed once per scale)."""
 
     def __init__(
-        self, cfg: StyleConfig, net: FeatureNet, network: str, content: Image.Image,
-        style: Image.Image, device: torch.device,
+        self,
+        cfg: StyleConfig,
+        net: FeatureNet,
+        network: str,
+        content: Image.Image,
+        style: Image.Image,
+        device: torch.device,
     ) -> None:
         self.cfg, self.net = cfg, net
         self.style_weights = {k: v for k, v in cfg.style_layer_weights.items() if v > 0}
@@ -67,7 +72,9 @@ class Objective:
         return total, parts
 
 
-def scale_plan(size: tuple[int, int], scales: tuple[float, ...], steps: int) -> list[tuple[tuple[int, int], int]]:
+def scale_plan(
+    size: tuple[int, int], scales: tuple[float, ...], steps: int
+) -> list[tuple[tuple[int, int], int]]:
     """[(W, H), steps] per scale. Steps are split evenly; the remainder goes to the finest scale."""
     w, h = size
     per, rest = divmod(steps, len(scales))
@@ -81,7 +88,9 @@ def scale_plan(size: tuple[int, int], scales: tuple[float, ...], steps: int) -> 
 def _initial(cfg: StyleConfig, content_t: torch.Tensor) -> torch.Tensor:
     if cfg.init == "content":
         return content_t.clone()
-    gen = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same seed, same start anywhere
+    gen = torch.Generator().manual_seed(
+        cfg.seed
+    )  # CPU generator: same seed, same start anywhere
     noise = torch.rand(content_t.shape, generator=gen).to(content_t.device)
     return noise
 
@@ -95,9 +104,49 @@ def _make_optimizer(cfg: StyleConfig, x: torch.Tensor) -> torch.optim.Optimizer:
     return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50)
 
 
+def _optimise(
+    cfg: StyleConfig,
+    objective: Objective,
+    x: torch.Tensor,
+    n_steps: int,
+    step: int,
+    label: str,
+    progress: Progress,
+) -> int:
+    """Run ``n_steps`` objective evaluations on ``x`` in place; return the global step count."""
+    opt = _make_optimizer(cfg, x)
+    parts: dict[str, float] = {}
+
+    def closure() -> torch.Tensor:
+        nonlocal parts
+        opt.zero_grad()
+        total, parts = objective(x)
+        total.backward()
+        return total
+
+    for _ in range(n_steps):
+        check_cancelled(progress)
+        if cfg.optimizer == "adam":
+            closure()
+            opt.step()
+        else:
+            opt.step(closure)  # type: ignore[no-untyped-call]
+        with torch.no_grad():
+            x.clamp_(0, 1)  # keep colours valid (as in the PyTorch tutorial)
+        step += 1
+        last = step == cfg.steps
+        preview = tensor_to_image(x) if step % cfg.preview_every == 0 or last else None
+        progress.update(step, cfg.steps, label, preview=preview, metrics=dict(parts))
+    return step
+
+
 def stylize(
-    cfg: StyleConfig, content: Image.Image, style: Image.Image, *,
-    progress: Progress | None = None, device: torch.device | str | None = None,
+    cfg: StyleConfig,
+    content: Image.Image,
+    style: Image.Image,
+    *,
+    progress: Progress | None = None,
+    device: torch.device | str | None = None,
 ) -> StyleResult:
     """Render ``content`` in the style of ``style``; one step = one objective evaluation."""
     cfg.validate()
@@ -114,42 +163,29 @@ def stylize(
     step, x = 0, None
     plan = scale_plan(content_full.size, cfg.scales, cfg.steps)
     for k, (size, n_steps) in enumerate(plan):
-        content_k = content_full.resize(size, Image.Resampling.LANCZOS) if size != content_full.size else content_full
+        content_k = (
+            content_full.resize(size, Image.Resampling.LANCZOS)
+            if size != content_full.size
+            else content_full
+        )
         objective = Objective(cfg, net, network, content_k, style, dev)
         if x is None:
             x = _initial(cfg, objective.content_t)
         else:  # coarse-to-fine: start from the previous scale's solution, upsampled
-            x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False)
+            x = F.interpolate(
+                x, size=(size[1], size[0]), mode="bilinear", align_corners=False
+            )
         x = x.detach().clamp(0, 1).requires_grad_(True)
-        opt = _make_optimizer(cfg, x)
-        parts: dict[str, float] = {}
-
-        def closure() -> torch.Tensor:
-            nonlocal parts
-            opt.zero_grad()
-            total, parts = objective(x)
-            total.backward()
-            return total
-
-        for _ in range(n_steps):
-            check_cancelled(progress)
-            if cfg.optimizer == "adam":
-                closure()
-                opt.step()
-            else:
-                opt.step(closure)
-            with torch.no_grad():
-                x.clamp_(0, 1)  # keep colours valid (as in the PyTorch tutorial)
-            step += 1
-            last = step == cfg.steps
-            preview = tensor_to_image(x) if step % cfg.preview_every == 0 or last else None
-            msg = f"scale {k + 1}/{len(plan)} ({size[0]}x{size[1]})"
-            progress.update(step, cfg.steps, msg, preview=preview, metrics=dict(parts))
+        label = f"scale {k + 1}/{len(plan)} ({size[0]}x{size[1]})"
+        step = _optimise(cfg, objective, x, n_steps, step, label, progress)
 
     assert x is not None
     with torch.no_grad():
         _, final = objective(x)  # the finest objective, at the returned image
     return StyleResult(
-        image=tensor_to_image(x), network=network, losses=final, steps_done=step,
+        image=tensor_to_image(x),
+        network=network,
+        losses=final,
+        steps_done=step,
         seconds=time.perf_counter() - started,
     )

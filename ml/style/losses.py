@@ -25,12 +25,16 @@ def gram(feature: torch.Tensor) -> torch.Tensor:
     return f @ f.t()
 
 
-def content_loss(features: dict[str, torch.Tensor], target: torch.Tensor, layer: str) -> torch.Tensor:
+def content_loss(
+    features: dict[str, torch.Tensor], target: torch.Tensor, layer: str
+) -> torch.Tensor:
     return torch.mean((features[layer] - target) ** 2)
 
 
 def style_loss(
-    features: dict[str, torch.Tensor], grams: dict[str, torch.Tensor], weights: dict[str, float]
+    features: dict[str, torch.Tensor],
+    grams: dict[str, torch.Tensor],
+    weights: dict[str, float],
 ) -> torch.Tensor:
     total = features[next(iter(weights))].new_zeros(())
     for layer, w in weights.items():
@@ -42,7 +46,9 @@ def style_loss(
 
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
     """Anisotropic total variation (sum of absolute neighbour differences), mean per pixel."""
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (
+        x[..., :, 1:] - x[..., :, :-1]
+    ).abs().mean()
 
 
 class GramCache:
@@ -61,7 +67,11 @@ class GramCache:
         return (network, digest, style.size, style.mode, tuple(sorted(layers)))
 
     def get_or_compute(
-        self, network: str, net: FeatureNet, style: Image.Image, style_tensor: torch.Tensor,
+        self,
+        network: str,
+        net: FeatureNet,
+        style: Image.Image,
+        style_tensor: torch.Tensor,
         layers: tuple[str, ...],
     ) -> dict[str, torch.Tensor]:
         k = self.key(network, style, layers)

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from ml.common.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_state_dict_file,
+    save_checkpoint,
+)
+
+
+@dataclass
+class TinyConfig:
+    width: int = 4
+    name: str = "tiny"
+
+
+def test_it_round_trips_config_state_and_extra(tmp_path: Path) -> None:
+    model = torch.nn.Linear(3, 2)
+    path = tmp_path / "ck.pt"
+    save_checkpoint(
+        path,
+        family="tiny",
+        config=TinyConfig(width=7),
+        state_dict=model.state_dict(),
+        extra={"epoch": 3},
+    )
+    ck = load_checkpoint(path)
+    assert (
+        ck["format"] == "studio-checkpoint"
+        and ck["version"] == 1
+        and ck["family"] == "tiny"
+    )
+    assert ck["config"] == {"width": 7, "name": "tiny"}
+    assert ck["extra"] == {"epoch": 3}
+    fresh = torch.nn.Linear(3, 2)
+    fresh.load_state_dict(ck["state_dict"])
+    assert torch.equal(fresh.weight, model.weight)
+
+
+def test_it_loads_from_a_file_object() -> None:
+    buf = io.BytesIO()
+    save_checkpoint(
+        buf, family="tiny", config=TinyConfig(), state_dict={"w": torch.ones(2)}
+    )
+    buf.seek(0)
+    assert torch.equal(load_checkpoint(buf)["state_dict"]["w"], torch.ones(2))
+
+
+def test_it_requires_a_dataclass_config(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        save_checkpoint(tmp_path / "x.pt", family="t", config={"a": 1}, state_dict={})
+
+
+class Payload:
+    """Unpickling this would run os.system and leave a marker file behind."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_it_refuses_a_pickle_that_runs_code_and_does_not_run_it(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "studio-checkpoint", "state_dict": Payload(marker)}, path)
+    with pytest.raises(CheckpointError, match="refused: contains code/objects"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_it_refuses_a_raw_pickle_payload(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(Payload(marker), protocol=2))
+    with pytest.raises(CheckpointError):
+        load_state_dict_file(path)
+    assert not marker.exists()
+
+
+def test_it_rejects_a_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    save_checkpoint(
+        path, family="t", config=TinyConfig(), state_dict={"w": torch.randn(64, 64)}
+    )
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+def test_it_rejects_a_zip_that_is_not_a_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hello.txt", "not a model")
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        load_checkpoint(path)
+
+
+def test_it_rejects_text_and_empty_files(tmp_path: Path) -> None:
+    (tmp_path / "a.pt").write_text("hello")
+    (tmp_path / "b.pt").write_bytes(b"")
+    for name in ("a.pt", "b.pt"):
+        with pytest.raises(CheckpointError):
+            load_checkpoint(tmp_path / name)
+
+
+def test_it_rejects_a_plain_state_dict_as_a_studio_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "sd.pt"
+    torch.save({"w": torch.ones(1)}, path)
+    with pytest.raises(CheckpointError, match="not a studio checkpoint"):
+        load_checkpoint(path)
+    assert set(load_state_dict_file(path)) == {"w"}
+
+
+def test_it_names_missing_keys(tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    torch.save({"format": "studio-checkpoint", "version": 1, "family": "t"}, path)
+    with pytest.raises(CheckpointError, match="missing keys: config, state_dict"):
+        load_checkpoint(path)
+
+
+def test_it_checks_size_before_loading(tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    save_checkpoint(
+        path, family="t", config=TinyConfig(), state_dict={"w": torch.zeros(1000)}
+    )
+    with pytest.raises(CheckpointError, match="too large"):
+        load_checkpoint(path, max_bytes=1000)
+    with pytest.raises(CheckpointError, match="too large"):
+        load_state_dict_file(path, max_bytes=1000)

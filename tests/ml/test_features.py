@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ml.common.checkpoint import load_state_dict_file
+from ml.style.efficientnet_lite import EfficientNetLite0, lite0_weights_path
+from ml.style.features import LITE_MEAN, LITE_STD, load_feature_network
+
+ALL = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
+
+
+def test_efficientnet_gives_finite_features_of_expected_shapes() -> None:
+    net, name = load_feature_network("efficientnet-lite0", ALL)
+    assert name == "efficientnet-lite0"
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    with torch.no_grad():
+        feats = net(torch.rand(1, 3, 64, 96))
+    expected = {
+        "conv1_1": (32, 32, 48),
+        "conv2_1": (144, 16, 24),
+        "conv3_1": (240, 8, 12),
+        "conv4_1": (480, 4, 6),
+        "conv4_2": (480, 4, 6),
+        "conv5_1": (672, 4, 6),
+    }
+    assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == expected
+    assert all(torch.isfinite(v).all() for v in feats.values())
+
+
+def test_it_is_truncated_after_the_deepest_requested_layer() -> None:
+    shallow, _ = load_feature_network("efficientnet-lite0", ("conv1_1", "conv2_1"))
+    deep, _ = load_feature_network("efficientnet-lite0", ALL)
+    assert (
+        sum(p.numel() for p in shallow.parameters())
+        < sum(p.numel() for p in deep.parameters()) / 5
+    )
+
+
+def test_it_loads_once_per_process() -> None:
+    a, _ = load_feature_network("efficientnet-lite0", ALL)
+    b, _ = load_feature_network("efficientnet-lite0", ALL)
+    assert a is b
+
+
+def test_auto_falls_back_to_efficientnet_without_vgg_weights(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("STUDIO_VGG19_WEIGHTS", str(tmp_path / "missing.pth"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert load_feature_network("auto")[1] == "efficientnet-lite0"
+
+
+def test_classifier_logits_are_sane_on_a_structured_image() -> None:
+    """The SAME-padding port must reproduce a real network: logits finite, softmax not uniform,
+    and stable under a 1-pixel shift (a broken port is dominated by padding artefacts)."""
+    model = EfficientNetLite0()
+    model.load_state_dict(load_state_dict_file(lite0_weights_path()))
+    model.eval()
+    yy, xx = np.mgrid[0:224, 0:224] / 224.0
+    img = torch.tensor(
+        np.stack([xx, yy, 0.5 + 0.5 * np.sin(xx * 20)]), dtype=torch.float32
+    )[None]
+    mean, std = (
+        torch.tensor(LITE_MEAN).view(1, 3, 1, 1),
+        torch.tensor(LITE_STD).view(1, 3, 1, 1),
+    )
+    with torch.no_grad():
+        logits = model((img - mean) / std)
+        shifted = model((torch.roll(img, 1, dims=3) - mean) / std)
+    assert torch.isfinite(logits).all() and logits.std() > 0.5
+    assert logits.softmax(1).max() > 10 / 1000
+    assert torch.corrcoef(torch.cat([logits, shifted]))[0, 1] > 0.9
+
+
+def test_explicit_vgg19_fails_fast_and_clearly_when_offline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from ml.style import vgg
+
+    monkeypatch.delenv("STUDIO_VGG19_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(vgg, "_reachable", lambda host, port=443, timeout=3.0: False)
+    with pytest.raises(RuntimeError, match="STUDIO_VGG19_WEIGHTS"):
+        load_feature_network("vgg19", ("conv1_1",))
