@@ -1,0 +1,43 @@
+"""Another user cannot watch, cancel or download your job, over the real server."""
+
+from __future__ import annotations
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from apps.jobs.models import JobFile
+
+from .helpers import is_terminal, job_state, logged_in, open_socket, read_events, submit
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_other_user_cannot_stream_cancel_or_download(stack):
+    _, owner = logged_in("owner")
+    _, other = logged_in("other")
+    job = submit(owner, "sleep", {"steps": 10, "step_seconds": 0.1})
+
+    # The consumer closes before accepting, so the handshake itself is refused.
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(stack, other, job)
+    assert refused.value.response.status_code == 403
+
+    assert other.post(f"/jobs/{job.pk}/cancel/").status_code == 404
+    with open_socket(stack, owner, job) as ws:
+        read_events(ws, is_terminal)
+    assert job_state(job) == "succeeded"
+    result = job.files.get(role=JobFile.Role.RESULT)
+    assert other.get(f"/jobs/{job.pk}/files/{result.pk}/").status_code == 404
+    assert other.get(f"/jobs/{job.pk}/").status_code == 404
+    assert owner.get(f"/jobs/{job.pk}/files/{result.pk}/").status_code == 200
+
+
+def test_websocket_from_a_foreign_origin_is_refused(stack):
+    _, owner = logged_in("origin-owner")
+    job = submit(owner, "sleep", {"steps": 1, "step_seconds": 0})
+    cookie = f"sessionid={owner.cookies['sessionid'].value}"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{stack.ws_url}/ws/jobs/{job.pk}/", additional_headers={"Cookie": cookie},
+                origin="http://evil.example", open_timeout=10)
+    assert refused.value.response.status_code == 403
