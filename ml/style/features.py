@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml.style.efficientnet_lite import EfficientNetLite0, lite0_weights_path
+from ml.style.efficientnet_lite import EfficientNetLite0, fold_batchnorm, lite0_weights_path
 
 # ImageNet statistics used by torchvision's VGG19.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -67,6 +67,7 @@ class EfficientNetFeatures(FeatureNet):
         super().__init__(layers, LITE_MEAN, LITE_STD)
         full = EfficientNetLite0()
         full.load_state_dict(state_dict, strict=True)
+        fold_batchnorm(full.eval())
         self.taps = {name: LITE0_LAYERS[name] for name in layers}
         last = max(i for kind, i in self.taps.values())
         self._conv_stem, self._bn0 = full._conv_stem, full._bn0

@@ -75,12 +75,15 @@ class Objective:
 def scale_plan(
     size: tuple[int, int], scales: tuple[float, ...], steps: int
 ) -> list[tuple[tuple[int, int], int]]:
-    """[(W, H), steps] per scale. Steps are split evenly; the remainder goes to the finest scale."""
+    """[(W, H), steps] per scale. The finest scale gets twice the share of each coarser one
+    (300 steps at (0.5, 1.0) -> 100 + 200): coarse steps are cheap and settle the large-scale
+    style, but only full-size steps fix what the result looks like. Remainder goes to the finest."""
     w, h = size
-    per, rest = divmod(steps, len(scales))
+    shares = [1] * (len(scales) - 1) + [2]
+    counts = [max(1, steps * sh // sum(shares)) for sh in shares]
+    counts[-1] = steps - sum(counts[:-1])
     plan = []
-    for i, s in enumerate(scales):
-        n = per + (rest if i == len(scales) - 1 else 0)
+    for s, n in zip(scales, counts, strict=True):
         plan.append(((max(16, round(w * s)), max(16, round(h * s))), n))
     return plan
 

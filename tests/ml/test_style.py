@@ -93,3 +93,11 @@ def test_tv_weight_adds_a_tv_term(content_img, style_img) -> None:
 def test_it_rejects_an_invalid_config(content_img, style_img) -> None:
     with pytest.raises(ValueError, match="steps"):
         stylize(tiny(steps=0), content_img, style_img)
+
+
+def test_scale_plan_gives_the_finest_scale_the_larger_share() -> None:
+    from ml.style.gatys import scale_plan
+
+    assert scale_plan((200, 100), (0.5, 1.0), 300) == [((100, 50), 100), ((200, 100), 200)]
+    assert scale_plan((200, 100), (1.0,), 7) == [((200, 100), 7)]
+    assert sum(n for _, n in scale_plan((64, 64), (0.25, 0.5, 1.0), 5)) == 5
