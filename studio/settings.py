@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.jobs",
     "apps.tools",
+    "apps.embedded",
 ]
 
 MIDDLEWARE = [
