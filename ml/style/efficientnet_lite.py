@@ -45,9 +45,14 @@ class SameConv2d(nn.Conv2d):
     """Conv2d with TF 'SAME' padding: out = ceil(in / stride), extra pad goes bottom/right."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride == (1, 1):  # odd kernel, stride 1: SAME is symmetric, let conv2d pad (no copy)
+        if self.stride == (
+            1,
+            1,
+        ):  # odd kernel, stride 1: SAME is symmetric, let conv2d pad (no copy)
             pad = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
-            return F.conv2d(x, self.weight, self.bias, 1, pad, self.dilation, self.groups)
+            return F.conv2d(
+                x, self.weight, self.bias, 1, pad, self.dilation, self.groups
+            )
         ih, iw = x.shape[-2:]
         kh, kw = self.kernel_size
         sh, sw = self.stride
@@ -82,13 +87,17 @@ class MBConvBlock(nn.Module):
         self._bn2 = nn.BatchNorm2d(out_ch, eps=BN_EPS)
         self.skip = stride == 1 and in_ch == out_ch
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        if self.has_expand:
-            h = F.relu6(self._bn0(self._expand_conv(h)))
-        h = F.relu6(self._bn1(self._depthwise_conv(h)))
+    def expand(self, x: torch.Tensor) -> torch.Tensor:
+        """The post-ReLU6 expansion (B, C*expand, H, W): the style features tap this."""
+        return F.relu6(self._bn0(self._expand_conv(x))) if self.has_expand else x
+
+    def finish(self, x: torch.Tensor, expanded: torch.Tensor) -> torch.Tensor:
+        h = F.relu6(self._bn1(self._depthwise_conv(expanded)))
         h = self._bn2(self._project_conv(h))
         return h + x if self.skip else h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.finish(x, self.expand(x))
 
 
 class EfficientNetLite0(nn.Module):
@@ -126,8 +135,11 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     replace it with Identity: same outputs for a frozen net, ~15% less time per style step."""
     pairs = [("_conv_stem", "_bn0")] if hasattr(model, "_conv_stem") else []
     for block in getattr(model, "_blocks", []):
-        for conv_name, bn_name in (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"),
-                                   ("_project_conv", "_bn2")):
+        for conv_name, bn_name in (
+            ("_expand_conv", "_bn0"),
+            ("_depthwise_conv", "_bn1"),
+            ("_project_conv", "_bn2"),
+        ):
             if hasattr(block, conv_name):
                 _fold_pair(block, conv_name, bn_name)
     for conv_name, bn_name in pairs + [("_conv_head", "_bn1")]:

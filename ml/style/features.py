@@ -15,7 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml.style.efficientnet_lite import EfficientNetLite0, fold_batchnorm, lite0_weights_path
+from ml.style.efficientnet_lite import (
+    EfficientNetLite0,
+    fold_batchnorm,
+    lite0_weights_path,
+)
 
 # ImageNet statistics used by torchvision's VGG19.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -69,29 +73,28 @@ class EfficientNetFeatures(FeatureNet):
         full.load_state_dict(state_dict, strict=True)
         fold_batchnorm(full.eval())
         self.taps = {name: LITE0_LAYERS[name] for name in layers}
-        last = max(i for kind, i in self.taps.values())
         self._conv_stem, self._bn0 = full._conv_stem, full._bn0
+        expand_at = [i for kind, i in self.taps.values() if kind == "expand"]
+        # Truncation: keep blocks only up to the deepest tapped expansion.
         self._blocks = nn.ModuleList(
-            full._blocks[: last + 1]
-        )  # truncation: drop the rest
+            full._blocks[: max(expand_at) + 1] if expand_at else []
+        )
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         h = F.relu6(self._bn0(self._conv_stem(self.normalise(x))))  # (1, 32, H/2, W/2)
-        for name, (kind, _) in self.taps.items():
+        for name, (kind, i) in self.taps.items():
             if kind == "stem":
                 out[name] = h
-        want = {i: n for n, (kind, i) in self.taps.items() if kind == "expand"}
         last = len(self._blocks) - 1
         for i, block in enumerate(self._blocks):
-            if i in want or (i == last and want):
-                e = F.relu6(block._bn0(block._expand_conv(h)))
-                for name, (kind, j) in self.taps.items():
-                    if kind == "expand" and j == i:
-                        out[name] = e
-                if i == last:
-                    break  # the deepest tap is this expansion; the rest of the block is unused
-            h = block(h)
+            e = block.expand(h)  # (1, C_mid, h, w)
+            for name, (kind, j) in self.taps.items():
+                if kind == "expand" and j == i:
+                    out[name] = e
+            if i == last:
+                break  # the deepest tap is this expansion; the rest of the block is unused
+            h = block.finish(h, e)
         return out
 
 
