@@ -30,7 +30,8 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     tool = get_tool(slug)
     if tool is None:
         raise Http404("No such tool")
-    form = tool.form_class(request.POST or None, request.FILES or None)
+    # Bound on every POST, even an empty one: an unbound form would give a 400 with no message.
+    form = tool.form_class(request.POST, request.FILES) if request.method == "POST" else tool.form_class()
     if request.method == "POST" and form.is_valid():
         files = {name: form.cleaned_data[name] for name in tool.file_fields() if form.cleaned_data.get(name)}
         job = services.submit(request.user, tool.slug, tool.queue, tool.params(form.cleaned_data), files)
@@ -57,9 +58,16 @@ def detail(request: HttpRequest, job_id: str) -> HttpResponse:
 def events(request: HttpRequest, job_id: str) -> JsonResponse:
     """The JSON poll: the same events the WebSocket sends, after a given sequence number."""
     job = _own_job(request, job_id)
-    after = int(request.GET.get("after", "0") or 0)
-    items = [e.as_message() for e in job.events.filter(seq__gt=after)[:500]]
+    items = [e.as_message() for e in job.events.filter(seq__gt=_after(request))[:500]]
     return JsonResponse({"job": job.snapshot(), "events": items})
+
+
+def _after(request: HttpRequest) -> int:
+    # A hand-edited or garbled ?after= replays everything rather than failing with a 500.
+    try:
+        return max(0, int(request.GET.get("after") or 0))
+    except ValueError:
+        return 0
 
 
 @login_required
