@@ -1,4 +1,5 @@
-"""Refuse oversized requests before Django reads (and spools) their bodies."""
+"""Refuse oversized requests with a clear page. Under ASGI, studio.body_limit answers first (before
+the body is read); this middleware covers the other ways in (WSGI, the test client)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > limit:
-            message = (f"The upload is {filesizeformat(length)}; the studio accepts at most "
-                       f"{filesizeformat(limit)} per request "
-                       f"({filesizeformat(settings.STUDIO_MAX_UPLOAD_BYTES)} per file).")
+            message = too_large_message(length, limit)
             return render(request, "error.html", {"title": "Upload too large", "message": message},
                           status=413)
         return self.get_response(request)
+
+
+def too_large_message(length: int | None, limit: int) -> str:
+    size = f"is {filesizeformat(length)}" if length is not None else "is larger than that"
+    return (f"The upload {size}; the studio accepts at most {filesizeformat(limit)} per request "
+            f"({filesizeformat(settings.STUDIO_MAX_UPLOAD_BYTES)} per file).")
