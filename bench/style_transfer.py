@@ -17,6 +17,7 @@ installed, else a synthetic scene and a synthetic texture. The last run is in be
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ml.common.images import image_to_tensor, resize_max_side
+from bench.style_images import bench_images
+from ml.common.images import image_to_tensor
 from ml.common.progress import Cancelled
 from ml.style.config import StyleConfig
 from ml.style.efficientnet_lite import EfficientNetLite0, lite0_weights_path
@@ -38,53 +40,6 @@ IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def synthetic_content(size: int) -> Image.Image:
-    """Sky gradient, a sun, hills and a house: edges and flat areas, like a simple photo."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    img = np.stack([0.3 + 0.4 * yy, 0.5 + 0.3 * yy, 0.9 - 0.3 * yy], axis=-1)
-    img[(xx - 0.75) ** 2 + (yy - 0.2) ** 2 < 0.01] = (1.0, 0.85, 0.2)
-    hill = yy > 0.65 + 0.08 * np.sin(xx * 9)
-    img[hill] = np.stack([0.2 + 0.1 * xx, 0.55 - 0.2 * yy, 0.2 + 0 * xx], -1)[hill]
-    img[(xx > 0.2) & (xx < 0.45) & (yy > 0.45) & (yy < 0.7)] = (0.8, 0.3, 0.25)
-    img[(xx > 0.28) & (xx < 0.36) & (yy > 0.58) & (yy < 0.7)] = (0.3, 0.2, 0.1)
-    return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
-
-
-def synthetic_style(size: int, seed: int = 0) -> Image.Image:
-    """Swirly brush-stroke-like texture: summed oriented sinusoids through a colour palette."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size * 2 * np.pi
-    field = np.zeros_like(xx)
-    for _ in range(12):
-        a, f, p = rng.uniform(0, np.pi), rng.uniform(2, 12), rng.uniform(0, 2 * np.pi)
-        field += np.sin(f * (np.cos(a) * xx + np.sin(a) * yy) + p + np.sin(3 * yy))
-    t = (field - field.min()) / (field.max() - field.min())
-    palette = np.array(
-        [[0.05, 0.1, 0.35], [0.95, 0.8, 0.2], [0.2, 0.5, 0.8], [0.9, 0.3, 0.1]]
-    )
-    idx = t * (len(palette) - 1)
-    lo, frac = np.floor(idx).astype(int), (idx - np.floor(idx))[..., None]
-    img = (
-        palette[lo] * (1 - frac) + palette[np.minimum(lo + 1, len(palette) - 1)] * frac
-    )
-    return Image.fromarray((img * 255).astype(np.uint8))
-
-
-def bench_images(size: int) -> tuple[Image.Image, Image.Image, str]:
-    try:
-        from skimage import data  # optional; not a project dependency
-
-        content = Image.fromarray(data.astronaut())
-        style = Image.fromarray(data.gravel()).convert("RGB")
-        return resize_max_side(content, size), style, "scikit-image astronaut + gravel"
-    except ImportError:
-        return (
-            synthetic_content(size),
-            synthetic_style(size),
-            "synthetic scene + texture",
-        )
-
-
 class FullNetwork(torch.nn.Module):
     """The untruncated feature network, run to its end each step like the notebook's VGG loop,
     returning the same taps as the studio's FeatureNet (checked equal below)."""
@@ -93,9 +48,7 @@ class FullNetwork(torch.nn.Module):
         super().__init__()
         self.studio_net = studio_net
         self.taps: dict[str, torch.Tensor] = {}
-        if (
-            network == "vgg19"
-        ):  # all 37 layers of vgg19.features, as the notebook runs them
+        if network == "vgg19":  # all 37 layers of vgg19.features, as the notebook runs them
             from torchvision.models import vgg19
 
             from ml.common.checkpoint import load_state_dict_file
@@ -105,10 +58,7 @@ class FullNetwork(torch.nn.Module):
             vgg.load_state_dict(load_state_dict_file(str(local_weights_path())))
             self.body = (
                 torch.nn.Sequential(
-                    *[
-                        torch.nn.ReLU() if isinstance(m, torch.nn.ReLU) else m
-                        for m in vgg.features
-                    ]
+                    *[torch.nn.ReLU() if isinstance(m, torch.nn.ReLU) else m for m in vgg.features]
                 )
                 .eval()
                 .requires_grad_(False)
@@ -143,6 +93,23 @@ class FullNetwork(torch.nn.Module):
         return dict(self.taps)
 
 
+def per_step_seconds(
+    full: torch.nn.Module, objective: Objective, content: Image.Image, rounds: int = 5
+) -> tuple[float, float]:
+    """Median forward+backward time of each loop's step, interleaved so both see the same load
+    (the machine is shared; whole-run times alone would mix in other processes' work)."""
+    x = image_to_tensor(content).requires_grad_(True)
+    ref, studio = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        sum(v.square().mean() for v in full(x).values()).backward()
+        ref.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        objective(x)[0].backward()
+        studio.append(time.perf_counter() - t)
+    return float(np.median(ref)), float(np.median(studio))
+
+
 def reference_loop(
     cfg: StyleConfig,
     net: torch.nn.Module,
@@ -167,9 +134,7 @@ def reference_loop(
         for layer, w in cfg.style_layer_weights.items():
             tf = feats[layer]
             _, d, h, wd = tf.shape
-            style_loss = style_loss + w * torch.mean(
-                (gram(tf) - style_grams[layer]) ** 2
-            ) / (d * h * wd)
+            style_loss = style_loss + w * torch.mean((gram(tf) - style_grams[layer]) ** 2) / (d * h * wd)
         total = cfg.content_weight * content_loss + cfg.style_weight * style_loss
         optimizer.zero_grad()
         total.backward()
@@ -210,9 +175,7 @@ class Stopwatch:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--ref-steps", type=int, default=500)
     p.add_argument(
@@ -221,9 +184,7 @@ def main() -> None:
         default=300,
         help="budget; stops early at the target",
     )
-    p.add_argument(
-        "--scales", nargs="+", default=["0.5,1.0", "1.0"], help="studio runs to time"
-    )
+    p.add_argument("--scales", nargs="+", default=["0.5,1.0", "1.0"], help="studio runs to time")
     p.add_argument("--network", default="auto")
     args = p.parse_args()
     torch.manual_seed(0)
@@ -250,17 +211,18 @@ def main() -> None:
     )
 
     objective = Objective(cfg, studio_net, network, content, style, torch.device("cpu"))
-    image, ref_seconds, trace = reference_loop(
-        cfg, full, content, style, args.ref_steps
+    ref_step, studio_step = per_step_seconds(full, objective, content)
+    print(
+        f"one step at {content.size[0]}px, interleaved: reference {ref_step * 1000:.0f} ms, "
+        f"studio {studio_step * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f}"
     )
+    image, ref_seconds, trace = reference_loop(cfg, full, content, style, args.ref_steps)
     with torch.no_grad():
         ref_loss = objective(image)[1]["loss"]
+    print("reference (Adam lr 0.003, full net): " + ", ".join(f"step {s}: {v:.3g}" for s, v in trace))
     print(
-        "reference (Adam lr 0.003, full net): "
-        + ", ".join(f"step {s}: {v:.3g}" for s, v in trace)
-    )
-    print(
-        f"reference: {args.ref_steps} steps in {ref_seconds:.1f} s, final loss {ref_loss:.4g}"
+        f"reference: {args.ref_steps} steps in {ref_seconds:.1f} s, final loss {ref_loss:.4g}; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
     for scales in args.scales:
@@ -284,14 +246,13 @@ def run_studio(
     except Cancelled:
         pass
     if watch.hit is None:
-        print(
-            f"{label}: did not reach {ref_loss:.4g} in {cfg.steps} steps (best {watch.best:.4g})"
-        )
+        print(f"{label}: did not reach {ref_loss:.4g} in {cfg.steps} steps (best {watch.best:.4g})")
         return
     step, seconds, loss = watch.hit
     print(
         f"{label}: loss {loss:.4g} <= {ref_loss:.4g} at step {step} after {seconds:.1f} s; "
-        f"reference {ref_seconds:.1f} s -> speed-up {ref_seconds / seconds:.1f}x"
+        f"reference {ref_seconds:.1f} s -> speed-up {ref_seconds / seconds:.1f}x; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
 
