@@ -20,3 +20,6 @@ STORAGES = {
     # No manifest: tests never run collectstatic.
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Serve static files straight from the source folders: test servers never run collectstatic.
+WHITENOISE_USE_FINDERS = True

@@ -33,6 +33,23 @@ def submit(owner: AbstractBaseUser, kind: str, queue: str, params: dict[str, Any
     return job
 
 
+def requeue_waiting() -> int:
+    """Send every queued job's message again, under a fresh task id (so that an old message, if
+    the broker still has it, is skipped as stale). For a broker that lost its messages."""
+    from apps.tools.base import get_tool
+
+    from .tasks import run_job
+
+    count = 0
+    for job in Job.objects.filter(state=JobState.QUEUED):
+        Job.objects.filter(pk=job.pk).update(task_id=str(uuid.uuid4()))
+        job.refresh_from_db()
+        tool = get_tool(job.kind)
+        run_job.apply_async(args=[str(job.pk)], queue=tool.queue if tool else "cpu", task_id=job.task_id)
+        count += 1
+    return count
+
+
 def request_cancel(job: Job) -> None:
     """Queued jobs end at once; running ones stop at their next progress check (the worker's
     watchdog kills them after the grace period if they don't)."""

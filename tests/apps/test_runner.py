@@ -112,3 +112,15 @@ def test_it_fails_a_job_for_an_unknown_tool(alice: Any) -> None:
     runner.run(str(job.pk), "t-1", "worker-a")
     job.refresh_from_db()
     assert job.state == JobState.FAILED and job.error == "Unknown tool 'gone'."
+
+
+@pytest.mark.django_db
+def test_requeue_waiting_resends_queued_jobs_under_fresh_task_ids(alice, apply_async) -> None:
+    from apps.jobs import services
+
+    waiting = Job.objects.create(owner=alice, kind="sleep", params={}, task_id="old")
+    Job.objects.create(owner=alice, kind="sleep", params={}, state="succeeded", task_id="done")
+    assert services.requeue_waiting() == 1
+    waiting.refresh_from_db()
+    assert waiting.task_id != "old"
+    apply_async.assert_called_once_with(args=[str(waiting.pk)], queue="cpu", task_id=waiting.task_id)

@@ -89,6 +89,16 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         say("studio", f"Database migrated and static files collected in {time.monotonic() - t0:.1f} s "
                       f"({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+        if getattr(self, "redis_url", None):
+            # A fresh embedded Redis keeps nothing across restarts: jobs that were still queued
+            # when the studio stopped have lost their messages. Send them again.
+            from apps.jobs.services import requeue_waiting
+            from studio.celery import app
+
+            app.conf.broker_url = self.redis_url
+            count = requeue_waiting()
+            if count:
+                say("studio", f"Re-queued {count} job(s) left waiting by the last run")
         note = ensure_admin()
         for line in note.splitlines():
             say("studio", line)
