@@ -36,7 +36,7 @@ def style_loss(
     grams: dict[str, torch.Tensor],
     weights: dict[str, float],
 ) -> torch.Tensor:
-    total = features[next(iter(weights))].new_zeros(())
+    total = next(iter(features.values())).new_zeros(())  # also right when no layer is weighted
     for layer, w in weights.items():
         f = features[layer]
         _, c, h, wd = f.shape
