@@ -139,7 +139,7 @@ def reference_loop(
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
-        if ii % 50 == 0 or ii == 1:
+        if ii % max(50, steps // 10) == 0 or ii == 1:
             trace.append((ii, total.item()))
     return (
         (target * IMAGENET_STD + IMAGENET_MEAN).detach(),

@@ -55,17 +55,13 @@ def _check_size(src: PathOrFile, max_bytes: int) -> None:
         try:
             size = os.path.getsize(src)
         except OSError as exc:
-            raise CheckpointError(
-                f"cannot read checkpoint: {exc.strerror or exc}"
-            ) from exc
+            raise CheckpointError(f"cannot read checkpoint: {exc.strerror or exc}") from exc
     else:
         pos = src.tell()
         size = src.seek(0, io.SEEK_END) - pos
         src.seek(pos)
     if size > max_bytes:
-        raise CheckpointError(
-            f"checkpoint too large: {size:,} bytes (limit {max_bytes:,})"
-        )
+        raise CheckpointError(f"checkpoint too large: {size:,} bytes (limit {max_bytes:,})")
     if size == 0:
         raise CheckpointError("checkpoint is empty")
 
@@ -77,40 +73,24 @@ def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
         return torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any global outside its allowlist: this is where payloads end up.
-        raise CheckpointError(
-            "refused: contains code/objects that are not plain tensors"
-        ) from exc
+        raise CheckpointError("refused: contains code/objects that are not plain tensors") from exc
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         # A cut-off zip shows up as a failed seek or a short read, depending on where it was cut.
         raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
     except RuntimeError as exc:
         text = str(exc)
-        if (
-            "zip archive" in text
-            or "central directory" in text
-            or "PytorchStreamReader" in text
-        ):
-            raise CheckpointError(
-                "not a checkpoint: file is truncated or corrupt"
-            ) from exc
-        raise CheckpointError(
-            f"not a checkpoint: {text.splitlines()[0][:200]}"
-        ) from exc
-    except (
-        Exception
-    ) as exc:  # legacy-format parser on arbitrary bytes: KeyError, TypeError, ...
+        if "zip archive" in text or "central directory" in text or "PytorchStreamReader" in text:
+            raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
+        raise CheckpointError(f"not a checkpoint: {text.splitlines()[0][:200]}") from exc
+    except Exception as exc:  # legacy-format parser on arbitrary bytes: KeyError, TypeError, ...
         raise CheckpointError("not a checkpoint: not a PyTorch file") from exc
 
 
-def load_checkpoint(
-    path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES
-) -> dict:
+def load_checkpoint(path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict:
     """Load and validate a file written by ``save_checkpoint``; raise CheckpointError otherwise."""
     obj = _safe_torch_load(path_or_fileobj, max_bytes)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise CheckpointError(
-            "not a studio checkpoint (no 'format: studio-checkpoint' marker)"
-        )
+        raise CheckpointError("not a studio checkpoint (no 'format: studio-checkpoint' marker)")
     missing = [k for k in REQUIRED_KEYS if k not in obj]
     if missing:
         raise CheckpointError(f"checkpoint is missing keys: {', '.join(missing)}")
@@ -122,21 +102,11 @@ def load_checkpoint(
     return obj
 
 
-def load_state_dict_file(
-    path: PathOrFile, max_bytes: int = DEFAULT_MAX_BYTES
-) -> dict[str, torch.Tensor]:
+def load_state_dict_file(path: PathOrFile, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, torch.Tensor]:
     """Load a public plain state_dict (e.g. torchvision weights) with the same safety checks."""
     obj = _safe_torch_load(path, max_bytes)
-    if (
-        isinstance(obj, dict)
-        and "state_dict" in obj
-        and isinstance(obj["state_dict"], dict)
-    ):
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]  # some publishers wrap the weights one level down
-    if not isinstance(obj, dict) or not all(
-        isinstance(v, torch.Tensor) for v in obj.values()
-    ):
-        raise CheckpointError(
-            "not a state_dict: expected a mapping of names to tensors"
-        )
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError("not a state_dict: expected a mapping of names to tensors")
     return dict(obj)

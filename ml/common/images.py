@@ -31,9 +31,7 @@ def _read_bytes(src: ImageSource, max_bytes: int) -> bytes:
         try:
             size = os.path.getsize(src)
             if size > max_bytes:
-                raise ImageError(
-                    f"file too large: {size:,} bytes (limit {max_bytes:,})"
-                )
+                raise ImageError(f"file too large: {size:,} bytes (limit {max_bytes:,})")
             with open(src, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
@@ -47,9 +45,7 @@ def _read_bytes(src: ImageSource, max_bytes: int) -> bytes:
     return data
 
 
-def load_image(
-    src: ImageSource, *, max_bytes: int = 50_000_000, max_pixels: int = 40_000_000
-) -> Image.Image:
+def load_image(src: ImageSource, *, max_bytes: int = 50_000_000, max_pixels: int = 40_000_000) -> Image.Image:
     """Decode ``src`` fully into an upright RGB image or raise ImageError with a readable reason."""
     data = _read_bytes(src, max_bytes)
     try:
@@ -59,9 +55,7 @@ def load_image(
             img = Image.open(io.BytesIO(data))
             width, height = img.size  # from the header; nothing decoded yet
             if width * height > max_pixels:
-                raise ImageError(
-                    f"image too large: {width}x{height} pixels (limit {max_pixels / 1e6:g} MP)"
-                )
+                raise ImageError(f"image too large: {width}x{height} pixels (limit {max_pixels / 1e6:g} MP)")
             img.load()  # force the full decode so truncated files fail now
             img = ImageOps.exif_transpose(img)
     except ImageError:
@@ -79,9 +73,7 @@ def load_image(
         raise ImageError("image is truncated or corrupt") from exc
     if img.mode != "RGB":
         # Composite transparency onto white rather than letting it turn black.
-        if img.mode in ("RGBA", "LA", "P", "PA") and (
-            img.mode != "P" or "transparency" in img.info
-        ):
+        if img.mode in ("RGBA", "LA", "P", "PA") and (img.mode != "P" or "transparency" in img.info):
             rgba = img.convert("RGBA")
             bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             img = Image.alpha_composite(bg, rgba)

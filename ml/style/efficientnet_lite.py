@@ -50,38 +50,28 @@ class SameConv2d(nn.Conv2d):
             1,
         ):  # odd kernel, stride 1: SAME is symmetric, let conv2d pad (no copy)
             pad = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
-            return F.conv2d(
-                x, self.weight, self.bias, 1, pad, self.dilation, self.groups
-            )
+            return F.conv2d(x, self.weight, self.bias, 1, pad, self.dilation, self.groups)
         ih, iw = x.shape[-2:]
         kh, kw = self.kernel_size
         sh, sw = self.stride
         pad_h = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
         pad_w = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
         if pad_h or pad_w:
-            x = F.pad(
-                x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2]
-            )
-        return F.conv2d(
-            x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
-        )
+            x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class MBConvBlock(nn.Module):
     """Inverted residual: 1x1 expand -> depthwise kxk -> 1x1 project (linear), skip if shapes match."""
 
-    def __init__(
-        self, kernel: int, stride: int, expand: int, in_ch: int, out_ch: int
-    ) -> None:
+    def __init__(self, kernel: int, stride: int, expand: int, in_ch: int, out_ch: int) -> None:
         super().__init__()
         mid = in_ch * expand
         self.has_expand = expand != 1
         if self.has_expand:
             self._expand_conv = SameConv2d(in_ch, mid, 1, bias=False)
             self._bn0 = nn.BatchNorm2d(mid, eps=BN_EPS)
-        self._depthwise_conv = SameConv2d(
-            mid, mid, kernel, stride=stride, groups=mid, bias=False
-        )
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride=stride, groups=mid, bias=False)
         self._bn1 = nn.BatchNorm2d(mid, eps=BN_EPS)
         self._project_conv = SameConv2d(mid, out_ch, 1, bias=False)
         self._bn2 = nn.BatchNorm2d(out_ch, eps=BN_EPS)

@@ -46,9 +46,7 @@ LITE0_LAYERS: dict[str, tuple[str, int]] = {
 class FeatureNet(nn.Module):
     """Base: normalise inside, return {layer name: (1, C, h, w)} for the requested layers."""
 
-    def __init__(
-        self, layers: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...]
-    ):
+    def __init__(self, layers: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...]):
         super().__init__()
         self.layers = tuple(layers)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
@@ -65,9 +63,7 @@ class FeatureNet(nn.Module):
 
 
 class EfficientNetFeatures(FeatureNet):
-    def __init__(
-        self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]
-    ) -> None:
+    def __init__(self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]) -> None:
         super().__init__(layers, LITE_MEAN, LITE_STD)
         full = EfficientNetLite0()
         full.load_state_dict(state_dict, strict=True)
@@ -76,14 +72,12 @@ class EfficientNetFeatures(FeatureNet):
         self._conv_stem, self._bn0 = full._conv_stem, full._bn0
         expand_at = [i for kind, i in self.taps.values() if kind == "expand"]
         # Truncation: keep blocks only up to the deepest tapped expansion.
-        self._blocks = nn.ModuleList(
-            full._blocks[: max(expand_at) + 1] if expand_at else []
-        )
+        self._blocks = nn.ModuleList(full._blocks[: max(expand_at) + 1] if expand_at else [])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         h = F.relu6(self._bn0(self._conv_stem(self.normalise(x))))  # (1, 32, H/2, W/2)
-        for name, (kind, i) in self.taps.items():
+        for name, (kind, _) in self.taps.items():
             if kind == "stem":
                 out[name] = h
         last = len(self._blocks) - 1
@@ -109,9 +103,7 @@ _CACHE: dict[tuple[str, tuple[str, ...]], tuple[FeatureNet, str]] = {}
 _LOCK = threading.Lock()
 
 
-def load_feature_network(
-    name: str = "auto", layers: tuple[str, ...] | None = None
-) -> tuple[FeatureNet, str]:
+def load_feature_network(name: str = "auto", layers: tuple[str, ...] | None = None) -> tuple[FeatureNet, str]:
     """Return (frozen CPU feature net, resolved name); built once per process per (name, layers).
 
     ``layers`` defaults to all six Gatys layers. Callers move the net to their device.
@@ -121,16 +113,12 @@ def load_feature_network(
     layers = tuple(sorted(layers or LITE0_LAYERS.keys()))
     resolved = name
     if name == "auto":
-        resolved = (
-            "vgg19" if vgg.local_weights_path() is not None else "efficientnet-lite0"
-        )
+        resolved = "vgg19" if vgg.local_weights_path() is not None else "efficientnet-lite0"
     key = (resolved, layers)
     with _LOCK:
         if key not in _CACHE:
             if resolved == "vgg19":
-                net: FeatureNet = vgg.build_vgg19(
-                    layers, allow_download=name == "vgg19"
-                )
+                net: FeatureNet = vgg.build_vgg19(layers, allow_download=name == "vgg19")
             elif resolved == "efficientnet-lite0":
                 net = build_efficientnet(layers)
             else:

@@ -52,9 +52,7 @@ class Objective:
         # then sit on the same scale as the output's, which the style weights assume.
         style_sized = style.resize(content.size, Image.Resampling.LANCZOS)
         style_t = image_to_tensor(style_sized).to(device)
-        self.grams = GRAM_CACHE.get_or_compute(
-            network, net, style_sized, style_t, tuple(self.style_weights)
-        )
+        self.grams = GRAM_CACHE.get_or_compute(network, net, style_sized, style_t, tuple(self.style_weights))
         with torch.no_grad():
             self.content_target = net(self.content_t)[cfg.content_layer]
 
@@ -91,9 +89,7 @@ def scale_plan(
 def _initial(cfg: StyleConfig, content_t: torch.Tensor) -> torch.Tensor:
     if cfg.init == "content":
         return content_t.clone()
-    gen = torch.Generator().manual_seed(
-        cfg.seed
-    )  # CPU generator: same seed, same start anywhere
+    gen = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same seed, same start anywhere
     noise = torch.rand(content_t.shape, generator=gen).to(content_t.device)
     return noise
 
@@ -167,17 +163,13 @@ def stylize(
     plan = scale_plan(content_full.size, cfg.scales, cfg.steps)
     for k, (size, n_steps) in enumerate(plan):
         content_k = (
-            content_full.resize(size, Image.Resampling.LANCZOS)
-            if size != content_full.size
-            else content_full
+            content_full.resize(size, Image.Resampling.LANCZOS) if size != content_full.size else content_full
         )
         objective = Objective(cfg, net, network, content_k, style, dev)
         if x is None:
             x = _initial(cfg, objective.content_t)
         else:  # coarse-to-fine: start from the previous scale's solution, upsampled
-            x = F.interpolate(
-                x, size=(size[1], size[0]), mode="bilinear", align_corners=False
-            )
+            x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False)
         x = x.detach().clamp(0, 1).requires_grad_(True)
         label = f"scale {k + 1}/{len(plan)} ({size[0]}x{size[1]})"
         step = _optimise(cfg, objective, x, n_steps, step, label, progress)

@@ -25,9 +25,7 @@ def gram(feature: torch.Tensor) -> torch.Tensor:
     return f @ f.t()
 
 
-def content_loss(
-    features: dict[str, torch.Tensor], target: torch.Tensor, layer: str
-) -> torch.Tensor:
+def content_loss(features: dict[str, torch.Tensor], target: torch.Tensor, layer: str) -> torch.Tensor:
     return torch.mean((features[layer] - target) ** 2)
 
 
@@ -46,9 +44,7 @@ def style_loss(
 
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
     """Anisotropic total variation (sum of absolute neighbour differences), mean per pixel."""
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (
-        x[..., :, 1:] - x[..., :, :-1]
-    ).abs().mean()
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
 class GramCache:

@@ -18,21 +18,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-o", "--output", default="stylized.png")
     d = StyleConfig()
     p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument(
-        "--size", type=int, default=d.max_side, help="longest output side in pixels"
-    )
+    p.add_argument("--size", type=int, default=d.max_side, help="longest output side in pixels")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    p.add_argument(
-        "--lr", type=float, default=d.lr, help="Adam learning rate (0..1 pixel space)"
-    )
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (0..1 pixel space)")
     p.add_argument("--network", choices=NETWORKS, default=d.network)
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
     p.add_argument("--init", choices=("content", "noise"), default=d.init)
-    p.add_argument(
-        "--scales", default=",".join(str(s) for s in d.scales), help="e.g. 0.5,1.0"
-    )
+    p.add_argument("--scales", default=",".join(str(s) for s in d.scales), help="e.g. 0.5,1.0")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
     return p.parse_args(argv)

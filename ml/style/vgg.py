@@ -65,9 +65,7 @@ def _download() -> Path:
     dest = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
     dest.parent.mkdir(parents=True, exist_ok=True)
     old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(
-        30
-    )  # a stalled transfer fails instead of hanging the worker
+    socket.setdefaulttimeout(30)  # a stalled transfer fails instead of hanging the worker
     try:
         torch.hub.download_url_to_file(VGG19_URL, str(dest), hash_prefix="dcbb9e9d")
     finally:
@@ -76,21 +74,14 @@ def _download() -> Path:
 
 
 class VGG19Features(FeatureNet):
-    def __init__(
-        self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]
-    ) -> None:
+    def __init__(self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]) -> None:
         super().__init__(layers, IMAGENET_MEAN, IMAGENET_STD)
         from torchvision.models import vgg19
 
         full = vgg19(weights=None)
         full.load_state_dict(state_dict, strict=True)
-        last = (
-            max(VGG19_LAYERS[n] for n in layers) + 1
-        )  # include the ReLU after the deepest conv
-        mods = [
-            nn.ReLU(inplace=False) if isinstance(m, nn.ReLU) else m
-            for m in full.features[: last + 1]
-        ]
+        last = max(VGG19_LAYERS[n] for n in layers) + 1  # include the ReLU after the deepest conv
+        mods = [nn.ReLU(inplace=False) if isinstance(m, nn.ReLU) else m for m in full.features[: last + 1]]
         self.features = nn.Sequential(*mods)
         self.taps = {VGG19_LAYERS[n] + 1: n for n in layers}
 
@@ -108,8 +99,6 @@ def build_vgg19(layers: tuple[str, ...], *, allow_download: bool) -> FeatureNet:
     path = local_weights_path()
     if path is None:
         if not (allow_download or os.environ.get("STUDIO_ALLOW_DOWNLOAD") == "1"):
-            raise RuntimeError(
-                "VGG19 weights not found locally (set STUDIO_VGG19_WEIGHTS)"
-            )
+            raise RuntimeError("VGG19 weights not found locally (set STUDIO_VGG19_WEIGHTS)")
         path = _download()
     return VGG19Features(layers, load_state_dict_file(path)).freeze()

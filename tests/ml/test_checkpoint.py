@@ -35,11 +35,7 @@ def test_it_round_trips_config_state_and_extra(tmp_path: Path) -> None:
         extra={"epoch": 3},
     )
     ck = load_checkpoint(path)
-    assert (
-        ck["format"] == "studio-checkpoint"
-        and ck["version"] == 1
-        and ck["family"] == "tiny"
-    )
+    assert ck["format"] == "studio-checkpoint" and ck["version"] == 1 and ck["family"] == "tiny"
     assert ck["config"] == {"width": 7, "name": "tiny"}
     assert ck["extra"] == {"epoch": 3}
     fresh = torch.nn.Linear(3, 2)
@@ -49,9 +45,7 @@ def test_it_round_trips_config_state_and_extra(tmp_path: Path) -> None:
 
 def test_it_loads_from_a_file_object() -> None:
     buf = io.BytesIO()
-    save_checkpoint(
-        buf, family="tiny", config=TinyConfig(), state_dict={"w": torch.ones(2)}
-    )
+    save_checkpoint(buf, family="tiny", config=TinyConfig(), state_dict={"w": torch.ones(2)})
     buf.seek(0)
     assert torch.equal(load_checkpoint(buf)["state_dict"]["w"], torch.ones(2))
 
@@ -91,9 +85,7 @@ def test_it_refuses_a_raw_pickle_payload(tmp_path: Path) -> None:
 
 def test_it_rejects_a_truncated_file(tmp_path: Path) -> None:
     path = tmp_path / "ck.pt"
-    save_checkpoint(
-        path, family="t", config=TinyConfig(), state_dict={"w": torch.randn(64, 64)}
-    )
+    save_checkpoint(path, family="t", config=TinyConfig(), state_dict={"w": torch.randn(64, 64)})
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
@@ -133,9 +125,7 @@ def test_it_names_missing_keys(tmp_path: Path) -> None:
 
 def test_it_checks_size_before_loading(tmp_path: Path) -> None:
     path = tmp_path / "ck.pt"
-    save_checkpoint(
-        path, family="t", config=TinyConfig(), state_dict={"w": torch.zeros(1000)}
-    )
+    save_checkpoint(path, family="t", config=TinyConfig(), state_dict={"w": torch.zeros(1000)})
     with pytest.raises(CheckpointError, match="too large"):
         load_checkpoint(path, max_bytes=1000)
     with pytest.raises(CheckpointError, match="too large"):

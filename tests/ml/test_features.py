@@ -32,10 +32,7 @@ def test_efficientnet_gives_finite_features_of_expected_shapes() -> None:
 def test_it_is_truncated_after_the_deepest_requested_layer() -> None:
     shallow, _ = load_feature_network("efficientnet-lite0", ("conv1_1", "conv2_1"))
     deep, _ = load_feature_network("efficientnet-lite0", ALL)
-    assert (
-        sum(p.numel() for p in shallow.parameters())
-        < sum(p.numel() for p in deep.parameters()) / 5
-    )
+    assert sum(p.numel() for p in shallow.parameters()) < sum(p.numel() for p in deep.parameters()) / 5
 
 
 def test_it_loads_once_per_process() -> None:
@@ -59,9 +56,7 @@ def test_classifier_logits_are_sane_on_a_structured_image() -> None:
     model.load_state_dict(load_state_dict_file(lite0_weights_path()))
     model.eval()
     yy, xx = np.mgrid[0:224, 0:224] / 224.0
-    img = torch.tensor(
-        np.stack([xx, yy, 0.5 + 0.5 * np.sin(xx * 20)]), dtype=torch.float32
-    )[None]
+    img = torch.tensor(np.stack([xx, yy, 0.5 + 0.5 * np.sin(xx * 20)]), dtype=torch.float32)[None]
     mean, std = (
         torch.tensor(LITE_MEAN).view(1, 3, 1, 1),
         torch.tensor(LITE_STD).view(1, 3, 1, 1),

@@ -24,23 +24,13 @@ def png_header_bomb(width: int, height: int) -> bytes:
     """A valid, fully decodable 1-bit black PNG of the given size; all-zero rows compress ~1000:1."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data))
-        )
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
     comp = zlib.compressobj(9)
     idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def test_it_loads_png_bytes_path_and_file_object(tmp_path: Path) -> None:
@@ -72,13 +62,9 @@ def test_it_rejects_a_truncated_jpeg() -> None:
 
 
 def test_it_rejects_a_decompression_bomb_from_its_header() -> None:
-    bomb = png_header_bomb(
-        8000, 8000
-    )  # 64 MP: over our 40 MP limit, under Pillow's own
+    bomb = png_header_bomb(8000, 8000)  # 64 MP: over our 40 MP limit, under Pillow's own
     assert len(bomb) < 100_000
-    with pytest.raises(
-        ImageError, match=r"image too large: 8000x8000 pixels \(limit 40 MP\)"
-    ):
+    with pytest.raises(ImageError, match=r"image too large: 8000x8000 pixels \(limit 40 MP\)"):
         load_image(bomb)
 
 

@@ -37,22 +37,16 @@ def tiny(**kw: object) -> StyleConfig:
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_it_lowers_the_loss(
-    optimizer: str, content_img: Image.Image, style_img: Image.Image
-) -> None:
+def test_it_lowers_the_loss(optimizer: str, content_img: Image.Image, style_img: Image.Image) -> None:
     rec = Recorder()
-    result = stylize(
-        tiny(optimizer=optimizer, lr=0.05), content_img, style_img, progress=rec
-    )
+    result = stylize(tiny(optimizer=optimizer, lr=0.05), content_img, style_img, progress=rec)
     first = rec.events[0][3]["loss"]
     assert result.losses["loss"] < 0.5 * first
     assert result.network == "efficientnet-lite0" and result.steps_done == 12
     assert result.image.size == (64, 51) and result.image.mode == "RGB"
 
 
-def test_it_reports_progress_monotonically_with_previews(
-    content_img, style_img
-) -> None:
+def test_it_reports_progress_monotonically_with_previews(content_img, style_img) -> None:
     rec = Recorder()
     stylize(tiny(steps=11, scales=(0.5, 1.0)), content_img, style_img, progress=rec)
     steps = [e[0] for e in rec.events]
