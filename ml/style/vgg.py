@@ -76,12 +76,16 @@ def _download() -> Path:
 class VGG19Features(FeatureNet):
     def __init__(self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]) -> None:
         super().__init__(layers, IMAGENET_MEAN, IMAGENET_STD)
-        from torchvision.models import vgg19
+        from torchvision.models.vgg import cfgs, make_layers
 
-        full = vgg19(weights=None)
-        full.load_state_dict(state_dict, strict=True)
+        # Only the conv stack: the 120 M-parameter classifier in the file is never needed.
+        features = make_layers(cfgs["E"], batch_norm=False)  # torchvision's vgg19().features
+        prefix = "features."
+        features.load_state_dict(
+            {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}, strict=True
+        )
         last = max(VGG19_LAYERS[n] for n in layers) + 1  # include the ReLU after the deepest conv
-        mods = [nn.ReLU(inplace=False) if isinstance(m, nn.ReLU) else m for m in full.features[: last + 1]]
+        mods = [nn.ReLU(inplace=False) if isinstance(m, nn.ReLU) else m for m in features[: last + 1]]
         self.features = nn.Sequential(*mods)
         self.taps = {VGG19_LAYERS[n] + 1: n for n in layers}
 

@@ -79,3 +79,31 @@ def test_explicit_vgg19_fails_fast_and_clearly_when_offline(
     monkeypatch.setattr(vgg, "_reachable", lambda host, port=443, timeout=3.0: False)
     with pytest.raises(RuntimeError, match="STUDIO_VGG19_WEIGHTS"):
         load_feature_network("vgg19", ("conv1_1",))
+
+
+def test_vgg19_taps_post_relu_maps_at_udacity_indices(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Random weights in torchvision's file layout stand in for the real 550 MB download."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from ml.style import features
+
+    monkeypatch.setattr(features, "_CACHE", {})  # keep the random net out of the process cache
+    sd = {f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}
+    sd["classifier.0.weight"] = torch.zeros(1)  # the real file has a classifier; it is ignored
+    torch.save(sd, tmp_path / "vgg19.pth")
+    monkeypatch.setenv("STUDIO_VGG19_WEIGHTS", str(tmp_path / "vgg19.pth"))
+    net, name = load_feature_network("auto", ALL)
+    assert name == "vgg19"
+    assert len(net.features) == 30  # cut after conv5_1's ReLU (index 29)
+    with torch.no_grad():
+        feats = net(torch.rand(1, 3, 64, 64))
+    expected = {
+        "conv1_1": (64, 64, 64),
+        "conv2_1": (128, 32, 32),
+        "conv3_1": (256, 16, 16),
+        "conv4_1": (512, 8, 8),
+        "conv4_2": (512, 8, 8),
+        "conv5_1": (512, 4, 4),
+    }
+    assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == expected
+    assert all(float(v.min()) >= 0 for v in feats.values())  # post-ReLU, as Udacity's in-place ReLU gives
