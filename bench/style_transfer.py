@@ -112,13 +112,15 @@ def per_step_seconds(
 
 def reference_loop(
     cfg: StyleConfig,
-    net: torch.nn.Module,
+    net: FullNetwork,
     content: Image.Image,
     style: Image.Image,
     steps: int,
 ) -> tuple[torch.Tensor, float, list[tuple[int, float]]]:
-    """Udacity's loop: optimise the normalised image with Adam, no clamping, N steps."""
+    """Udacity's loop: optimise the normalised image with Adam, no clamping, N steps. The one
+    departure: the backend's content_gain, so both loops minimise the same objective."""
     started = time.perf_counter()
+    gain = net.studio_net.content_gain
     c = image_to_tensor(content)
     s = image_to_tensor(style.resize(content.size, Image.Resampling.LANCZOS))
     with torch.no_grad():
@@ -129,7 +131,7 @@ def reference_loop(
     trace = []
     for ii in range(1, steps + 1):
         feats = net(target * IMAGENET_STD + IMAGENET_MEAN)
-        content_loss = torch.mean((feats["conv4_2"] - content_features["conv4_2"]) ** 2)
+        content_loss = gain * torch.mean((feats["conv4_2"] - content_features["conv4_2"]) ** 2)
         style_loss = 0
         for layer, w in cfg.style_layer_weights.items():
             tf = feats[layer]

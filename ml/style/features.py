@@ -38,13 +38,18 @@ LITE0_LAYERS: dict[str, tuple[str, int]] = {
     "conv2_1": ("expand", 3),  # 144 ch, 1/4
     "conv3_1": ("expand", 5),  # 240 ch, 1/8
     "conv4_1": ("expand", 6),  # 480 ch, 1/16
-    "conv4_2": ("expand", 8),  # 480 ch, 1/16, two blocks deeper (content)
+    # Content: at 1/8 like VGG's conv4_2; the 1/16 taps kept too little of the picture.
+    "conv4_2": ("expand", 4),  # 240 ch, 1/8
     "conv5_1": ("expand", 11),  # 672 ch, 1/16, deepest tap; blocks 11.. are cut
 }
 
 
 class FeatureNet(nn.Module):
     """Base: normalise inside, return {layer name: (1, C, h, w)} for the requested layers."""
+
+    # Multiplies the content loss so Udacity's alpha/beta (1, 1e6), set for VGG19, still balance
+    # content against style on another backend.
+    content_gain: float = 1.0
 
     def __init__(self, layers: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...]):
         super().__init__()
@@ -63,6 +68,10 @@ class FeatureNet(nn.Module):
 
 
 class EfficientNetFeatures(FeatureNet):
+    # ReLU6-bounded features give content losses ~1e4 times smaller than VGG's relative to the
+    # style term; found by eye on skimage chelsea + gravel/brick at 160 px (1e3 lost the cat).
+    content_gain = 1e4
+
     def __init__(self, layers: tuple[str, ...], state_dict: dict[str, torch.Tensor]) -> None:
         super().__init__(layers, LITE_MEAN, LITE_STD)
         full = EfficientNetLite0()

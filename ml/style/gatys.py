@@ -58,7 +58,7 @@ class Objective:
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         feats = self.net(x)
-        c = content_loss(feats, self.content_target, self.cfg.content_layer)
+        c = self.net.content_gain * content_loss(feats, self.content_target, self.cfg.content_layer)
         s = style_loss(feats, self.grams, self.style_weights)
         total = self.cfg.content_weight * c + self.cfg.style_weight * s
         parts = {"content": c.item(), "style": s.item()}

@@ -22,7 +22,7 @@ def test_efficientnet_gives_finite_features_of_expected_shapes() -> None:
         "conv2_1": (144, 16, 24),
         "conv3_1": (240, 8, 12),
         "conv4_1": (480, 4, 6),
-        "conv4_2": (480, 4, 6),
+        "conv4_2": (240, 8, 12),
         "conv5_1": (672, 4, 6),
     }
     assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == expected
