@@ -40,7 +40,7 @@ LITE0_LAYERS: dict[str, tuple[str, int]] = {
     "conv4_1": ("expand", 6),  # 480 ch, 1/16
     # Content: at 1/8 like VGG's conv4_2; the 1/16 taps kept too little of the picture.
     "conv4_2": ("expand", 4),  # 240 ch, 1/8
-    "conv5_1": ("expand", 11),  # 672 ch, 1/16, deepest tap; blocks 11.. are cut
+    "conv5_1": ("expand", 11),  # 672 ch, 1/16, deepest tap: the rest of block 11 on is cut
 }
 
 
