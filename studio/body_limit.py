@@ -7,7 +7,8 @@ that streams past the limit (chunked, no length) is cut off and answered 413 too
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

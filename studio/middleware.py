@@ -3,7 +3,7 @@ the body is read); this middleware covers the other ways in (WSGI, the test clie
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse

@@ -58,7 +58,9 @@ def request_cancel(job: Job) -> None:
     Job.objects.filter(pk=job.pk, cancel_requested_at__isnull=True).update(
         cancel_requested_at=timezone.now())
     job.refresh_from_db()
-    if job.state == JobState.QUEUED and events.transition(job, JobState.CANCELLED, "Cancelled before it started"):
+    if job.state == JobState.QUEUED and events.transition(
+        job, JobState.CANCELLED, "Cancelled before it started"
+    ):
         _revoke(job.task_id)
     elif job.state == JobState.RUNNING:
         events.record(job, "log", {"message": "Cancel requested"})

@@ -8,8 +8,16 @@ from PIL import Image
 
 from apps.jobs.models import Job, JobFile
 
-from .helpers import (is_terminal, job_state, logged_in, open_socket, read_events, submit,
-                      submit_style, wait_for)
+from .helpers import (
+    is_terminal,
+    job_state,
+    logged_in,
+    open_socket,
+    read_events,
+    submit,
+    submit_style,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
