@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ from bench.style_images import bench_images
 from ml.common.images import image_to_tensor
 from ml.common.progress import Cancelled
 from ml.style.config import StyleConfig
-from ml.style.efficientnet_lite import EfficientNetLite0, lite0_weights_path
+from ml.style.efficientnet_lite import EfficientNetLite0, MBConvBlock, lite0_weights_path
 from ml.style.features import FeatureNet, load_feature_network
 from ml.style.gatys import Objective, stylize
 from ml.style.losses import GRAM_CACHE, gram
@@ -74,7 +75,7 @@ class FullNetwork(torch.nn.Module):
             model.eval().requires_grad_(False)
             self.model = model
             for name, (kind, i) in LITE0_LAYERS.items():
-                bn = model._bn0 if kind == "stem" else model._blocks[i]._bn0
+                bn = model._bn0 if kind == "stem" else cast(MBConvBlock, model._blocks[i])._bn0
                 bn.register_forward_hook(self._hook(name, relu6=True))
 
     def _hook(self, name: str, relu6: bool = False) -> Callable[..., None]:

@@ -7,13 +7,13 @@ that streams past the limit (chunked, no length) is cut off and answered 413 too
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]  # as Django's ASGIHandler declares it
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +14,7 @@ from . import events
 from .models import Job, JobFile, JobState
 
 
-def submit(owner: AbstractBaseUser, kind: str, queue: str, params: dict[str, Any],
+def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
            files: dict[str, UploadedFile]) -> Job:
     """Store the job and its inputs, and enqueue it once the transaction has committed."""
     from .tasks import run_job
@@ -23,6 +23,7 @@ def submit(owner: AbstractBaseUser, kind: str, queue: str, params: dict[str, Any
         job = Job.objects.create(owner=owner, kind=kind, params=params, seed=params.get("seed"),
                                  task_id=str(uuid.uuid4()))
         for field_name, upload in files.items():
+            assert upload.name is not None and upload.size is not None  # always set for a form upload
             job_file = JobFile(job=job, role=JobFile.Role.INPUT, field=field_name,
                                name=upload.name[:200], size=upload.size,
                                content_type=upload.content_type or "application/octet-stream")

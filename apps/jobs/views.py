@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,19 +15,25 @@ from . import services
 from .models import Job, JobFile
 
 
-def _own_job(request: HttpRequest, job_id: str) -> Job:
+class AuthenticatedRequest(HttpRequest):
+    """The request a @login_required view sees: its user is a real User, never AnonymousUser."""
+
+    user: User
+
+
+def _own_job(request: AuthenticatedRequest, job_id: str) -> Job:
     # Another user's job is a 404, not a 403: its existence is not theirs to learn.
     return get_object_or_404(Job, pk=job_id, owner=request.user)
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     recent = Job.objects.filter(owner=request.user)[:5]
     return render(request, "jobs/home.html", {"tools": all_tools(), "recent": recent})
 
 
 @login_required
-def submit(request: HttpRequest, slug: str) -> HttpResponse:
+def submit(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     tool = get_tool(slug)
     if tool is None:
         raise Http404("No such tool")
@@ -41,7 +48,7 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def detail(request: HttpRequest, job_id: str) -> HttpResponse:
+def detail(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     job = _own_job(request, job_id)
     tool = get_tool(job.kind)
     context = {
@@ -55,7 +62,7 @@ def detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def events(request: HttpRequest, job_id: str) -> JsonResponse:
+def events(request: AuthenticatedRequest, job_id: str) -> JsonResponse:
     """The JSON poll: the same events the WebSocket sends, after a given sequence number."""
     job = _own_job(request, job_id)
     items = [e.as_message() for e in job.events.filter(seq__gt=_after(request))[:500]]
@@ -72,7 +79,7 @@ def _after(request: HttpRequest) -> int:
 
 @login_required
 @require_POST
-def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+def cancel(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     job = _own_job(request, job_id)
     services.request_cancel(job)
     if request.headers.get("accept", "").startswith("application/json"):
@@ -81,7 +88,7 @@ def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_file(request: HttpRequest, job_id: str, file_id: int) -> FileResponse:
+def job_file(request: AuthenticatedRequest, job_id: str, file_id: int) -> FileResponse:
     job = _own_job(request, job_id)
     job_file = get_object_or_404(JobFile, pk=file_id, job=job)
     download = request.GET.get("download") == "1"
@@ -90,7 +97,7 @@ def job_file(request: HttpRequest, job_id: str, file_id: int) -> FileResponse:
 
 
 @login_required
-def history(request: HttpRequest) -> HttpResponse:
+def history(request: AuthenticatedRequest) -> HttpResponse:
     jobs = Job.objects.filter(owner=request.user)
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
     return render(request, "jobs/history.html", {"page": page})

@@ -52,7 +52,7 @@ def load_image(src: ImageSource, *, max_bytes: int = 50_000_000, max_pixels: int
         with warnings.catch_warnings():
             # Pillow warns (not raises) between its limit and 2x; treat both as refusal.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             width, height = img.size  # from the header; nothing decoded yet
             if width * height > max_pixels:
                 raise ImageError(f"image too large: {width}x{height} pixels (limit {max_pixels / 1e6:g} MP)")

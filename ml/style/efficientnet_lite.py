@@ -142,6 +142,8 @@ def _fold_pair(owner: nn.Module, conv_name: str, bn_name: str) -> None:
     conv, bn = getattr(owner, conv_name), getattr(owner, bn_name)
     if not isinstance(bn, nn.BatchNorm2d):
         return
+    # Every BatchNorm here tracks running statistics (torch types them as optional).
+    assert bn.running_mean is not None and bn.running_var is not None
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C_out,)
     conv.weight.mul_(scale.view(-1, 1, 1, 1))
     bias = bn.bias - bn.running_mean * scale

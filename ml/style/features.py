@@ -10,6 +10,8 @@ optimiser never pays for layers nobody reads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +19,7 @@ from torch import nn
 
 from ml.style.efficientnet_lite import (
     EfficientNetLite0,
+    MBConvBlock,
     fold_batchnorm,
     lite0_weights_path,
 )
@@ -50,6 +53,9 @@ class FeatureNet(nn.Module):
     # Multiplies the content loss so Udacity's alpha/beta (1, 1e6), set for VGG19, still balance
     # content against style on another backend.
     content_gain: float = 1.0
+    # Buffers, registered in __init__.
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, layers: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...]):
         super().__init__()
@@ -90,7 +96,7 @@ class EfficientNetFeatures(FeatureNet):
             if kind == "stem":
                 out[name] = h
         last = len(self._blocks) - 1
-        for i, block in enumerate(self._blocks):
+        for i, block in enumerate(cast("Iterable[MBConvBlock]", self._blocks)):
             e = block.expand(h)  # (1, C_mid, h, w)
             for name, (kind, j) in self.taps.items():
                 if kind == "expand" and j == i:

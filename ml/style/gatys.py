@@ -129,7 +129,8 @@ def _optimise(
             closure()
             opt.step()
         else:
-            opt.step(closure)  # type: ignore[no-untyped-call]
+            # torch's stub types the closure as returning float; LBFGS takes the loss tensor.
+            opt.step(closure)  # type: ignore[arg-type]
         with torch.no_grad():
             x.clamp_(0, 1)  # keep colours valid (as in the PyTorch tutorial)
         step += 1
