@@ -94,13 +94,15 @@ def _initial(cfg: StyleConfig, content_t: torch.Tensor) -> torch.Tensor:
     return noise
 
 
-def _make_optimizer(cfg: StyleConfig, x: torch.Tensor) -> torch.optim.Optimizer:
+def _make_optimizer(cfg: StyleConfig, x: torch.Tensor, n_steps: int) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam([x], lr=cfg.lr)
-    # max_iter=1: each .step() is exactly one closure evaluation, so steps count objective
-    # evaluations and we can report, clamp and check for cancel between them; the L-BFGS
-    # history lives in the optimizer state and carries over between calls.
-    return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50)
+    # One .step() call runs the whole scale: max_eval bounds the objective evaluations (a strong
+    # Wolfe line search may overrun it by a few). The line search matters: without it, L-BFGS's
+    # unit steps on losses of ~1e9 overshoot and the image degenerates. Pixels are not clamped
+    # between iterations, since clamping behind the optimiser's back corrupts its curvature history.
+    return torch.optim.LBFGS([x], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
+                             line_search_fn="strong_wolfe")
 
 
 def _optimise(
@@ -112,32 +114,38 @@ def _optimise(
     label: str,
     progress: Progress,
 ) -> int:
-    """Run ``n_steps`` objective evaluations on ``x`` in place; return the global step count."""
-    opt = _make_optimizer(cfg, x)
-    parts: dict[str, float] = {}
+    """Run about ``n_steps`` objective evaluations on ``x`` in place; return the global step count.
+
+    Progress is reported from inside the objective, so each evaluation is a step and a cancel is
+    noticed within one evaluation, also in the middle of an L-BFGS line search.
+    """
+    opt = _make_optimizer(cfg, x, n_steps)
+    first, budget_end = step + 1, step + n_steps
+    evals = 0
 
     def closure() -> torch.Tensor:
-        nonlocal parts
+        nonlocal evals
+        check_cancelled(progress)
         opt.zero_grad()
         total, parts = objective(x)
         total.backward()
+        evals += 1
+        at = first + evals - 1
+        # The very last step of the job is reported by stylize() with the final image.
+        if at <= budget_end and at < cfg.steps:
+            preview = tensor_to_image(x.detach().clamp(0, 1)) if at % cfg.preview_every == 0 else None
+            progress.update(at, cfg.steps, label, preview=preview, metrics=dict(parts))
         return total
 
-    for _ in range(n_steps):
-        check_cancelled(progress)
-        if cfg.optimizer == "adam":
+    if cfg.optimizer == "adam":
+        for _ in range(n_steps):
             closure()
             opt.step()
-        else:
-            # torch's stub types the closure as returning float; LBFGS takes the loss tensor.
-            opt.step(closure)  # type: ignore[arg-type]
-        with torch.no_grad():
-            x.clamp_(0, 1)  # keep colours valid (as in the PyTorch tutorial)
-        step += 1
-        last = step == cfg.steps
-        preview = tensor_to_image(x) if step % cfg.preview_every == 0 or last else None
-        progress.update(step, cfg.steps, label, preview=preview, metrics=dict(parts))
-    return step
+            with torch.no_grad():
+                x.clamp_(0, 1)  # projected gradient: harmless for Adam, keeps colours valid
+    else:
+        opt.step(closure)  # type: ignore[arg-type]  # torch types the closure as returning float
+    return budget_end
 
 
 def stylize(
@@ -171,15 +179,18 @@ def stylize(
             x = _initial(cfg, objective.content_t)
         else:  # coarse-to-fine: start from the previous scale's solution, upsampled
             x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False)
-        x = x.detach().clamp(0, 1).requires_grad_(True)
+        x = x.detach().clamp(0, 1).requires_grad_(True)  # valid colours at each scale's start
         label = f"scale {k + 1}/{len(plan)} ({size[0]}x{size[1]})"
         step = _optimise(cfg, objective, x, n_steps, step, label, progress)
 
     assert x is not None
     with torch.no_grad():
+        x.clamp_(0, 1)
         _, final = objective(x)  # the finest objective, at the returned image
+    image = tensor_to_image(x)
+    progress.update(cfg.steps, cfg.steps, "done", preview=image, metrics=dict(final))
     return StyleResult(
-        image=tensor_to_image(x),
+        image=image,
         network=network,
         losses=final,
         steps_done=step,
