@@ -1,0 +1,32 @@
+"""Every model family the catalog knows, by name. Add a family here when its module exists."""
+
+from __future__ import annotations
+
+from ml.common.family import Family
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name: str) -> Family:
+    _load_all()
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}") from None
+
+
+def _load_all() -> None:
+    """Import the family modules so they register (kept lazy: importing torch models is slow)."""
+    import importlib
+
+    for module in ("ml.dcgan.family", "ml.cyclegan.family", "ml.style.fast_family"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # the module exists but something it needs is missing
+                raise
