@@ -1,0 +1,24 @@
+"""The starter DCGAN: faces generator shipped in PyPI gan-face-generate 1.1.1 (see requirements-models.txt).
+
+``gan_face_generate/weights.tar`` is a dict with ``netG_state_dict`` in the PyTorch DCGAN tutorial
+layout (nz 100, ngf 64, 64x64). Licence: the package code is MIT (c) 2023 chien liu; the weights were
+trained on DigiFace-1M (Microsoft, synthetic faces) whose licence allows non-commercial research use
+only, so generated faces must be shown as research/demo output and not used commercially.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+LICENCE_NOTE = "Faces generator trained on DigiFace-1M: research licence, non-commercial use only."
+
+
+def find_gan_face_weights() -> Path | None:
+    """Path of the installed weights.tar, or None; never imports the package nor touches the network."""
+    spec = importlib.util.find_spec("gan_face_generate")  # finds a top-level package without running it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "weights.tar"
+        if path.is_file():
+            return path
+    return None
