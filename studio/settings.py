@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.jobs",
     "apps.tools",
+    "apps.catalog",
     "apps.embedded",
 ]
 
@@ -118,6 +119,8 @@ MEDIA_URL = "/media-not-public/"
 # Uploads: Django keeps small ones in memory and streams big ones to disk; the studio's own limit
 # (STUDIO_MAX_UPLOAD_BYTES) is checked per file by the forms, and the request as a whole is capped.
 STUDIO_MAX_UPLOAD_BYTES = envint("STUDIO_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+# Checkpoints are read only with torch.load(weights_only=True), and never when larger than this.
+STUDIO_MAX_CHECKPOINT_BYTES = envint("STUDIO_MAX_CHECKPOINT_BYTES", 2_000_000_000)
 STUDIO_MAX_IMAGE_PIXELS = envint("STUDIO_MAX_IMAGE_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -1,0 +1,75 @@
+"""Admin for model versions: upload, see validation, activate / retire / roll back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .models import ModelVersion
+from .tasks import validate_version
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("family", "version", "name", "status", "validation", "source", "short_sha", "size",
+                    "created_at")
+    list_filter = ("family", "status", "validation", "source")
+    search_fields = ("name", "sha256", "description")
+    readonly_fields = ("version", "sha256", "size", "config", "status", "validation",
+                       "validation_errors", "validated_at", "created_by", "created_at")
+    actions = ["activate", "retire", "roll_back", "revalidate"]
+
+    @admin.display(description="sha256")
+    def short_sha(self, obj: ModelVersion) -> str:
+        return obj.sha256[:12]
+
+    def save_model(self, request: HttpRequest, obj: ModelVersion, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        new_file = "checkpoint" in form.changed_data
+        if new_file:
+            obj.validation = ModelVersion.Validation.PENDING
+            if not obj.version:
+                obj.version = services.next_version(obj.family)
+        super().save_model(request, obj, form, change)
+        if new_file:
+            services.fill_file_facts(obj)
+            obj.save(update_fields=["sha256", "size"])
+            # Validation loads the file in a worker, never in the web process.
+            transaction.on_commit(lambda: validate_version.apply_async(args=[obj.pk], queue="cpu"))
+            messages.info(request, f"{obj}: validation queued.")
+
+    @admin.action(description="Activate (serve this version for new jobs)")
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for version in queryset:
+            try:
+                services.activate(version)
+                messages.success(request, f"{version} is now active.")
+            except services.CatalogError as exc:
+                messages.error(request, str(exc))
+
+    @admin.action(description="Retire")
+    def retire(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for version in queryset:
+            services.retire(version)
+        messages.success(request, f"Retired {queryset.count()} version(s).")
+
+    @admin.action(description="Roll back this family to its previous valid version")
+    def roll_back(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for family in sorted(set(queryset.values_list("family", flat=True))):
+            try:
+                previous = services.roll_back(family)
+                messages.success(request, f"{family}: rolled back to {previous}.")
+            except services.CatalogError as exc:
+                messages.error(request, str(exc))
+
+    @admin.action(description="Validate again")
+    def revalidate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for version in queryset:
+            validate_version.apply_async(args=[version.pk], queue="cpu")
+        messages.info(request, f"Validation queued for {queryset.count()} version(s).")

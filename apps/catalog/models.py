@@ -1,0 +1,71 @@
+"""Model versions: each checkpoint the studio can serve, what it is, and whether it serves."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Family(models.TextChoices):
+    STYLE_FEATURES = "style-features", "Style transfer feature network"
+    FAST_STYLE = "fast-style", "Fast style"
+    CYCLEGAN = "cyclegan", "CycleGAN"
+    DCGAN = "dcgan", "DCGAN"
+    SENTIMENT = "sentiment", "Sentiment"
+    TEXTGEN = "textgen", "Text generation"
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        RETIRED = "retired"
+
+    class Source(models.TextChoices):
+        UPLOADED = "uploaded"
+        IMPORTED = "imported", "Imported from a public format"
+        TRAINED = "trained", "Trained by the studio"
+        PACKAGE = "package", "Registry package"
+
+    class Validation(models.TextChoices):
+        PENDING = "pending"
+        VALID = "valid"
+        INVALID = "invalid"
+
+    family = models.CharField(max_length=30, choices=Family.choices)
+    version = models.PositiveIntegerField(editable=False)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Model card: what it does, data, limits.")
+    checkpoint = models.FileField(upload_to="catalog/%Y/%m/", max_length=300)
+    sha256 = models.CharField(max_length=64, editable=False, blank=True)
+    size = models.PositiveBigIntegerField(default=0, editable=False)
+    config = models.JSONField(default=dict, blank=True, editable=False)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.UPLOADED)
+    licence = models.CharField(max_length=300, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, editable=False)
+    validation = models.CharField(max_length=10, choices=Validation.choices,
+                                  default=Validation.PENDING, editable=False)
+    validation_errors = models.TextField(blank=True, editable=False)
+    validated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["family", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["family", "version"], name="unique_family_version"),
+            # Exactly one version serves a family by default.
+            models.UniqueConstraint(fields=["family"], condition=Q(status="active"),
+                                    name="one_active_version_per_family"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family} v{self.version}: {self.name}"
+
+    @property
+    def label(self) -> str:
+        """What a job records: which version, and exactly which bytes."""
+        return f"{self.family}/v{self.version}@{self.sha256[:12]}"
