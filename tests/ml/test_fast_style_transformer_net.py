@@ -89,8 +89,10 @@ def reference(seed: int = 0) -> RefTransformerNet:
     net = RefTransformerNet().eval()
     with torch.no_grad():  # IN affine params start at 1/0; randomise so a swapped key would show
         for name, p in net.named_parameters():
-            if ".in" in f".{name}" and name.split(".")[-2].startswith("in"):
-                p.copy_(1 + 0.2 * torch.randn_like(p) if name.endswith("weight") else 0.2 * torch.randn_like(p))
+            if name.split(".")[-2].startswith("in"):
+                p.copy_(
+                    1 + 0.2 * torch.randn_like(p) if name.endswith("weight") else 0.2 * torch.randn_like(p)
+                )
     return net
 
 
