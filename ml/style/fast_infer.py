@@ -75,7 +75,7 @@ def stylize_fast(
     x = image_to_tensor(original).to(device)  # (1, 3, H, W) in 0..1
     h, w = x.shape[-2:]
     x = _pad_to_multiple(x)
-    if device.type == "cuda":  # cuDNN's NHWC kernels are faster; on CPU it measured no better
+    if device.type == "cuda":  # for cuDNN's NHWC kernels; not measured on CPU, so left off there
         x = x.contiguous(memory_format=torch.channels_last)
         net = net.to(memory_format=torch.channels_last)
     with torch.inference_mode():
