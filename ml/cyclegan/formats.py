@@ -45,7 +45,8 @@ def import_cyclegan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict
         state_dict = {_VINTAGIFY_BLOCK.sub(r"model.\1.conv_block.", k): v for k, v in state_dict.items()}
         notes.append("residual blocks renamed block -> conv_block (vintagify layout)")
     cfg = infer_config(state_dict)
-    expected = ResnetGenerator(cfg).state_dict()
+    with torch.device("meta"):  # names and shapes only: no memory, no weight init
+        expected = ResnetGenerator(cfg).state_dict()
     stale = [k for k in state_dict if k not in expected and k.rsplit(".", 1)[-1] in _RUNNING_STATS]
     if stale:
         state_dict = {k: v for k, v in state_dict.items() if k not in stale}

@@ -34,7 +34,8 @@ def import_dcgan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[st
         return obj
     state_dict, source = _unwrap(obj)
     cfg = infer_config(state_dict)
-    expected = Generator(cfg).state_dict()
+    with torch.device("meta"):  # names and shapes only: no memory, no weight init
+        expected = Generator(cfg).state_dict()
     # Files from before PyTorch 0.4 lack num_batches_tracked; ours has it, so only drop what we lack.
     stale = [k for k in state_dict if k.endswith("num_batches_tracked") and k not in expected]
     state_dict = {k: v for k, v in state_dict.items() if k not in stale}
