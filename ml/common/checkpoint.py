@@ -36,18 +36,30 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Write ``{format, version, family, config, state_dict, extra}``; config is a dataclass."""
+    payload = checkpoint_dict(family=family, config=config, state_dict=state_dict, extra=extra)
+    torch.save(payload, path)
+
+
+def checkpoint_dict(
+    *,
+    family: str,
+    config: Any,
+    state_dict: dict[str, torch.Tensor],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The studio checkpoint as a dict: what ``save_checkpoint`` writes and ``load_checkpoint``
+    returns. Importers of public formats build theirs with this."""
     if not is_dataclass(config) or isinstance(config, type):
         raise TypeError("config must be a dataclass instance")
-    payload = {
+    return {
         "format": FORMAT,
         "version": VERSION,
         "family": family,
         "config": asdict(config),
         # Detached CPU copies so the file never depends on the device it was trained on.
-        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
         "extra": dict(extra or {}),
     }
-    torch.save(payload, path)
 
 
 def _check_size(src: PathOrFile, max_bytes: int) -> None:
@@ -84,6 +96,12 @@ def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
         raise CheckpointError(f"not a checkpoint: {text.splitlines()[0][:200]}") from exc
     except Exception as exc:  # legacy-format parser on arbitrary bytes: KeyError, TypeError, ...
         raise CheckpointError("not a checkpoint: not a PyTorch file") from exc
+
+
+def load_any(path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """Whatever a public .pth holds (plain state_dict, wrapped dicts), loaded as safely as ours:
+    weights_only, size-checked, every failure a CheckpointError. Importers unwrap the result."""
+    return _safe_torch_load(path_or_fileobj, max_bytes)
 
 
 def load_checkpoint(path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict:

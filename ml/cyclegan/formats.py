@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict
 from typing import IO, Any
 
 import torch
 
-from ml.common.checkpoint import DEFAULT_MAX_BYTES, FORMAT, VERSION, CheckpointError, _safe_torch_load
+from ml.common.checkpoint import DEFAULT_MAX_BYTES, FORMAT, CheckpointError, checkpoint_dict, load_any
 from ml.cyclegan.config import CycleGANConfig
 from ml.cyclegan.model import ResnetGenerator
 
@@ -35,7 +34,7 @@ _RUNNING_STATS = ("running_mean", "running_var", "num_batches_tracked")
 
 def import_cyclegan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     """Read a public ResnetGenerator file and return a studio checkpoint dict (not yet validated)."""
-    obj = _safe_torch_load(path, max_bytes)
+    obj = load_any(path, max_bytes=max_bytes)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         if obj.get("family") != FAMILY:
             raise CheckpointError(f"studio checkpoint of family {obj.get('family')!r}, not {FAMILY!r}")
@@ -51,14 +50,8 @@ def import_cyclegan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict
     if stale:
         state_dict = {k: v for k, v in state_dict.items() if k not in stale}
         notes.append(f"dropped {len(stale)} stale InstanceNorm running-stat tensors")
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "family": FAMILY,
-        "config": asdict(cfg),
-        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-        "extra": {"imported_from": "; ".join(notes)},
-    }
+    extra = {"imported_from": "; ".join(notes)}
+    return checkpoint_dict(family=FAMILY, config=cfg, state_dict=state_dict, extra=extra)
 
 
 def _unwrap(obj: Any) -> tuple[dict[str, torch.Tensor], list[str]]:

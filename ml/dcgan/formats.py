@@ -9,12 +9,11 @@ read from the weight shapes. Files are read with weights_only=True: no code runs
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from typing import IO, Any
 
 import torch
 
-from ml.common.checkpoint import DEFAULT_MAX_BYTES, FORMAT, VERSION, CheckpointError, _safe_torch_load
+from ml.common.checkpoint import DEFAULT_MAX_BYTES, FORMAT, CheckpointError, checkpoint_dict, load_any
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.model import Generator
 
@@ -27,7 +26,7 @@ Source = str | os.PathLike[str] | IO[bytes]
 
 def import_dcgan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     """Read a public DCGAN generator file and return a studio checkpoint dict (not yet validated)."""
-    obj = _safe_torch_load(path, max_bytes)
+    obj = load_any(path, max_bytes=max_bytes)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         if obj.get("family") != FAMILY:
             raise CheckpointError(f"studio checkpoint of family {obj.get('family')!r}, not {FAMILY!r}")
@@ -42,14 +41,7 @@ def import_dcgan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[st
     for key in expected:
         if key.endswith("num_batches_tracked") and key not in state_dict:
             state_dict[key] = torch.tensor(0, dtype=torch.long)
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "family": FAMILY,
-        "config": asdict(cfg),
-        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-        "extra": {"imported_from": source},
-    }
+    return checkpoint_dict(family=FAMILY, config=cfg, state_dict=state_dict, extra={"imported_from": source})
 
 
 def _unwrap(obj: Any) -> tuple[dict[str, torch.Tensor], str]:

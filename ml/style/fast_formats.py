@@ -13,14 +13,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ml.common.checkpoint import FORMAT, VERSION, CheckpointError, load_state_dict_file
+from ml.common.checkpoint import CheckpointError, checkpoint_dict, load_state_dict_file
 from ml.style.fast_config import FastStyleConfig
 
 FAMILY = "fast-style"
@@ -34,14 +33,7 @@ _OLD_STATS = re.compile(r"(^|\.)in\d+\.(running_mean|running_var|num_batches_tra
 def studio_checkpoint(config: FastStyleConfig, state_dict: dict[str, torch.Tensor], **extra: Any) -> dict:
     """The dict ``save_checkpoint`` writes and ``load_checkpoint`` returns, built in memory."""
     config.validate()
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "family": FAMILY,
-        "config": asdict(config),
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
-        "extra": dict(extra),
-    }
+    return checkpoint_dict(family=FAMILY, config=config, state_dict=state_dict, extra=extra)
 
 
 def import_transformer_net(path: str | os.PathLike[str], name: str | None = None) -> dict:
