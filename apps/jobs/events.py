@@ -21,7 +21,11 @@ def record(job: Job, kind: str, data: dict[str, Any], **fields: Any) -> JobEvent
     """Append one event (and update job columns in the same transaction)."""
     with transaction.atomic():
         # The UPDATE takes the row lock, so concurrent writers (worker and web) get distinct seqs.
-        Job.objects.filter(pk=job.pk).update(last_seq=F("last_seq") + 1, **fields)
+        Job.objects.filter(pk=job.pk).update(last_seq=F("last_seq") + 1)
+        if fields:
+            # A finished job's columns are final: a late progress report (e.g. from a job that the
+            # cancel watchdog is about to kill) must not overwrite the message that ended it.
+            Job.objects.filter(pk=job.pk).exclude(state__in=TERMINAL_STATES).update(**fields)
         seq = Job.objects.filter(pk=job.pk).values_list("last_seq", flat=True).get()
         event = JobEvent.objects.create(job_id=job.pk, seq=seq, kind=kind, data=data)
     for name, value in fields.items():
