@@ -41,7 +41,7 @@ def run(job_id: str, task_id: str, worker: str) -> None:
                              attempts=job.attempts + 1, started_at=timezone.now()):
         return
     reporter = JobReporter(job)
-    inputs = {f.field: f.file.open("rb").read() for f in job.files.filter(role=JobFile.Role.INPUT)}
+    inputs = {f.field: _read(f) for f in job.files.filter(role=JobFile.Role.INPUT)}
     try:
         with CancelWatchdog(job):
             output = tool.run(job.params, inputs, reporter)
@@ -61,3 +61,8 @@ def run(job_id: str, task_id: str, worker: str) -> None:
         events.transition(job, JobState.SUCCEEDED, "Done", result=output.summary,
                           model_version=output.model_version, step=job.total or 1,
                           total=job.total or 1)
+
+
+def _read(job_file: JobFile) -> bytes:
+    with job_file.file.open("rb") as fh:
+        return fh.read()

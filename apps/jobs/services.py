@@ -35,20 +35,28 @@ def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
 
 
 def requeue_waiting() -> int:
-    """Send every queued job's message again, under a fresh task id (so that an old message, if
-    the broker still has it, is skipped as stale). For a broker that lost its messages."""
+    """Send every queued job's message again. For a broker that lost its messages."""
+    jobs = list(Job.objects.filter(state=JobState.QUEUED))
+    for job in jobs:
+        renew_task_id(job)
+        enqueue(job)
+    return len(jobs)
+
+
+def renew_task_id(job: Job) -> None:
+    """Give the job a fresh task id, so that an old message the broker may still hold (and
+    redeliver) is skipped by the runner as stale. Do this before the job can run again."""
+    Job.objects.filter(pk=job.pk).update(task_id=str(uuid.uuid4()))
+    job.refresh_from_db(fields=["task_id"])
+
+
+def enqueue(job: Job) -> None:
     from apps.tools.base import get_tool
 
     from .tasks import run_job
 
-    count = 0
-    for job in Job.objects.filter(state=JobState.QUEUED):
-        Job.objects.filter(pk=job.pk).update(task_id=str(uuid.uuid4()))
-        job.refresh_from_db()
-        tool = get_tool(job.kind)
-        run_job.apply_async(args=[str(job.pk)], queue=tool.queue if tool else "cpu", task_id=job.task_id)
-        count += 1
-    return count
+    tool = get_tool(job.kind)
+    run_job.apply_async(args=[str(job.pk)], queue=tool.queue if tool else "cpu", task_id=job.task_id)
 
 
 def request_cancel(job: Job) -> None:

@@ -107,8 +107,26 @@ def load_any(path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES)
 def load_checkpoint(path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict:
     """Load and validate a file written by ``save_checkpoint``; raise CheckpointError otherwise."""
     obj = _safe_torch_load(path_or_fileobj, max_bytes)
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+    if not is_studio_checkpoint(obj):
         raise CheckpointError("not a studio checkpoint (no 'format: studio-checkpoint' marker)")
+    return _checked(obj)
+
+
+def is_studio_checkpoint(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def as_family_checkpoint(obj: Any, family: str) -> dict | None:
+    """For importers: if ``obj`` (from ``load_any``) is already a studio checkpoint, check it as
+    ``load_checkpoint`` would and that it belongs to ``family``; None if it is something else."""
+    if not is_studio_checkpoint(obj):
+        return None
+    if obj.get("family") != family:
+        raise CheckpointError(f"studio checkpoint of family {obj.get('family')!r}, not {family!r}")
+    return _checked(obj)
+
+
+def _checked(obj: dict) -> dict:
     missing = [k for k in REQUIRED_KEYS if k not in obj]
     if missing:
         raise CheckpointError(f"checkpoint is missing keys: {', '.join(missing)}")

@@ -21,7 +21,13 @@ from typing import IO, Any
 
 import torch
 
-from ml.common.checkpoint import DEFAULT_MAX_BYTES, FORMAT, CheckpointError, checkpoint_dict, load_any
+from ml.common.checkpoint import (
+    DEFAULT_MAX_BYTES,
+    CheckpointError,
+    as_family_checkpoint,
+    checkpoint_dict,
+    load_any,
+)
 from ml.cyclegan.config import CycleGANConfig
 from ml.cyclegan.model import ResnetGenerator
 
@@ -35,10 +41,9 @@ _RUNNING_STATS = ("running_mean", "running_var", "num_batches_tracked")
 def import_cyclegan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     """Read a public ResnetGenerator file and return a studio checkpoint dict (not yet validated)."""
     obj = load_any(path, max_bytes=max_bytes)
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        if obj.get("family") != FAMILY:
-            raise CheckpointError(f"studio checkpoint of family {obj.get('family')!r}, not {FAMILY!r}")
-        return obj
+    existing = as_family_checkpoint(obj, FAMILY)
+    if existing is not None:
+        return existing
     state_dict, notes = _unwrap(obj)
     if any(_VINTAGIFY_BLOCK.match(k) for k in state_dict):
         state_dict = {_VINTAGIFY_BLOCK.sub(r"model.\1.conv_block.", k): v for k, v in state_dict.items()}

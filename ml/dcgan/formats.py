@@ -13,7 +13,13 @@ from typing import IO, Any
 
 import torch
 
-from ml.common.checkpoint import DEFAULT_MAX_BYTES, FORMAT, CheckpointError, checkpoint_dict, load_any
+from ml.common.checkpoint import (
+    DEFAULT_MAX_BYTES,
+    CheckpointError,
+    as_family_checkpoint,
+    checkpoint_dict,
+    load_any,
+)
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.model import Generator
 
@@ -27,10 +33,9 @@ Source = str | os.PathLike[str] | IO[bytes]
 def import_dcgan(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     """Read a public DCGAN generator file and return a studio checkpoint dict (not yet validated)."""
     obj = load_any(path, max_bytes=max_bytes)
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        if obj.get("family") != FAMILY:
-            raise CheckpointError(f"studio checkpoint of family {obj.get('family')!r}, not {FAMILY!r}")
-        return obj
+    existing = as_family_checkpoint(obj, FAMILY)
+    if existing is not None:
+        return existing
     state_dict, source = _unwrap(obj)
     cfg = infer_config(state_dict)
     with torch.device("meta"):  # names and shapes only: no memory, no weight init
