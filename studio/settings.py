@@ -161,6 +161,10 @@ STUDIO_CANCEL_GRACE_SECONDS = envfloat("STUDIO_CANCEL_GRACE_SECONDS", 10.0)
 # Progress events are throttled to this many per second per job (the final one always goes).
 STUDIO_EVENTS_PER_SECOND = envfloat("STUDIO_EVENTS_PER_SECOND", 4.0)
 
+# Each worker process keeps the models it loaded, least recently used evicted beyond this many
+# bytes of weights (per process: a worker with -c 4 may hold four times this).
+STUDIO_MODEL_CACHE_BYTES = envint("STUDIO_MODEL_CACHE_BYTES", 4 * 1024**3)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

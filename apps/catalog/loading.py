@@ -1,0 +1,73 @@
+"""Models for jobs: a family's active catalog version, loaded once per worker process and kept.
+
+Each job asks for the active version again (one indexed query), so an admin's switch reaches the
+next job without restarting anything; the model itself comes from the process's ModelCache, keyed
+by the version's sha256, so the second job on the same version skips loading entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+
+from ml.common.checkpoint import CheckpointError, load_checkpoint
+from ml.common.model_cache import ModelCache
+
+from .models import ModelVersion
+from .services import CatalogError, active_version
+
+T = TypeVar("T")
+
+_cache: ModelCache | None = None
+
+
+def cache() -> ModelCache:
+    """This process's model cache (each Celery worker child has its own)."""
+    global _cache
+    if _cache is None:
+        _cache = ModelCache(settings.STUDIO_MODEL_CACHE_BYTES)
+    return _cache
+
+
+@dataclass
+class LoadedModel(Generic[T]):
+    version: ModelVersion
+    model: T
+    cache_hit: bool
+    load_seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """What a job's result says about its model: which bytes, and whether loading was skipped."""
+        return {"id": self.version.pk, "label": self.version.label, "sha256": self.version.sha256,
+                "cache": "hit" if self.cache_hit else "miss", "load_seconds": round(self.load_seconds, 4)}
+
+
+def read_checkpoint(version: ModelVersion) -> dict[str, Any]:
+    """The version's checkpoint, loaded safely, after checking it is still the validated file."""
+    with version.checkpoint.open("rb") as fh:
+        data = fh.read(settings.STUDIO_MAX_CHECKPOINT_BYTES + 1)
+    if hashlib.sha256(data).hexdigest() != version.sha256:
+        raise CatalogError(f"{version}: the checkpoint file changed since it was validated "
+                           "(sha256 differs); validate it again.")
+    try:
+        return load_checkpoint(io.BytesIO(data), max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
+    except CheckpointError as exc:
+        raise CatalogError(f"{version}: {exc}") from exc
+
+
+def load_active(family: str, build: Callable[[dict[str, Any]], T], *, purpose: str = "") -> LoadedModel[T]:
+    """The active version of ``family``, built by ``build(checkpoint)`` once per process.
+
+    ``purpose`` separates different builds of the same bytes (e.g. the device, or which layers).
+    """
+    version = active_version(family)
+    if version is None:
+        raise CatalogError(f"No {family} model is active. An admin can install the starter models "
+                           "(manage.py install_starter_models) or activate one in the catalog.")
+    result = cache().get((family, version.sha256, purpose), lambda: build(read_checkpoint(version)))
+    return LoadedModel(version, result.value, result.hit, result.load_seconds)
