@@ -24,7 +24,13 @@ def _load_all() -> None:
     """Import the family modules so they register (kept lazy: importing torch models is slow)."""
     import importlib
 
-    for module in ("ml.dcgan.family", "ml.cyclegan.family", "ml.style.fast_family"):
+    for module in (
+        "ml.dcgan.family",
+        "ml.cyclegan.family",
+        "ml.style.fast_family",
+        "ml.style.feature_family",
+        "ml.textgen.family",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -85,6 +85,8 @@ def validate(family: Family, checkpoint: dict[str, Any]) -> ValidationReport:
     report.parameters = sum(p.numel() for p in model.parameters())
     with torch.inference_mode():
         out = model(family.example_input(config))
+    if isinstance(out, tuple):  # recurrent nets return (output, hidden state)
+        out = out[0]
     report.output_shape = tuple(out.shape)
     if not torch.isfinite(out).all() or math.isnan(float(out.float().abs().sum())):
         report.errors.append("dry-run forward gave non-finite output")

@@ -9,9 +9,10 @@ optimiser never pays for layers nobody reads.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +54,9 @@ class FeatureNet(nn.Module):
     # Multiplies the content loss so Udacity's alpha/beta (1, 1e6), set for VGG19, still balance
     # content against style on another backend.
     content_gain: float = 1.0
+    # Set for nets built from a catalog checkpoint: a digest of the weights, so cached style Grams
+    # of two different checkpoints of the same network never mix. None: the built-in weights.
+    weights_key: str | None = None
     # Buffers, registered in __init__.
     mean: torch.Tensor
     std: torch.Tensor
@@ -140,3 +144,46 @@ def load_feature_network(name: str = "auto", layers: tuple[str, ...] | None = No
                 raise ValueError(f"unknown feature network {name!r}")
             _CACHE[key] = (net, resolved)
         return _CACHE[key]
+
+
+def feature_net_from_checkpoint(
+    checkpoint: dict[str, Any], layers: tuple[str, ...] | None = None
+) -> tuple[FeatureNet, str]:
+    """A "style-features" studio checkpoint -> (frozen CPU FeatureNet, network name), cut after the
+    deepest of ``layers`` (default: all six Gatys layers). Raises CheckpointError when the
+    checkpoint is of another family or its weights do not fit the network it names."""
+    from ml.common.checkpoint import CheckpointError
+    from ml.common.family import check_state_dict, config_from_dict
+    from ml.style import vgg
+    from ml.style.feature_family import STYLE_FEATURES, build
+
+    if checkpoint.get("family") != STYLE_FEATURES.name:
+        raise CheckpointError(f"not a style-features checkpoint (family {checkpoint.get('family')!r})")
+    layers = tuple(sorted(layers or LITE0_LAYERS.keys()))
+    unknown = [n for n in layers if n not in LITE0_LAYERS]
+    if unknown:
+        raise ValueError(f"unknown feature layers {', '.join(unknown)}; known: {', '.join(LITE0_LAYERS)}")
+    try:
+        cfg = config_from_dict(STYLE_FEATURES, checkpoint.get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"bad style-features config: {exc}") from exc
+    state_dict = checkpoint["state_dict"]
+    with torch.device("meta"):  # names and shapes only
+        errors = check_state_dict(build(cfg), state_dict)
+    if errors:
+        raise CheckpointError(f"weights do not fit {cfg.network}: " + "; ".join(errors))
+    if cfg.network == "vgg19":
+        net: FeatureNet = vgg.VGG19Features(layers, state_dict)
+    else:
+        net = EfficientNetFeatures(layers, state_dict)
+    net.weights_key = _digest(state_dict)
+    return net.freeze(), cfg.network
+
+
+def _digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over names and values (~0.1 s for VGG19's 80 MB of convolutions)."""
+    h = hashlib.sha256()
+    for key in sorted(state_dict):
+        h.update(key.encode())
+        h.update(state_dict[key].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]

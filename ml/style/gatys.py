@@ -155,15 +155,28 @@ def stylize(
     *,
     progress: Progress | None = None,
     device: torch.device | str | None = None,
+    features: tuple[FeatureNet, str] | None = None,
 ) -> StyleResult:
-    """Render ``content`` in the style of ``style``; one step = one objective evaluation."""
+    """Render ``content`` in the style of ``style``; one step = one objective evaluation.
+
+    ``features``: a (net, network name) pair to use instead of ``cfg.network``, e.g. the catalog's
+    active network from ``feature_net_from_checkpoint``; it must provide every layer cfg reads.
+    """
     cfg.validate()
     progress = progress or NullProgress()
     dev = device if isinstance(device, torch.device) else pick_device(device)
     torch.manual_seed(cfg.seed)
     started = time.perf_counter()
     layers = tuple(sorted({*cfg.style_layer_weights, cfg.content_layer}))
-    net, network = load_feature_network(cfg.network, layers)
+    if features is None:
+        net, network = load_feature_network(cfg.network, layers)
+    else:
+        net, network = features
+        lacking = sorted(set(layers) - set(net.layers))
+        if lacking:
+            raise ValueError(f"the given feature network lacks layers {', '.join(lacking)}")
+    # Style Grams are cached by this name: different weights under one network name must not mix.
+    gram_key = network if net.weights_key is None else f"{network}@{net.weights_key}"
     net = net.to(dev)
     content_full = resize_max_side(content.convert("RGB"), cfg.max_side)
     style = style.convert("RGB")
@@ -174,7 +187,7 @@ def stylize(
         content_k = (
             content_full.resize(size, Image.Resampling.LANCZOS) if size != content_full.size else content_full
         )
-        objective = Objective(cfg, net, network, content_k, style, dev)
+        objective = Objective(cfg, net, gram_key, content_k, style, dev)
         if x is None:
             x = _initial(cfg, objective.content_t)
         else:  # coarse-to-fine: start from the previous scale's solution, upsampled
