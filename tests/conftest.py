@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import socket
@@ -25,6 +26,40 @@ def png_bytes(size: tuple[int, int] = (48, 40), color: tuple[int, int, int] = (2
     buffer = io.BytesIO()
     img.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@functools.cache
+def feature_network_bytes(note: str = "") -> bytes:
+    """The offline EfficientNet-Lite0 feature network as a studio checkpoint; ``note`` changes the
+    bytes (and so the sha256) without changing the weights, to make a second version."""
+    import torch
+
+    from ml.style.feature_formats import import_efficientnet_lite0
+
+    checkpoint = import_efficientnet_lite0()
+    checkpoint["extra"]["note"] = note
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return buffer.getvalue()
+
+
+def install_feature_network(name: str = "EfficientNet-Lite0", note: str = "", activate: bool = True):  # type: ignore[no-untyped-def]
+    """Add, validate and (by default) activate a style-features version, as the starters would."""
+    from apps.catalog import services
+
+    data = io.BytesIO(feature_network_bytes(note))
+    version = services.validate_version(
+        services.add_version("style-features", name, data, "efficientnet-lite0.pt", source="package"))
+    assert version.validation == "valid", version.validation_errors
+    if activate:
+        services.activate(version)
+    return version
+
+
+@pytest.fixture
+def style_model():  # type: ignore[no-untyped-def]
+    """An active style feature network in the catalog, which the style tool needs."""
+    return install_feature_network()
 
 
 def service_reachable(host: str, port: int) -> bool:

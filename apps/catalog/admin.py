@@ -6,27 +6,68 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 
 from . import services
-from .models import ModelVersion
+from .models import ModelPreview, ModelVersion
 from .tasks import validate_version
+
+RECENT_JOBS = 10
+
+
+class ModelPreviewInline(admin.TabularInline):
+    model = ModelPreview
+    extra = 0
+    fields = ("position", "label", "image")
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("family", "version", "name", "status", "validation", "source", "short_sha", "size",
-                    "created_at")
+                    "jobs_count", "created_at")
     list_filter = ("family", "status", "validation", "source")
     search_fields = ("name", "sha256", "description")
-    readonly_fields = ("version", "sha256", "size", "config", "status", "validation",
-                       "validation_errors", "validated_at", "created_by", "created_at")
+    readonly_fields = ("model_card", "version", "sha256", "size", "config", "source_ref", "status",
+                       "validation", "validation_errors", "validated_at", "created_by", "created_at",
+                       "recent_jobs")
+    fieldsets = [
+        (None, {"fields": ["model_card"]}),
+        ("Checkpoint", {"fields": ["family", "name", "checkpoint", "description", "source", "licence",
+                                   "metrics"]}),
+        ("Status", {"fields": ["status", "validation", "validation_errors", "validated_at"]}),
+        ("Facts", {"fields": ["version", "sha256", "size", "config", "source_ref", "created_by",
+                              "created_at"]}),
+        ("Usage", {"fields": ["recent_jobs"]}),
+    ]
+    inlines = [ModelPreviewInline]
     actions = ["activate", "retire", "roll_back", "revalidate"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
+        return super().get_queryset(request).annotate(jobs_count=Count("jobs"))
 
     @admin.display(description="sha256")
     def short_sha(self, obj: ModelVersion) -> str:
         return obj.sha256[:12]
+
+    @admin.display(description="jobs", ordering="jobs_count")
+    def jobs_count(self, obj: ModelVersion) -> int:
+        return getattr(obj, "jobs_count", None) or obj.jobs.count()
+
+    @admin.display(description="Model card")
+    def model_card(self, obj: ModelVersion) -> SafeString:
+        if not obj.pk:
+            return SafeString("Saved versions show their model card here.")
+        return render_to_string("catalog/model_card.html", {"v": obj, "previews": obj.previews.all()})
+
+    @admin.display(description=f"Last {RECENT_JOBS} jobs")
+    def recent_jobs(self, obj: ModelVersion) -> SafeString:
+        if not obj.pk:
+            return SafeString("")
+        jobs = obj.jobs.select_related("owner").order_by("-created_at")[:RECENT_JOBS]
+        return render_to_string("catalog/recent_jobs.html", {"jobs": jobs, "total": obj.jobs.count()})
 
     def save_model(self, request: HttpRequest, obj: ModelVersion, form: Any, change: bool) -> None:
         if not change:

@@ -11,7 +11,8 @@ class JobEventInline(admin.TabularInline):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "owner", "state", "step", "total", "worker", "created_at")
-    list_filter = ("state", "kind")
+    list_display = ("id", "kind", "owner", "state", "model_version", "step", "total", "worker", "created_at")
+    list_filter = ("state", "kind", "model__family")
     search_fields = ("id", "owner__username")
     inlines = [JobEventInline]
+    raw_id_fields = ("model",)

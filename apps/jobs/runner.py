@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -58,9 +59,14 @@ def run(job_id: str, task_id: str, worker: str) -> None:
             job_file = JobFile(job=job, role=JobFile.Role.RESULT, name=out.name,
                                content_type=out.content_type, size=len(out.content))
             job_file.file.save(out.name, ContentFile(out.content), save=True)
-        events.transition(job, JobState.SUCCEEDED, "Done", result=output.summary,
-                          model_version=output.model_version, step=job.total or 1,
-                          total=job.total or 1)
+        summary = output.summary
+        model_fields: dict[str, Any] = {"model_version": output.model_version}
+        if output.model is not None:
+            version = output.model.version
+            summary = {**summary, "model": output.model.summary()}
+            model_fields = {"model": version, "model_sha256": version.sha256, "model_version": version.label}
+        events.transition(job, JobState.SUCCEEDED, "Done", result=summary, step=job.total or 1,
+                          total=job.total or 1, **model_fields)
 
 
 def _read(job_file: JobFile) -> bytes:

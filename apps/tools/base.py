@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from apps.catalog.loading import LoadedModel
 from ml.common.progress import Progress
 
 
@@ -26,7 +27,8 @@ class OutputFile:
 class ToolOutput:
     files: list[OutputFile] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
-    model_version: str = ""
+    model_version: str = ""  # a label, for work that uses no catalog model (e.g. diagnostics)
+    model: LoadedModel[Any] | None = None  # the catalog version used; the job records it
 
 
 class Tool:

@@ -9,9 +9,12 @@ from typing import Any
 
 from django import forms
 
+from apps.catalog.loading import load_active
+from ml.common.device import pick_device
 from ml.common.images import load_image
 from ml.common.progress import Progress
 from ml.style.config import StyleConfig
+from ml.style.features import LITE0_LAYERS, feature_net_from_checkpoint
 from ml.style.gatys import stylize
 
 from .base import OutputFile, Tool, ToolOutput, register
@@ -31,10 +34,6 @@ class StyleForm(forms.Form):
     content_weight = forms.FloatField(min_value=0, max_value=1e6, initial=1.0)
     tv_weight = forms.FloatField(min_value=0, max_value=1e6, initial=0.0, label="Smoothness (TV)")
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
-    network = forms.ChoiceField(
-        choices=[("auto", "Best available"), ("vgg19", "VGG19"),
-                 ("efficientnet-lite0", "EfficientNet-Lite0 (offline)")],
-        initial="auto")
 
 
 @register
@@ -50,14 +49,24 @@ class StyleTool(Tool):
         cfg.validate()
         content = load_image(inputs["content"])
         style = load_image(inputs["style"])
-        result = stylize(cfg, content, style, progress=progress)
+        # The feature network is the catalog's active "style-features" version, kept loaded.
+        device = pick_device()
+        layers = tuple(sorted(LITE0_LAYERS))
+        loaded = load_active("style-features",
+                             lambda ckpt: feature_net_from_checkpoint(ckpt, layers)[0].to(device),
+                             purpose=f"all-layers@{device}")
+        network = loaded.version.config.get("network", "?")
+        how = "already loaded" if loaded.cache_hit else f"loaded in {loaded.load_seconds:.2f} s"
+        progress.update(0, cfg.steps, f"Model {loaded.version.label}: {how}")
+        result = stylize(cfg, content, style, progress=progress, device=device,
+                         features=(loaded.model, network))
         buffer = io.BytesIO()
         result.image.save(buffer, format="PNG")
-        summary = {"network": result.network, "losses": result.losses,
+        summary = {"network": network, "losses": result.losses,
                    "steps": result.steps_done, "seconds": round(result.seconds, 2),
                    "config": asdict(cfg)}
         return ToolOutput(files=[OutputFile("stylized.png", buffer.getvalue(), "image/png")],
-                          summary=summary, model_version=f"style-features/{result.network}")
+                          summary=summary, model=loaded)
 
 
 def _config_fields(params: dict[str, Any]) -> dict[str, Any]:

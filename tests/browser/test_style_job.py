@@ -95,7 +95,7 @@ def watch_until_done(page, mid_run_shot: Path, shot_at: float, timeout: float = 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_it_runs_a_style_job_live_in_the_browser(page, stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_it_runs_a_style_job_live_in_the_browser(page, stack, style_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     static = {}
     page.on("response", lambda r: static.__setitem__(r.url.rsplit("/", 1)[-1], r.status)
             if "/static/" in r.url else None)
@@ -118,5 +118,7 @@ def test_it_runs_a_style_job_live_in_the_browser(page, stack, tmp_path: Path) ->
     download = page.locator("a.download")
     assert "download=1" in download.get_attribute("href")
     assert "stylized.png" in download.inner_text()
+    page.reload()  # the finished page names the model version the job ran with
+    assert style_model.label in page.locator("#job-model").inner_text()
     page.screenshot(path=str(tmp_path / "finished.png"), full_page=True)
     assert mid_run.stat().st_size > 0 and (tmp_path / "finished.png").stat().st_size > 0

@@ -34,7 +34,7 @@ def submit_style(client: Client, **params: Any) -> Job:
     data = {"content": SimpleUploadedFile("c.png", png_bytes((64, 48)), "image/png"),
             "style": SimpleUploadedFile("s.png", png_bytes((40, 40), (30, 160, 90)), "image/png"),
             "steps": 30, "max_side": 64, "optimizer": "lbfgs", "style_weight": 1e6,
-            "content_weight": 1, "tv_weight": 0, "seed": 1, "network": "efficientnet-lite0"}
+            "content_weight": 1, "tv_weight": 0, "seed": 1}
     data.update(params)
     return submit(client, "style", data)
 

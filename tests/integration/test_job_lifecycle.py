@@ -22,7 +22,7 @@ from .helpers import (
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_style_job_streams_ordered_events_and_stores_result(stack):
+def test_style_job_streams_ordered_events_and_stores_result(stack, style_model):
     _, client = logged_in("alice")
     job = submit_style(client)
     with open_socket(stack, client, job) as ws:
@@ -37,7 +37,8 @@ def test_style_job_streams_ordered_events_and_stores_result(stack):
     assert steps == sorted(steps) and steps[-1] == progress[-1]["total"]
     job.refresh_from_db()
     assert job.result["network"] == "efficientnet-lite0"
-    assert job.model_version == "style-features/efficientnet-lite0"
+    assert (job.model, job.model_sha256, job.model_version) == (style_model, style_model.sha256,
+                                                                 style_model.label)
     result = job.files.get(role=JobFile.Role.RESULT)
     with result.file.open("rb") as fh:
         assert Image.open(fh).size == (64, 48)
