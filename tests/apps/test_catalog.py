@@ -150,7 +150,7 @@ def test_an_admin_upload_is_stored_hashed_and_queued_for_validation(admin_client
             mock.patch("django.db.transaction.on_commit", lambda fn, *a, **k: fn()):
         response = admin_client.post("/admin/catalog/modelversion/add/", {
             "family": "dcgan", "name": "uploaded", "description": "", "source": "uploaded",
-            "licence": "", "metrics": "{}",
+            "licence": "", "metrics": "{}", "previews-TOTAL_FORMS": 0, "previews-INITIAL_FORMS": 0,
             "checkpoint": SimpleUploadedFile("netG.pt", data)})
     assert response.status_code == 302, response.content[:3000]
     version = ModelVersion.objects.get(name="uploaded")

@@ -21,7 +21,7 @@ def _form(**changes: Any) -> dict[str, Any]:
         "content": SimpleUploadedFile("c.png", png_bytes((64, 48)), "image/png"),
         "style": SimpleUploadedFile("s.png", png_bytes((40, 40)), "image/png"),
         "steps": 30, "max_side": 64, "optimizer": "lbfgs", "style_weight": 1e6,
-        "content_weight": 1, "tv_weight": 0, "seed": 1, "network": "efficientnet-lite0",
+        "content_weight": 1, "tv_weight": 0, "seed": 1,
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
@@ -43,7 +43,7 @@ def test_it_accepts_good_input(alice_client: Client, apply_async: Any,
         response = alice_client.post("/tools/style/", _form())
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
-    assert job.params["steps"] == 30 and job.params["network"] == "efficientnet-lite0"
+    assert job.params["steps"] == 30 and "network" not in job.params  # the catalog picks it
     assert sorted(job.files.values_list("field", flat=True)) == ["content", "style"]
     apply_async.assert_called_once_with(args=[str(job.pk)], queue="gpu", task_id=job.task_id)
 
@@ -100,7 +100,6 @@ def test_it_rejects_a_missing_field(alice_client: Client, field: str) -> None:
     ({"content_weight": -0.5}, "Ensure this value is greater than or equal to 0."),
     ({"tv_weight": -3}, "Ensure this value is greater than or equal to 0."),
     ({"optimizer": "sgd-turbo"}, "Select a valid choice. sgd-turbo is not one of the available choices."),
-    ({"network": "resnet"}, "Select a valid choice. resnet is not one of the available choices."),
 ])
 def test_it_rejects_out_of_range_parameters(alice_client: Client, changes: dict[str, Any],
                                             message: str) -> None:
