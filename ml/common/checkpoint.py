@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import asdict, is_dataclass
 from typing import IO, Any
@@ -62,7 +63,7 @@ def checkpoint_dict(
     }
 
 
-def _check_size(src: PathOrFile, max_bytes: int) -> None:
+def _check_size(src: PathOrFile, max_bytes: int) -> int:
     if isinstance(src, (str, os.PathLike)):
         try:
             size = os.path.getsize(src)
@@ -76,11 +77,55 @@ def _check_size(src: PathOrFile, max_bytes: int) -> None:
         raise CheckpointError(f"checkpoint too large: {size:,} bytes (limit {max_bytes:,})")
     if size == 0:
         raise CheckpointError("checkpoint is empty")
+    return size
+
+
+def _check_archive(src: PathOrFile, size: int) -> None:
+    """Before torch reads a zip: it must be one torch.save could have written, and unpack to no more
+    than the file holds. torch.save stores records uncompressed, but torch.load inflates compressed
+    ones into memory, so without this a 2 MB file can make it allocate 2 GB."""
+    try:
+        if isinstance(src, (str, os.PathLike)):
+            with open(src, "rb") as fh:
+                records = _zip_records(fh)
+        else:
+            pos = src.tell()
+            try:
+                records = _zip_records(src)
+            finally:
+                src.seek(pos)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
+    if records is None:
+        return  # not a zip: torch.load reads it as the legacy format, with its own checks
+    if not any(name.count("/") == 1 and name.endswith("/data.pkl") for name in records):
+        raise CheckpointError("not a checkpoint: a zip archive, but not a PyTorch file (no data.pkl)")
+    claimed = sum(records.values())
+    if claimed > size:
+        raise CheckpointError(f"refused: the file claims {claimed:,} bytes of data but holds only "
+                              f"{size:,} (compressed records; torch.save never writes those)")
+
+
+def _zip_records(fh: IO[bytes]) -> dict[str, int] | None:
+    """Name and unpacked size of each record, from the zip's directory; None if not a zip (torch.load
+    decides the same way, by the first four bytes)."""
+    if fh.read(4) != b"PK\x03\x04":
+        return None
+    fh.seek(-4, io.SEEK_CUR)
+    with zipfile.ZipFile(fh) as archive:
+        return {info.filename: info.file_size for info in archive.infolist()}
+
+
+# torch's own refusals of a tensor that claims more bytes than the file holds (it checks before it
+# allocates); reworded, since their text reads like an internal error.
+_RECORD_SIZE = re.compile(r"record size \((\d+) bytes\) does not match expected size \((\d+) bytes")
+_CLAIM_ERRORS = ("storage has wrong byte size", "Trying to resize storage that is not resizable")
+_CORRUPT_ERRORS = ("zip archive", "central directory", "PytorchStreamReader", "unexpected EOF")
 
 
 def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
     """torch.load with weights_only=True; every failure becomes a CheckpointError."""
-    _check_size(src, max_bytes)
+    _check_archive(src, _check_size(src, max_bytes))
     try:
         return torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -91,7 +136,12 @@ def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
         raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
     except RuntimeError as exc:
         text = str(exc)
-        if "zip archive" in text or "central directory" in text or "PytorchStreamReader" in text:
+        if claim := _RECORD_SIZE.search(text):
+            raise CheckpointError(f"refused: the file claims {int(claim[2]):,} bytes for a tensor "
+                                  f"but holds only {int(claim[1]):,}") from exc
+        if any(marker in text for marker in _CLAIM_ERRORS):
+            raise CheckpointError("refused: a tensor claims more bytes than the file holds for it") from exc
+        if any(marker in text for marker in _CORRUPT_ERRORS):
             raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
         raise CheckpointError(f"not a checkpoint: {text.splitlines()[0][:200]}") from exc
     except Exception as exc:  # legacy-format parser on arbitrary bytes: KeyError, TypeError, ...

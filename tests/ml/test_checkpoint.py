@@ -3,9 +3,11 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -130,3 +132,64 @@ def test_it_checks_size_before_loading(tmp_path: Path) -> None:
         load_checkpoint(path, max_bytes=1000)
     with pytest.raises(CheckpointError, match="too large"):
         load_state_dict_file(path, max_bytes=1000)
+
+
+def _rewritten(data: bytes, compress_type: int = zipfile.ZIP_STORED, pickle_from: int = 0,
+               pickle_to: int = 0, cut_record_to: int | None = None) -> bytes:
+    """The torch zip ``data`` written again: records compressed, a BININT in data.pkl replaced (the
+    numel of a storage and the tensor's shape), and/or the tensor's record cut short."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compress_type) as archive:
+        for info in source.infolist():
+            record = source.read(info.filename)
+            if info.filename.endswith("/data.pkl") and pickle_from:
+                record = record.replace(b"J" + struct.pack("<i", pickle_from),
+                                        b"J" + struct.pack("<i", pickle_to))
+            if "/data/" in info.filename and cut_record_to is not None:
+                record = record[:cut_record_to]
+            archive.writestr(info.filename, record)
+    return out.getvalue()
+
+
+def test_it_refuses_a_compressed_archive_before_torch_reads_it() -> None:
+    """torch.save never compresses, but torch.load inflates compressed records into memory: a small
+    file could claim gigabytes. Refused from the zip directory alone."""
+    buffer = io.BytesIO()
+    save_checkpoint(buffer, family="t", config=TinyConfig(), state_dict={"w": torch.zeros(100_000)})
+    squeezed = _rewritten(buffer.getvalue(), zipfile.ZIP_DEFLATED)
+    with mock.patch("ml.common.checkpoint.torch.load") as load, \
+            pytest.raises(CheckpointError, match=rf"refused: the file claims [\d,]+ bytes of data but "
+                                                 rf"holds only {len(squeezed):,} \(compressed records"):
+        load_checkpoint(io.BytesIO(squeezed))
+    load.assert_not_called()
+
+
+def test_it_names_a_zip_without_a_pickle_as_not_a_pytorch_file(tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/hello.txt", "not a model")
+    with pytest.raises(CheckpointError, match=r"a zip archive, but not a PyTorch file \(no data.pkl\)"):
+        load_state_dict_file(path)
+
+
+def test_it_refuses_a_tensor_that_claims_more_than_its_record_holds() -> None:
+    buffer = io.BytesIO()
+    torch.save({"w": torch.zeros(70_001)}, buffer)
+    lying = _rewritten(buffer.getvalue(), pickle_from=70_001, pickle_to=500_000_000, cut_record_to=16)
+    with pytest.raises(CheckpointError,
+                       match="refused: the file claims 2,000,000,000 bytes for a tensor but holds only 16"):
+        load_state_dict_file(io.BytesIO(lying))
+
+
+def test_it_reads_the_legacy_format_and_its_lies_and_cuts(tmp_path: Path) -> None:
+    """Pre-1.6 public .pth files are not zips: the archive check leaves them to torch.load."""
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(70_001)}, buffer, _use_new_zipfile_serialization=False)
+    data = buffer.getvalue()
+    assert torch.equal(load_state_dict_file(io.BytesIO(data))["w"], torch.ones(70_001))
+    lying = data.replace(b"J" + struct.pack("<i", 70_001), b"J" + struct.pack("<i", 500_000_000))
+    with pytest.raises(CheckpointError, match="refused: a tensor claims more bytes than the file holds"):
+        load_state_dict_file(io.BytesIO(lying))
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_state_dict_file(io.BytesIO(data[: len(data) // 2]))
