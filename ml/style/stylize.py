@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ml.common.checkpoint import load_checkpoint
 from ml.common.images import ImageError, load_image
 from ml.common.terminal import TerminalProgress
 from ml.style.config import NETWORKS, OPTIMIZERS, StyleConfig
+from ml.style.features import feature_net_from_checkpoint
 from ml.style.gatys import stylize
 
 
@@ -22,6 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (0..1 pixel space)")
     p.add_argument("--network", choices=NETWORKS, default=d.network)
+    p.add_argument("--checkpoint", default=None,
+                   help="a studio style-features checkpoint (e.g. a catalog version's file); "
+                        "overrides --network")
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
@@ -50,12 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg.validate()
         content, style = load_image(args.content), load_image(args.style)
-    except (ValueError, ImageError) as exc:
+        features = feature_net_from_checkpoint(load_checkpoint(args.checkpoint)) if args.checkpoint else None
+    except (ValueError, ImageError) as exc:  # CheckpointError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     bar = TerminalProgress("stylize")
     try:
-        result = stylize(cfg, content, style, progress=bar, device=args.device)
+        result = stylize(cfg, content, style, progress=bar, device=args.device, features=features)
     finally:
         bar.close()
     result.image.save(args.output)

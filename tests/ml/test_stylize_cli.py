@@ -28,3 +28,28 @@ def test_cli_rejects_a_non_image(tmp_path: Path, capsys: pytest.CaptureFixture[s
     texture_image().save(tmp_path / "s.png")
     assert main([str(tmp_path / "c.jpg"), str(tmp_path / "s.png"), "--steps", "2"]) == 2
     assert "not an image" in capsys.readouterr().err
+
+
+def test_cli_uses_a_studio_feature_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ml.common.checkpoint import save_checkpoint
+    from ml.style.feature_family import StyleFeaturesConfig
+    from ml.style.feature_formats import import_efficientnet_lite0
+
+    checkpoint = import_efficientnet_lite0()
+    save_checkpoint(tmp_path / "lite0.pt", family="style-features", config=StyleFeaturesConfig(),
+                    state_dict=checkpoint["state_dict"])
+    gradient_image().save(tmp_path / "c.png")
+    texture_image().save(tmp_path / "s.png")
+    args = [str(tmp_path / "c.png"), str(tmp_path / "s.png"), "-o", str(tmp_path / "o.png"), "--steps", "2",
+            "--size", "64", "--device", "cpu", "--checkpoint", str(tmp_path / "lite0.pt")]
+    assert main(args) == 0
+    assert "network: efficientnet-lite0" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_checkpoint_that_is_not_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gradient_image().save(tmp_path / "c.png")
+    texture_image().save(tmp_path / "s.png")
+    (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 not really")
+    args = [str(tmp_path / "c.png"), str(tmp_path / "s.png"), "--checkpoint", str(tmp_path / "bad.pt")]
+    assert main(args) == 2
+    assert "not a checkpoint" in capsys.readouterr().err
