@@ -1,5 +1,6 @@
 """`manage.py runstudio` for real: with no Redis at REDIS_URL and SQLite, it starts the embedded
-Redis, a worker and daphne, serves pages and static files, and Ctrl-C leaves no process behind."""
+Redis, installs the starter models, starts a worker and daphne, serves pages and static files, and
+Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def test_it_runs_the_whole_studio_and_stops_it_on_ctrl_c(tmp_path: Path) -> None
                DATABASE_URL=f"sqlite:///{tmp_path / 'studio.sqlite3'}",
                REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", PYTHONUNBUFFERED="1")
     env.pop("CELERY_BROKER_URL", None)
+    # No VGG19 weights, whatever this machine has cached, so the starter count below is known.
+    env["TORCH_HOME"] = str(tmp_path / "torch-home")
+    for name in ("STUDIO_VGG19_WEIGHTS", "STUDIO_ALLOW_DOWNLOAD"):
+        env.pop(name, None)
     proc = subprocess.Popen([sys.executable, "manage.py", "runstudio", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -68,7 +73,8 @@ def test_it_runs_the_whole_studio_and_stops_it_on_ctrl_c(tmp_path: Path) -> None
         raise AssertionError(f"no {text!r} in:\n{''.join(output)}")
 
     try:
-        read_until(f"The studio is running at http://127.0.0.1:{port}/", 120)
+        # A fresh database: the first start also installs the starter models (tens of seconds).
+        read_until(f"The studio is running at http://127.0.0.1:{port}/", 240)
         read_until("ready.", 120)  # the Celery worker
         base = f"http://127.0.0.1:{port}"
         assert "Create account" in urllib.request.urlopen(f"{base}/accounts/signup/").read().decode()
@@ -77,6 +83,7 @@ def test_it_runs_the_whole_studio_and_stops_it_on_ctrl_c(tmp_path: Path) -> None
         text = "".join(output)
         assert f"starting the embedded one at redis://127.0.0.1:{redis_port}/0" in text
         assert "(sqlite3)" in text
+        assert "Starter models: 4 installed" in text and "vgg19" in text
         family = descendants(proc.pid)
         assert len(family) >= 4  # redis, worker + its pool child, daphne
     finally:

@@ -1,12 +1,14 @@
 """`manage.py runstudio`: the whole studio on one machine, in one command.
 
-Redis (the configured one, or an embedded redis-server when none answers), migrations and static
-files, one Celery worker (queues gpu and cpu) and the ASGI server (daphne). Ctrl-C stops them all:
-the web server first, then the worker (warm shutdown, killed after a grace period), then Redis.
+Redis (the configured one, or an embedded redis-server when none answers), migrations, static
+files and the pretrained starter models, one Celery worker (queues gpu and cpu) and the ASGI server
+(daphne). Ctrl-C stops them all: the web server first, then the worker (warm shutdown, killed after
+a grace period), then Redis.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -89,6 +91,7 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         say("studio", f"Database migrated and static files collected in {time.monotonic() - t0:.1f} s "
                       f"({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+        self._install_starter_models()
         if getattr(self, "redis_url", None):
             # A fresh embedded Redis keeps nothing across restarts: jobs that were still queued
             # when the studio stopped have lost their messages. Send them again.
@@ -102,6 +105,14 @@ class Command(BaseCommand):
         note = ensure_admin()
         for line in note.splitlines():
             say("studio", line)
+
+    def _install_starter_models(self) -> None:
+        """Pretrained models for every tool on first run; a second run only checks (well under a
+        second). A failure is shown and the studio starts anyway: an admin can fix it later."""
+        try:
+            call_command("install_starter_models", stdout=_Said("studio"))
+        except CommandError as exc:
+            say("studio", f"Starter models: {exc}")
 
     def _start_worker_and_web(self, env: dict[str, str], host: str, port: int) -> None:
         py = sys.executable
@@ -160,3 +171,15 @@ class Command(BaseCommand):
             pass  # it closes the connection as it exits
         except redis.RedisError:
             os.killpg(self.redis.pid, signal.SIGTERM)
+
+
+class _Said(io.TextIOBase):
+    """A text stream that prints each line with the launcher's prefix (for call_command output)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            say(self.prefix, line)
+        return len(text)
