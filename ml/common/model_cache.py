@@ -114,7 +114,8 @@ class ModelCache:
         if cuda:
             torch.cuda.empty_cache()
             after = torch.cuda.memory_allocated()
-        record = {"key": key, "nbytes": nbytes, "cuda_allocated_before": before, "cuda_allocated_after": after}
+        record = {"key": key, "nbytes": nbytes,
+                  "cuda_allocated_before": before, "cuda_allocated_after": after}
         self.evictions.append(record)
         del self.evictions[:-20]
         log.info("model cache: evicted %s (%d bytes; cuda memory_allocated %s -> %s)",
