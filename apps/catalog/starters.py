@@ -133,7 +133,7 @@ def _vgg19_path() -> Path | None:
     does for jobs (so an offline machine never waits on the network)."""
     path = vgg.local_weights_path()
     if path is None and os.environ.get("STUDIO_ALLOW_DOWNLOAD") == "1":
-        path = vgg._download()  # raises RuntimeError with the reason when offline
+        path = vgg.download_weights()  # raises RuntimeError with the reason when offline
     return path
 
 

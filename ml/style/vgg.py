@@ -56,7 +56,7 @@ def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
     return bool(ok)
 
 
-def _download() -> Path:
+def download_weights() -> Path:
     if not _reachable("download.pytorch.org"):
         raise RuntimeError(
             "VGG19 weights not found locally and download.pytorch.org is unreachable; "
@@ -104,5 +104,5 @@ def build_vgg19(layers: tuple[str, ...], *, allow_download: bool) -> FeatureNet:
     if path is None:
         if not (allow_download or os.environ.get("STUDIO_ALLOW_DOWNLOAD") == "1"):
             raise RuntimeError("VGG19 weights not found locally (set STUDIO_VGG19_WEIGHTS)")
-        path = _download()
+        path = download_weights()
     return VGG19Features(layers, load_state_dict_file(path)).freeze()
