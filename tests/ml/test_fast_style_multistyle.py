@@ -33,19 +33,19 @@ def checkpoint() -> dict:
 def test_it_imports_26_named_styles(checkpoint: dict) -> None:
     assert checkpoint["config"]["kind"] == "multistyle"
     assert checkpoint["config"]["n_styles"] == 26
-    assert checkpoint["config"]["styles"][:2] == ["style-0", "style-1"]
+    assert checkpoint["config"]["styles"][:2] == ["sandy pastel", "bold yellow outlines"]
     report = validate(FAST_STYLE, checkpoint)
     assert report.ok, report.errors
     assert report.output_shape == (1, 3, 16, 16)
 
 
-@pytest.mark.parametrize("blend", [{"style-7": 1.0}, {"style-3": 0.5, "style-12": 0.3, "style-25": 0.2}])
-def test_it_matches_onnxruntime(checkpoint: dict, blend: dict[str, float]) -> None:
+@pytest.mark.parametrize("blend", [{7: 1.0}, {3: 0.5, 12: 0.3, 25: 0.2}])
+def test_it_matches_onnxruntime(checkpoint: dict, blend: dict[int, float]) -> None:
     _need("onnxruntime", "the reference runtime for the ONNX graph")
     import onnxruntime
 
     model = load_fast_style(checkpoint)
-    weights = resolve_style_weights(model.config, blend)
+    weights = resolve_style_weights(model.config, {model.config.styles[i]: w for i, w in blend.items()})
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     session = onnxruntime.InferenceSession(str(default_multistyle_path()), providers=["CPUExecutionProvider"])
     want = session.run(None, {"image": x.numpy(), "style_weights": weights.numpy()})[0]
