@@ -95,7 +95,8 @@ def watch_until_done(page, mid_run_shot: Path, shot_at: float, timeout: float = 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_it_runs_a_style_job_live_in_the_browser(page, stack, style_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+# style_model first: it writes to the database, which Django refuses once Playwright's event loop runs.
+def test_it_runs_a_style_job_live_in_the_browser(style_model, stack, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     static = {}
     page.on("response", lambda r: static.__setitem__(r.url.rsplit("/", 1)[-1], r.status)
             if "/static/" in r.url else None)
