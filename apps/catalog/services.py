@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-from typing import IO
+import io
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Any
 
+import torch
 from django.conf import settings
-from django.core.files.base import File
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ml.common.checkpoint import CheckpointError, load_checkpoint
-from ml.common.family import validate
+from ml.common.checkpoint import CheckpointError, as_family_checkpoint, is_studio_checkpoint, load_any
+from ml.common.family import Family, validate
 from ml.families import get_family
 
 from .models import ModelVersion
@@ -59,17 +64,19 @@ def validate_version(version: ModelVersion) -> ModelVersion:
     """Load with weights_only, check against the family's architecture, dry-run forward.
 
     A hostile pickle never runs: weights_only refuses anything but tensors and plain containers.
+    A file in one of the family's public formats (e.g. a junyanz ``latest_net_G.pth``) is first
+    converted to a studio checkpoint, which then replaces the upload (its sha256 goes in source_ref).
     """
     errors: list[str] = []
     config: dict = {}
     try:
-        with version.checkpoint.open("rb") as fh:
-            checkpoint = load_checkpoint(fh, max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
+        family = get_family(version.family)
+        checkpoint = _studio_checkpoint(version, family)
         if checkpoint.get("family") != version.family:
             errors.append(f"checkpoint is for family {checkpoint.get('family')!r}, "
                           f"not {version.family!r}")
         else:
-            report = validate(get_family(version.family), checkpoint)
+            report = validate(family, checkpoint)
             errors.extend(report.errors)
             config = checkpoint.get("config") or {}
     except CheckpointError as exc:
@@ -83,6 +90,44 @@ def validate_version(version: ModelVersion) -> ModelVersion:
         version.config = config
     version.save(update_fields=["validation", "validation_errors", "validated_at", "config"])
     return version
+
+
+def _studio_checkpoint(version: ModelVersion, family: Family) -> dict[str, Any]:
+    """The version's file as a studio checkpoint, importing (and storing) a public format first."""
+    with version.checkpoint.open("rb") as fh:
+        obj = load_any(fh, max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
+    if is_studio_checkpoint(obj):
+        return as_family_checkpoint(obj, obj.get("family")) or obj
+    if family.importer is None:
+        raise CheckpointError("not a studio checkpoint (no 'format: studio-checkpoint' marker), and "
+                              f"the {family.name} family imports no public formats")
+    del obj
+    original = Path(version.checkpoint.name or "upload.pth").name
+    with tempfile.TemporaryDirectory() as folder:
+        # Importers take a path: some name what they import after the file (e.g. a style).
+        local = Path(folder) / original
+        with version.checkpoint.open("rb") as src, open(local, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        try:
+            checkpoint = family.importer(str(local))
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"not a studio checkpoint, nor a public {family.name} format: {exc}") from exc
+    _replace_file(version, checkpoint, original)
+    return checkpoint
+
+
+def _replace_file(version: ModelVersion, checkpoint: dict[str, Any], original: str) -> None:
+    old_name, old_sha = version.checkpoint.name, version.sha256
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    version.checkpoint.save(f"{Path(original).stem}.studio.pt", ContentFile(buffer.getvalue()), save=False)
+    fill_file_facts(version)
+    version.source = ModelVersion.Source.IMPORTED
+    version.source_ref = version.source_ref or f"uploaded {original} sha256:{old_sha[:16]}"
+    version.save(update_fields=["checkpoint", "sha256", "size", "source", "source_ref"])
+    if old_name:
+        version.checkpoint.storage.delete(old_name)
 
 
 def activate(version: ModelVersion) -> None:

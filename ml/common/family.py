@@ -24,6 +24,9 @@ class Family:
     build: Callable[[Any], nn.Module]  # config instance -> untrained module with the right shapes
     example_input: Callable[[Any], torch.Tensor]  # config -> a tiny input for the dry-run forward
     description: str = ""
+    # A file in one of the family's public formats (ml/<family>/formats.py) -> studio checkpoint
+    # dict; CheckpointError when it is none of them. None: the family reads only studio files.
+    importer: Callable[[str], dict[str, Any]] | None = None
 
 
 @dataclass

@@ -117,3 +117,16 @@ def _package_version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "(not installed)"
+
+
+def import_feature_network(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """Either public feature network, told apart by its key names: torchvision VGG19
+    (``features.0.weight``) or the lukemelas EfficientNet-Lite0 (``_conv_stem.weight``)."""
+    obj = load_any(path, max_bytes=max_bytes)
+    keys = set(obj.get("state_dict", obj)) if isinstance(obj, dict) else set()
+    if not isinstance(path, (str, os.PathLike)):
+        path.seek(0)  # the chosen importer reads the file again
+    if "_conv_stem.weight" in keys or (isinstance(obj, dict) and
+                                       obj.get("config", {}).get("network") == "efficientnet-lite0"):
+        return import_efficientnet_lite0(path, max_bytes=max_bytes)
+    return import_torchvision_vgg19(path, max_bytes=max_bytes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from ml.common.family import Family
@@ -22,12 +24,20 @@ def example_input(cfg: CharRNNConfig) -> torch.Tensor:
     return x
 
 
+def import_public(path: str) -> dict[str, Any]:
+    """A file in a public format -> studio checkpoint (formats.py is imported only when needed)."""
+    from ml.textgen.formats import import_char_rnn
+
+    return import_char_rnn(path)
+
+
 FAMILY = register(
     Family(
         name="textgen",
         config_class=CharRNNConfig,
         build=build,
         example_input=example_input,
+        importer=import_public,
         description="Character-level LSTM text generator (Udacity char-RNN layout)",
     )
 )

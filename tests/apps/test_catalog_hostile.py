@@ -10,6 +10,7 @@ bytes of each storage, stored uncompressed), ``<dir>/version``, ``<dir>/byteorde
 from __future__ import annotations
 
 import builtins
+import hashlib
 import io
 import json
 import os
@@ -28,7 +29,7 @@ import torch
 
 from apps.catalog import services
 from apps.catalog.models import ModelVersion
-from ml.common.checkpoint import checkpoint_dict, save_checkpoint
+from ml.common.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.model import Generator
 
@@ -233,10 +234,28 @@ def test_a_zip_that_is_not_a_checkpoint_is_rejected(contents: str, good: bytes) 
     rejected(zip_of(files), "not a checkpoint: a zip archive, but not a PyTorch file (no data.pkl)")
 
 
-def test_a_plain_state_dict_is_rejected(state: dict[str, torch.Tensor]) -> None:
+def test_a_plain_state_dict_that_is_no_dcgan_is_rejected() -> None:
+    buffer = io.BytesIO()
+    torch.save({"encoder.weight": torch.zeros(4, 4)}, buffer)
+    rejected(buffer.getvalue(), "not a studio checkpoint, nor a public dcgan format")
+
+
+def test_a_public_dcgan_file_is_imported_and_replaces_the_upload(state: dict[str, torch.Tensor]) -> None:
+    """The tutorial's netG_epoch_N.pth (a plain state_dict) is a public format: the catalog converts
+    it to a studio checkpoint, which is what it then stores, hashes and validates."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    rejected(buffer.getvalue(), "not a studio checkpoint (no 'format: studio-checkpoint' marker)")
+    upload = buffer.getvalue()
+    version = services.validate_version(add(upload))
+    version.refresh_from_db()
+    assert version.validation == ModelVersion.Validation.VALID, version.validation_errors
+    assert version.source == ModelVersion.Source.IMPORTED
+    assert version.source_ref == f"uploaded netG.pt sha256:{hashlib.sha256(upload).hexdigest()[:16]}"
+    with version.checkpoint.open("rb") as fh:
+        stored = fh.read()
+    assert hashlib.sha256(stored).hexdigest() == version.sha256 and version.size == len(stored)
+    assert load_checkpoint(io.BytesIO(stored))["family"] == "dcgan"
+    assert version.checkpoint.name.endswith(".studio.pt")
 
 
 # --- well-formed files that do not fit ------------------------------------------------------------
