@@ -37,7 +37,10 @@ class ModelVersion(models.Model):
     version = models.PositiveIntegerField(editable=False)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, help_text="Model card: what it does, data, limits.")
-    checkpoint = models.FileField(upload_to="catalog/%Y/%m/", max_length=300)
+    checkpoint = models.FileField(
+        upload_to="catalog/%Y/%m/", max_length=300,
+        help_text="A studio checkpoint, or a file in one of the family's public formats (e.g. "
+                  "netG_epoch_24.pth, latest_net_G.pth): validation imports it.")
     sha256 = models.CharField(max_length=64, editable=False, blank=True)
     size = models.PositiveBigIntegerField(default=0, editable=False)
     config = models.JSONField(default=dict, blank=True, editable=False)
