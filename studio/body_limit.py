@@ -18,15 +18,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[Scope], Awaitable[int]]) -> None:
         self.app = app
-        self.limit = limit  # read per request so settings overrides apply
+        self.limit = limit  # asked per request: it depends on the path and user, and on settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit()
+        limit = await self.limit(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(send, declared, limit)

@@ -1,5 +1,7 @@
 """Refuse oversized requests with a clear page. Under ASGI, studio.body_limit answers first (before
-the body is read); this middleware covers the other ways in (WSGI, the test client)."""
+the body is read); this middleware covers the other ways in (WSGI, the test client). It sits after
+the authentication middleware (admins may upload checkpoints larger than pictures); nothing before
+it reads the body."""
 
 from __future__ import annotations
 
@@ -10,13 +12,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
+from .upload_limits import limit_for
+
 
 class RequestSizeLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.STUDIO_MAX_REQUEST_BYTES
+        limit = limit_for(request.path, request.user)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

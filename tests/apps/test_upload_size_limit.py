@@ -54,3 +54,13 @@ def test_it_reads_the_limit_per_request_and_lets_smaller_ones_through(alice_clie
     assert b"This field is required." in response.content
     big = {"content": SimpleUploadedFile("c.png", b"\0" * 100_001, "image/png")}
     assert alice_client.post("/tools/style/", big).status_code == 413
+
+
+def test_a_catalog_admin_may_upload_a_checkpoint_larger_than_a_picture(admin_client: Client,
+                                                                       alice_client: Client) -> None:
+    """Same rule as the ASGI guard, for the other ways in: only catalog admins, only there."""
+    add = "/admin/catalog/modelversion/add/"
+    big = {"CONTENT_LENGTH": str(60 * MB), "content_type": "application/octet-stream"}
+    assert admin_client.post(add, b"x", **big).status_code != 413
+    assert alice_client.post(add, b"x", **big).status_code == 413
+    assert admin_client.post("/tools/style/", b"x", **big).status_code == 413

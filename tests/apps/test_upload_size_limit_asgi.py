@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import HttpCommunicator
+from django.test import Client
 
 from studio.asgi import application
 
@@ -31,3 +35,34 @@ def test_it_cuts_off_a_body_that_streams_past_the_limit_without_a_length() -> No
     response = async_to_sync(comm.get_response)(timeout=10)
     assert response["status"] == 413
     assert "Upload too large" in response["body"].decode()
+
+
+def _post_as(client: Client | None, path: str, size: int) -> int:
+    body = b"\0" * size
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/octet-stream"),
+               (b"content-length", str(size).encode())]
+    if client is not None:
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    comm = HttpCommunicator(application, "POST", path, body=body, headers=headers)
+    return async_to_sync(comm.get_response)(timeout=10)["status"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_catalog_admins_may_send_checkpoint_sized_requests(
+        settings: Any, django_user_model: Any) -> None:
+    """A checkpoint is bigger than any picture: the catalog's upload page takes up to
+    STUDIO_MAX_CHECKPOINT_BYTES, but only from someone allowed to add model versions."""
+    settings.STUDIO_MAX_REQUEST_BYTES = 1 * MB
+    settings.STUDIO_MAX_CHECKPOINT_BYTES = 8 * MB
+    clients = {}
+    for name, fields in {"admin": {"is_staff": True, "is_superuser": True},
+                         "staff": {"is_staff": True}, "user": {}}.items():
+        user = django_user_model.objects.create_user(name, password="pw-for-tests-1", **fields)
+        clients[name] = Client()
+        clients[name].force_login(user)
+    add = "/admin/catalog/modelversion/add/"
+    assert _post_as(clients["admin"], add, 3 * MB) != 413  # through to Django (a 200 form with errors)
+    assert _post_as(clients["admin"], add, 10 * MB) == 413  # past the checkpoint limit
+    assert _post_as(clients["admin"], "/tools/style/", 3 * MB) == 413  # only on the catalog's pages
+    for who in ("staff", "user", None):
+        assert _post_as(clients[who] if who else None, add, 3 * MB) == 413, who

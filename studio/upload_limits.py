@@ -1,0 +1,52 @@
+"""How large a request may be: the studio's upload limit, except for admins uploading checkpoints.
+
+A checkpoint can be far larger than any picture (a CycleGAN generator is 45 MB, VGG19 550 MB), so
+the catalog's add/change pages take up to STUDIO_MAX_CHECKPOINT_BYTES, but only from a signed-in
+user allowed to add or change model versions: nobody else gets to make the server spool gigabytes.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.http import parse_cookie
+
+CATALOG_UPLOAD_PATH = "/admin/catalog/modelversion/"
+FORM_ALLOWANCE = 1024 * 1024  # the rest of the admin form around the file
+
+
+def may_upload_checkpoints(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_staff and (
+        user.has_perm("catalog.add_modelversion") or user.has_perm("catalog.change_modelversion")))
+
+
+def limit_for(path: str, user: Any) -> int:
+    """Bytes a request to ``path`` by ``user`` may carry."""
+    if path.startswith(CATALOG_UPLOAD_PATH) and may_upload_checkpoints(user):
+        return settings.STUDIO_MAX_CHECKPOINT_BYTES + FORM_ALLOWANCE
+    return settings.STUDIO_MAX_REQUEST_BYTES
+
+
+async def asgi_limit(scope: dict[str, Any]) -> int:
+    """limit_for, before Django runs: the user comes from the session cookie, read only for the
+    catalog's pages (every other request is judged without touching the database)."""
+    if not scope.get("path", "").startswith(CATALOG_UPLOAD_PATH):
+        return int(settings.STUDIO_MAX_REQUEST_BYTES)
+    return await sync_to_async(_limit_from_cookie)(scope)
+
+
+def _limit_from_cookie(scope: dict[str, Any]) -> int:
+    from importlib import import_module
+
+    cookies: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            cookies.update(parse_cookie(value.decode("latin-1")))
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    # get_user checks the session's auth hash too, exactly as the request itself will be checked.
+    user = get_user(SimpleNamespace(session=store(cookies.get(settings.SESSION_COOKIE_NAME))))  # type: ignore[arg-type]
+    return limit_for(scope["path"], user)
