@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,6 +32,15 @@ def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
         transaction.on_commit(lambda: run_job.apply_async(args=[str(job.pk)], queue=queue,
                                                           task_id=job.task_id))
     return job
+
+
+def rerun(job: Job, queue: str) -> Job:
+    """A new job for the same owner with the same tool, parameters (seed included) and inputs."""
+    files: dict[str, UploadedFile] = {}
+    for f in job.files.filter(role=JobFile.Role.INPUT):
+        with f.file.open("rb") as fh:
+            files[f.field] = SimpleUploadedFile(f.name, fh.read(), f.content_type)
+    return submit(job.owner, job.kind, queue, dict(job.params), files)
 
 
 def requeue_waiting() -> int:

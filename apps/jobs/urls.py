@@ -9,5 +9,6 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", views.detail, name="job-detail"),
     path("jobs/<uuid:job_id>/events/", views.events, name="job-events"),
     path("jobs/<uuid:job_id>/cancel/", views.cancel, name="job-cancel"),
+    path("jobs/<uuid:job_id>/rerun/", views.rerun, name="job-rerun"),
     path("jobs/<uuid:job_id>/files/<int:file_id>/", views.job_file, name="job-file"),
 ]

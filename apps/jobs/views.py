@@ -88,6 +88,17 @@ def cancel(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def rerun(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    """Run again with these settings: same tool, parameters, seed and input files."""
+    job = _own_job(request, job_id)
+    tool = get_tool(job.kind)
+    if tool is None:
+        raise Http404("This tool is no longer available")
+    return redirect("job-detail", services.rerun(job, tool.queue).pk)
+
+
+@login_required
 def job_file(request: AuthenticatedRequest, job_id: str, file_id: int) -> FileResponse:
     job = _own_job(request, job_id)
     job_file = get_object_or_404(JobFile, pk=file_id, job=job)

@@ -3,7 +3,6 @@ and another's style. Slow but general; previews stream as it works."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict
 from typing import Any
 
@@ -17,8 +16,9 @@ from ml.style.config import StyleConfig
 from ml.style.features import LITE0_LAYERS, feature_net_from_checkpoint
 from ml.style.gatys import stylize
 
-from .base import OutputFile, Tool, ToolOutput, register
+from .base import Tool, ToolOutput, register
 from .fields import UploadedImageField
+from .lineage import lineage, png_output
 
 
 class StyleForm(forms.Form):
@@ -60,12 +60,11 @@ class StyleTool(Tool):
         progress.update(0, cfg.steps, f"Model {loaded.version.label}: {how}")
         result = stylize(cfg, content, style, progress=progress, device=device,
                          features=(loaded.model, network))
-        buffer = io.BytesIO()
-        result.image.save(buffer, format="PNG")
+        record = lineage(self.slug, params, seed=cfg.seed, model=loaded)
         summary = {"network": network, "losses": result.losses,
                    "steps": result.steps_done, "seconds": round(result.seconds, 2),
                    "config": asdict(cfg)}
-        return ToolOutput(files=[OutputFile("stylized.png", buffer.getvalue(), "image/png")],
+        return ToolOutput(files=[png_output("stylized.png", result.image, record)],
                           summary=summary, model=loaded)
 
 

@@ -96,3 +96,11 @@ def validate(family: Family, checkpoint: dict[str, Any]) -> ValidationReport:
         return report
     report.ok = True
     return report
+
+
+def build_from_checkpoint(family: Family, checkpoint: dict[str, Any]) -> nn.Module:
+    """An eval-mode model from a checkpoint that already passed ``validate`` (e.g. a catalog
+    version): config -> architecture -> weights."""
+    model = family.build(config_from_dict(family, checkpoint["config"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
