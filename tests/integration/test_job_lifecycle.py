@@ -3,10 +3,13 @@ daphne → WebSocket client."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from PIL import Image
 
 from apps.jobs.models import Job, JobFile
+from apps.tools.lineage import read_lineage
 
 from .helpers import (
     is_terminal,
@@ -41,7 +44,11 @@ def test_style_job_streams_ordered_events_and_stores_result(stack, style_model):
                                                                  style_model.label)
     result = job.files.get(role=JobFile.Role.RESULT)
     with result.file.open("rb") as fh:
-        assert Image.open(fh).size == (64, 48)
+        png = fh.read()
+    assert Image.open(io.BytesIO(png)).size == (64, 48)
+    record = read_lineage(png)  # the result says how it was made
+    assert record["tool"] == "style" and record["seed"] == 1 and record["params"]["steps"] == 30
+    assert record["model"]["sha256"] == style_model.sha256
     assert client.get(f"/jobs/{job.pk}/files/{result.pk}/?download=1").status_code == 200
 
 
