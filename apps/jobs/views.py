@@ -44,7 +44,8 @@ def submit(request: AuthenticatedRequest, slug: str) -> HttpResponse:
         job = services.submit(request.user, tool.slug, tool.queue, tool.params(form.cleaned_data), files)
         return redirect("job-detail", job.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "jobs/submit.html", {"tool": tool, "form": form}, status=status)
+    context = {"tool": tool, "form": form, **tool.submit_context()}
+    return render(request, tool.submit_template, context, status=status)
 
 
 @login_required

@@ -37,6 +37,12 @@ class Tool:
     description: ClassVar[str] = ""
     queue: ClassVar[str] = "gpu"
     form_class: ClassVar[type[forms.Form]]
+    # The submit page; a tool with its own controls (e.g. a style picker) extends this template.
+    submit_template: ClassVar[str] = "jobs/submit.html"
+
+    def submit_context(self) -> dict[str, Any]:
+        """Extra context for the submit page (e.g. the active model's style previews)."""
+        return {}
 
     def params(self, cleaned_data: dict[str, Any]) -> dict[str, Any]:
         """The JSON-safe parameters to store on the job (files are stored separately)."""
