@@ -6,9 +6,14 @@ tests (Celery worker, ASGI server) import this module too, so they share the sam
 
 import os
 import tempfile
+import zlib
 
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+# Redis db 9, or, for a run on another database (two test runs at once on one machine), a db of its
+# own: runs sharing a broker would take each other's job messages.
+_db_name = os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
+_redis_db = 9 if _db_name == "test" else 10 + zlib.crc32(_db_name.encode()) % 6
+os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_redis_db}")
 os.environ.setdefault("STUDIO_DIAGNOSTIC_TOOLS", "1")
 os.environ.setdefault("STUDIO_VAR_DIR", tempfile.mkdtemp(prefix="studio-test-"))
 
