@@ -2,7 +2,10 @@
 
 from django.conf import settings
 
-from . import style  # noqa: F401
+from . import (
+    dcgan,  # noqa: F401
+    style,  # noqa: F401
+)
 
 if settings.STUDIO_DIAGNOSTIC_TOOLS:
     from . import diagnostics  # noqa: F401

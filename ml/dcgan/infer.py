@@ -1,30 +1,138 @@
-"""Sampling from a DCGAN generator: z ~ N(0, 1), batch norm in eval mode, images in [0, 1]."""
+"""Sampling from a DCGAN generator: z ~ N(0, 1), batch norm in eval mode, images in [0, 1].
+
+``sample`` draws a grid's latents from one seed; ``latent_walk`` moves along the great circle
+between two seeds' latents (the latent ``sample(n=1, seed)`` uses for each). ``grid``, ``strip``
+and ``walk_gif`` turn the images into a PNG-ready picture or an animated GIF.
+"""
 
 from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
 
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
 from ml.common.images import tensor_to_image
+from ml.common.progress import Progress, check_cancelled
 from ml.dcgan.model import Generator
 
+CHUNK = 16  # images per forward pass: progress moves and cancellation is checked between chunks
 
-@torch.inference_mode()
-def sample(model: Generator, n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """``n`` images (n, nc, 64, 64) in [0, 1] on the CPU; the same seed gives the same images.
+
+def draw(nz: int, n: int, seed: int) -> torch.Tensor:
+    """The (n, nz, 1, 1) latents ``sample(model, n, seed)`` uses.
 
     z is drawn on the CPU from its own seeded generator, so the images do not depend on the device
     or on anything else that used the global RNG.
     """
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, model.nz, 1, 1, generator=gen)  # (n, nz, 1, 1)
+    return torch.randn(n, nz, 1, 1, generator=gen)
+
+
+def latents(nz: int, seeds: Sequence[int]) -> torch.Tensor:
+    """(len(seeds), nz, 1, 1): each seed's latent, the one ``sample(model, 1, seed)`` uses.
+
+    Drawn one seed at a time: the first row of ``draw(nz, 4, seed)`` is not in general the same
+    numbers as ``draw(nz, 1, seed)`` (torch fills normal tensors in blocks).
+    """
+    return torch.cat([draw(nz, 1, seed) for seed in seeds])
+
+
+@torch.inference_mode()
+def generate(model: Generator, z: torch.Tensor, device: torch.device | str = "cpu", *,
+             progress: Progress | None = None, chunk: int = CHUNK) -> torch.Tensor:
+    """Images (N, nc, 64, 64) in [0, 1] on the CPU for latents z (N, nz, 1, 1), ``chunk`` at a time.
+
+    In eval mode each image depends only on its own latent, so chunking does not change the images
+    (tests/ml/test_dcgan_walk.py checks it). ``progress`` hears "k/N images" after each chunk and
+    may cancel between chunks.
+    """
     model.eval()  # batch norm uses its running statistics, not this batch's
     model.to(device)
-    out = model(z.to(device))  # (n, nc, 64, 64) in [-1, 1]
-    return ((out + 1) / 2).clamp(0, 1).cpu()
+    total = z.shape[0]
+    parts = []
+    for start in range(0, total, chunk):
+        out = model(z[start:start + chunk].to(device))  # (c, nc, 64, 64) in [-1, 1]
+        parts.append(((out + 1) / 2).clamp(0, 1).cpu())
+        if progress is not None:
+            done = min(start + chunk, total)
+            progress.update(done, total, f"{done}/{total} images")
+            check_cancelled(progress)
+    return torch.cat(parts)
+
+
+def sample(model: Generator, n: int, seed: int, device: torch.device | str = "cpu", *,
+           progress: Progress | None = None) -> torch.Tensor:
+    """``n`` images (n, nc, 64, 64) in [0, 1] on the CPU; the same seed gives the same images."""
+    return generate(model, draw(model.nz, n, seed), device, progress=progress)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation from ``a`` (t=0) to ``b`` (t=1): one result per t, stacked.
+
+    Why not a straight line: a 100-d Gaussian latent almost always has a norm near sqrt(100) = 10,
+    and the generator only ever saw such latents. The midpoint of the straight line between two of
+    them has a norm near 10 / sqrt(2), a latent the generator never saw (faded, blurry faces).
+    The great circle keeps the norm, so every frame is a plausible latent (White 2016, "Sampling
+    generative networks").
+    """
+    a64, b64, t64 = a.double().flatten(), b.double().flatten(), t.double()
+    cos = torch.dot(a64, b64) / (a64.norm() * b64.norm())
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if omega.abs() < 1e-6:  # (nearly) the same direction: the circle is a line here
+        wa, wb = 1.0 - t64, t64
+    else:
+        wa, wb = torch.sin((1.0 - t64) * omega) / omega.sin(), torch.sin(t64 * omega) / omega.sin()
+    out = wa[:, None] * a64[None] + wb[:, None] * b64[None]  # (T, numel)
+    return out.to(a.dtype).reshape(len(t), *a.shape)
+
+
+def latent_walk(model: Generator, seed_a: int, seed_b: int, steps: int,
+                device: torch.device | str = "cpu", *, progress: Progress | None = None) -> torch.Tensor:
+    """``steps`` images (steps, nc, 64, 64) in [0, 1] from seed_a's face to seed_b's, along the slerp
+    between their latents; frame 0 is ``sample(model, 1, seed_a)``, the last ``sample(model, 1, seed_b)``."""
+    if steps < 2:
+        raise ValueError(f"a latent walk needs at least 2 steps, got {steps}")
+    za, zb = latents(model.nz, [seed_a, seed_b])
+    z = slerp(za, zb, torch.linspace(0, 1, steps))  # (steps, nz, 1, 1)
+    return generate(model, z, device, progress=progress)
 
 
 def grid(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> Image.Image:
     """(N, 3, H, W) in [0, 1] -> one PIL image, ``nrow`` images per row."""
     return tensor_to_image(make_grid(images, nrow=nrow, padding=padding))
+
+
+def square_nrow(n: int) -> int:
+    """Images per row for a square-ish grid of ``n``."""
+    return math.ceil(math.sqrt(n))
+
+
+def strip(frames: torch.Tensor, padding: int = 2) -> Image.Image:
+    """A walk's frames (T, 3, H, W) side by side in one row."""
+    return grid(frames, nrow=len(frames), padding=padding)
+
+
+def walk_gif(frames: torch.Tensor, duration_ms: int = 120, scale: int = 2, *,
+             pingpong: bool = False) -> bytes:
+    """An animated, endlessly looping GIF of the frames (T, 3, H, W) in [0, 1], each ``duration_ms``
+    long and ``scale`` times larger (nearest neighbour: the 64 px pixels stay sharp).
+
+    ``pingpong`` plays the frames forward then back (2T - 2 frames, the ends not doubled), so the
+    loop has no jump from the last face back to the first. Pillow merges consecutive identical
+    frames, so a walk that does not move (the same seed twice) gives fewer frames.
+    """
+    if scale < 1:
+        raise ValueError(f"scale must be at least 1, got {scale}")
+    images = [tensor_to_image(f) for f in frames]
+    if scale != 1:
+        images = [im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST) for im in images]
+    if pingpong and len(images) > 2:
+        images += images[-2:0:-1]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                   duration=duration_ms, loop=0)
+    return buffer.getvalue()

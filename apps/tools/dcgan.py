@@ -1,0 +1,113 @@
+"""DCGAN sampling: a grid of generated 64x64 faces from a seed, or a latent walk from one seed's
+face to another's (a strip and an animated GIF). Inference only, with the catalog's active DCGAN."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django import forms
+
+from apps.catalog.loading import load_active
+from ml.common.device import pick_device
+from ml.common.family import build_from_checkpoint
+from ml.common.images import tensor_to_image
+from ml.common.progress import Progress
+from ml.dcgan.infer import grid, latent_walk, sample, square_nrow, strip, walk_gif
+from ml.dcgan.model import Generator
+from ml.families import get_family
+
+from .base import OutputFile, Tool, ToolError, ToolOutput, register
+from .lineage import lineage, png_output
+
+MAX_SEED = 2**31 - 1
+MAX_SINGLES = 64  # single-sample files per grid job; beyond that, the grid alone
+GIF_FRAME_MS = 120
+GIF_SCALE = 2  # 64 px frames are tiny in a browser
+# The fields each mode reads; the other mode's fields are left out of the job's parameters.
+MODE_FIELDS = {"grid": ("n", "seed"), "walk": ("seed_a", "seed_b", "steps", "gif")}
+
+
+def _seed_field(label: str, initial: int, help_text: str) -> forms.IntegerField:
+    return forms.IntegerField(label=label, min_value=0, max_value=MAX_SEED, initial=initial,
+                              required=False, help_text=help_text)
+
+
+class DCGANForm(forms.Form):
+    mode = forms.ChoiceField(choices=[("grid", "Grid of samples"), ("walk", "Latent walk between two seeds")],
+                             initial="grid")
+    n = forms.IntegerField(label="Images", min_value=1, max_value=256, initial=64, required=False,
+                           help_text="Grid: how many images (1 to 256).")
+    seed = _seed_field("Seed", 0, "Grid: the same seed gives the same images.")
+    seed_a = _seed_field("From seed", 1, "Walk: the first frame is this seed's image.")
+    seed_b = _seed_field("To seed", 2, "Walk: the last frame is this seed's image.")
+    steps = forms.IntegerField(label="Frames", min_value=2, max_value=64, initial=8, required=False,
+                               help_text="Walk: frames from the first image to the last, both included.")
+    gif = forms.BooleanField(label="Also an animated GIF", required=False, initial=True,
+                             help_text="Walk: plays forward and back, looping.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # The chosen mode's number fields may be left blank: they take their initial value.
+        for name in MODE_FIELDS.get(data.get("mode", ""), ()):
+            if data.get(name) is None and name not in self.errors:
+                data[name] = self.fields[name].initial
+        return data
+
+
+def _generator(checkpoint: dict[str, Any]) -> Generator:
+    model = build_from_checkpoint(get_family("dcgan"), checkpoint)
+    if not isinstance(model, Generator):  # the family contract promises only an nn.Module
+        raise TypeError(f"the dcgan family built a {type(model).__name__}, not a Generator")
+    return model
+
+
+@register
+class DCGANTool(Tool):
+    slug = "dcgan"
+    title = "DCGAN faces"
+    description = ("Generate 64x64 images with the catalog's DCGAN (Radford et al.): a grid from a "
+                   "seed, or a latent walk from one seed's image to another's (a strip and an "
+                   "animated GIF). Generated faces are research/demo output, not for commercial use: "
+                   "the starter faces model was trained on DigiFace-1M under a research licence.")
+    queue = "gpu"
+    form_class = DCGANForm
+
+    def params(self, cleaned_data: dict[str, Any]) -> dict[str, Any]:
+        mode = cleaned_data["mode"]
+        return {"mode": mode, **{name: cleaned_data[name] for name in MODE_FIELDS[mode]}}
+
+    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
+        # Stored parameters go through the same checks as the submit form (a rerun, an old job).
+        form = DCGANForm(data=params)
+        if not form.is_valid():
+            raise ToolError(f"Invalid parameters: {form.errors.as_text()}")
+        p = self.params(form.cleaned_data)
+        device = pick_device()
+        loaded = load_active("dcgan", lambda ckpt: _generator(ckpt).to(device), purpose=str(device))
+        how = "already loaded" if loaded.cache_hit else f"loaded in {loaded.load_seconds:.2f} s"
+        total = p["n"] if p["mode"] == "grid" else p["steps"]
+        progress.update(0, total, f"Model {loaded.version.label}: {how}")
+        t0 = time.monotonic()
+        if p["mode"] == "grid":
+            images = sample(loaded.model, p["n"], p["seed"], device, progress=progress)
+            record = lineage(self.slug, p, seed=p["seed"], model=loaded)
+            nrow = square_nrow(p["n"])
+            files = [png_output("grid.png", grid(images, nrow=nrow), record)]
+            # Each image also on its own, so one face can be downloaded without cutting up the grid.
+            files += [png_output(f"sample-{i:03d}.png", tensor_to_image(image), {**record, "index": i})
+                      for i, image in enumerate(images[:MAX_SINGLES])]
+            summary: dict[str, Any] = {"mode": "grid", "images": p["n"], "seed": p["seed"], "nrow": nrow,
+                                       "singles": min(p["n"], MAX_SINGLES)}
+        else:
+            seeds = [p["seed_a"], p["seed_b"]]
+            frames = latent_walk(loaded.model, p["seed_a"], p["seed_b"], p["steps"], device,
+                                 progress=progress)
+            record = lineage(self.slug, p, seed=p["seed_a"], model=loaded, seeds=seeds)
+            files = [png_output("walk-strip.png", strip(frames), record)]
+            if p["gif"]:  # GIF has no lineage chunk; the strip and the job record it
+                gif = walk_gif(frames, GIF_FRAME_MS, GIF_SCALE, pingpong=True)
+                files.append(OutputFile("walk.gif", gif, "image/gif"))
+            summary = {"mode": "walk", "seeds": seeds, "frames": p["steps"], "gif": p["gif"]}
+        summary.update(device=str(device), seconds=round(time.monotonic() - t0, 3))
+        return ToolOutput(files=files, summary=summary, model=loaded)
