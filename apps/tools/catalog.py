@@ -4,6 +4,7 @@ from django.conf import settings
 
 from . import (
     dcgan,  # noqa: F401
+    fast_style,  # noqa: F401
     style,  # noqa: F401
 )
 
