@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from . import (
+    cyclegan,  # noqa: F401
     dcgan,  # noqa: F401
     fast_style,  # noqa: F401
     style,  # noqa: F401

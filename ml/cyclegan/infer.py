@@ -1,6 +1,8 @@
-"""Translating one image with a CycleGAN generator, at its own size."""
+"""Translating one image with a CycleGAN generator, at its own size: whole, or in blended tiles."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -8,23 +10,104 @@ from PIL import Image
 from torch import nn
 
 from ml.common.images import image_to_tensor, tensor_to_image
+from ml.common.progress import NullProgress, Progress, check_cancelled
+
+ALIGN = 4  # the generator halves the sides twice, so sides (and tile origins) are multiples of 4
+
+
+@torch.inference_mode()
+def translate_tensor(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) in [-1, 1], any H and W, on the model's device -> the output, same size.
+
+    The generator needs sides that are multiples of 4: reflect-pad the bottom/right edge up to the
+    next multiple (at least 8, so instance norm at the 1/4-size bottleneck sees more than one pixel),
+    then crop the output back.
+    """
+    h, w = x.shape[-2:]
+    pad_h, pad_w = max(8, h + -h % ALIGN) - h, max(8, w + -w % ALIGN) - w
+    if pad_h or pad_w:
+        # Reflection needs the pad to be smaller than the side; 1-3 px images fall back to replicate.
+        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)  # (1, C, H', W'), H' and W' multiples of 4
+    y: torch.Tensor = model(x)
+    return y[..., :h, :w]
 
 
 @torch.inference_mode()
 def translate(model: nn.Module, image: Image.Image, device: torch.device | str = "cpu") -> Image.Image:
-    """Any-size RGB image -> translated image of the same size.
-
-    The generator halves the sides twice and doubles them back, so sides must be multiples of 4:
-    reflect-pad the bottom/right edge up to the next multiple (at least 8, so instance norm at the
-    1/4-size bottleneck sees more than one pixel), then crop the output back.
-    """
+    """Any-size RGB image -> translated image of the same size, in one forward pass."""
     model.eval()
     model.to(device)
     x = image_to_tensor(image).to(device) * 2 - 1  # (1, 3, H, W) in [-1, 1]
+    return tensor_to_image((translate_tensor(model, x) + 1) / 2)
+
+
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) of the tiles covering ``length`` pixels along one side.
+
+    Tiles are at most ``tile`` long (the last may be up to 3 px shorter) and neighbours share at
+    least ``overlap`` pixels. Every start is a multiple of 4, so each tile's strided convolutions
+    sample the same pixels as they would in the whole image; spacing is spread evenly, so no thin
+    sliver of a tile is left at the end.
+    """
+    if tile < 16 or not 0 <= overlap <= tile // 2:
+        raise ValueError(f"need tile >= 16 and 0 <= overlap <= tile / 2, got tile {tile}, overlap {overlap}")
+    if length <= tile:
+        return [(0, length)]
+    step = (tile - overlap) // ALIGN  # the largest spacing, in units of 4 px, that keeps the overlap
+    span = math.ceil((length - tile) / ALIGN)  # where the last tile starts, in units of 4 px
+    gaps = math.ceil(span / step)
+    starts = [ALIGN * (i * span // gaps) for i in range(gaps + 1)]
+    return [(s, min(s + tile, length)) for s in starts]
+
+
+def _ramp(start: int, end: int, length: int, overlap: int) -> torch.Tensor:
+    """One tile's blending weight along one side: rising linearly over ``overlap`` pixels at each
+    end that has a neighbour, 1 elsewhere. Never 0, so every pixel has some weight."""
+    weight = torch.ones(end - start)
+    n = min(overlap, (end - start) // 2)
+    if n:
+        rise = torch.arange(1, n + 1, dtype=torch.float32) / (n + 1)
+        if start > 0:
+            weight[:n] = rise
+        if end < length:
+            weight[-n:] = rise.flip(0)
+    return weight
+
+
+@torch.inference_mode()
+def translate_tiled(model: nn.Module, image: Image.Image, tile: int = 512, overlap: int = 32,
+                    device: torch.device | str = "cpu", progress: Progress | None = None) -> Image.Image:
+    """Like ``translate``, but one ``tile``-sized piece at a time, so memory stays bounded for
+    large images.
+
+    Each tile is translated on its own (padded as ``translate`` pads) and neighbours overlap by at
+    least ``overlap`` px. The overlaps are cross-faded with linear ramps: every tile's weight falls
+    towards its inner edges, where reflect padding and its own instance-norm statistics make it
+    differ most from its neighbour, so the result has no visible seams. Reports each tile through
+    ``progress`` and stops with Cancelled between tiles when asked to.
+    """
+    progress = progress or NullProgress()
+    model.eval()
+    model.to(device)
+    x = image_to_tensor(image) * 2 - 1  # (1, 3, H, W) in [-1, 1], kept on the CPU
     h, w = x.shape[-2:]
-    pad_h, pad_w = max(8, h + -h % 4) - h, max(8, w + -w % 4) - w
-    # Reflection needs the pad to be smaller than the side; 1-3 px images fall back to replicate.
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)  # (1, 3, H', W'), H' and W' multiples of 4
-    y = model(x)[..., :h, :w]  # (1, 3, H, W) in [-1, 1]
-    return tensor_to_image((y + 1) / 2)
+    rows, cols = tile_spans(h, tile, overlap), tile_spans(w, tile, overlap)
+    total = len(rows) * len(cols)
+    out: torch.Tensor | None = None  # (1, C_out, H, W): sum of weighted tile outputs
+    weights = torch.zeros(1, 1, h, w)  # sum of the weights, to normalise by
+    done = 0
+    for top, bottom in rows:
+        wy = _ramp(top, bottom, h, overlap)
+        for left, right in cols:
+            check_cancelled(progress)
+            y = translate_tensor(model, x[..., top:bottom, left:right].to(device)).float().cpu()
+            if out is None:
+                out = torch.zeros(1, y.shape[1], h, w)
+            weight = wy[:, None] * _ramp(left, right, w, overlap)[None, :]  # (tile h, tile w)
+            out[..., top:bottom, left:right] += y * weight
+            weights[..., top:bottom, left:right] += weight
+            done += 1
+            progress.update(done, total, f"Tile {done} of {total}")
+    assert out is not None  # tile_spans always gives at least one tile per side
+    return tensor_to_image((out / weights + 1) / 2)

