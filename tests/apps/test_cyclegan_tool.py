@@ -149,9 +149,9 @@ def test_it_rejects_missing_and_out_of_range_parameters(alice_client: Client, ch
 
 
 @pytest.mark.parametrize("choice, size, want", [
-    ("auto", (1024, 1024), None),  # up to a megapixel: one pass
-    ("auto", (1025, 1024), 512),
-    ("auto", (4096, 300), 512),
+    ("auto", (2048, 2048), None),  # up to 4 megapixels: one pass
+    ("auto", (2049, 2048), 512),
+    ("auto", (4096, 1100), 512),
     ("off", (4096, 4096), None),
     ("256", (100, 80), 256),
     ("512", (3000, 2000), 512),
