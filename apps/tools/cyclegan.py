@@ -71,8 +71,7 @@ class CycleGANTool(Tool):
         family = get_family("cyclegan")
         loaded = load_active("cyclegan", lambda ckpt: build_from_checkpoint(family, ckpt).to(device),
                              purpose=str(device))
-        how = "already loaded" if loaded.cache_hit else f"loaded in {loaded.load_seconds:.2f} s"
-        progress.update(0, tiles, f"Model {loaded.version.label}: {how}")
+        progress.update(0, tiles, loaded.status())
         started = time.monotonic()
         if tile is None:
             check_cancelled(progress)

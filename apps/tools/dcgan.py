@@ -85,9 +85,8 @@ class DCGANTool(Tool):
         p = self.params(form.cleaned_data)
         device = pick_device()
         loaded = load_active("dcgan", lambda ckpt: _generator(ckpt).to(device), purpose=str(device))
-        how = "already loaded" if loaded.cache_hit else f"loaded in {loaded.load_seconds:.2f} s"
         total = p["n"] if p["mode"] == "grid" else p["steps"]
-        progress.update(0, total, f"Model {loaded.version.label}: {how}")
+        progress.update(0, total, loaded.status())
         t0 = time.monotonic()
         if p["mode"] == "grid":
             images = sample(loaded.model, p["n"], p["seed"], device, progress=progress)

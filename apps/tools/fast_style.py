@@ -144,8 +144,7 @@ class FastStyleTool(Tool):
         max_side, preserve = int(params["max_side"]), bool(params.get("preserve_colors"))
         device = pick_device()
         loaded = load_active(FAMILY, lambda ckpt: load_fast_style(ckpt, device), purpose=f"{device}")
-        how = "already loaded" if loaded.cache_hit else f"loaded in {loaded.load_seconds:.2f} s"
-        progress.update(0, 1, f"Model {loaded.version.label}: {how}")
+        progress.update(0, 1, loaded.status())
         check_cancelled(progress)
         started = time.perf_counter()
         # A style the active version lacks (it changed since submit) is a ValueError: the job fails

