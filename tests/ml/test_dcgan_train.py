@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-import ml.dcgan.train as train_module
+import ml.dcgan.training as train_module
 from ml.common.checkpoint import load_any, load_checkpoint
 from ml.common.family import build_from_checkpoint, validate
 from ml.common.progress import Cancelled, NullProgress, Progress
@@ -27,8 +27,9 @@ from ml.dcgan.family import FAMILY
 from ml.dcgan.formats import import_dcgan
 from ml.dcgan.infer import grid, sample
 from ml.dcgan.model import Discriminator, Generator
-from ml.dcgan.train import METRICS, TrainConfig, TrainError, TrainResult, init_weights, main, train_step
-from ml.dcgan.train import train as train_on_any_device
+from ml.dcgan.train import main
+from ml.dcgan.training import METRICS, TrainConfig, TrainError, TrainResult, init_weights, train_step
+from ml.dcgan.training import train as train_on_any_device
 from tests.ml.conftest import encode
 
 TINY = {"image_size": 32, "nz": 16, "ngf": 8, "ndf": 8, "batch_size": 4, "report_every": 2,

@@ -1,0 +1,409 @@
+"""Train a DCGAN on your own images: the recipe of pytorch/examples dcgan/main.py and the PyTorch DCGAN
+tutorial (Radford et al. 2016), at 64 px or 32 px.
+
+The command line is ml/dcgan/train.py:
+    python -m ml.dcgan.train IMAGES.zip|FOLDER -o out.pt --epochs 25 --size 64 [--resume] [--dry-run]
+
+Recipe: weights from N(0, 0.02) (batch-norm scales from N(1, 0.02)), binary cross-entropy with real
+label 1 and fake label 0, Adam lr 2e-4 with beta1 0.5 for both nets. Each step first trains the
+discriminator on a real batch and a fake batch, then the generator to make the discriminator say
+"real" to those fakes. Every ``report_every`` steps the listener hears the averaged losses and
+D(x) / D(G(z)); every ``sample_every`` steps it also sees a grid of the generator's images for a
+fixed set of latents (the ones ``ml.dcgan.infer.sample(model, n, seed)`` draws for the run's seed).
+
+Resuming is exact: the training checkpoint holds both nets, both optimizers, the random generator's
+state, the epoch's shuffle and the partly-averaged report window, and every random number comes from
+one seeded torch.Generator (never the global RNG). On the CPU, N steps, a stop, and the remaining
+steps give the same weights as one uninterrupted run (tests/ml/test_dcgan_train.py checks it). On a
+GPU cuDNN may pick non-deterministic kernels, so results there are close, not identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ml.common.checkpoint import CheckpointError, checkpoint_dict, load_any
+from ml.common.device import pick_device
+from ml.common.image_zip import RESIZE_MODES, prepare
+from ml.common.progress import Cancelled, Progress, check_cancelled
+from ml.dcgan.config import IMAGE_SIZES, DCGANConfig
+from ml.dcgan.infer import draw, generate, grid, square_nrow
+from ml.dcgan.model import Discriminator, Generator
+
+TRAINING_FORMAT = "studio-dcgan-training"
+TRAINING_VERSION = 1
+METRICS = ("loss_d", "loss_g", "d_x", "d_g_z")
+PREVIEW_COUNT = 64  # fixed latents in the preview grid (8 x 8)
+# --dry-run: enough to run every part of the loop once or twice, in seconds on a CPU.
+DRY_RUN_IMAGES, DRY_RUN_BATCH, DRY_RUN_STEPS = 16, 4, 2
+FEW_IMAGES = 100  # below this a GAN mostly learns to copy its training images; say so
+
+
+class TrainError(ValueError):
+    """Training cannot start or go on; the message is fit to show a user."""
+
+
+@dataclass
+class TrainConfig:
+    image_size: int = 64  # 64 (the reference layout) or 32
+    nz: int = 100  # latent size
+    ngf: int = 64  # generator width (feature maps of its last hidden layer)
+    ndf: int = 64  # discriminator width (feature maps of its first layer)
+    epochs: int = 25
+    batch_size: int = 64  # lowered to the number of images when there are fewer
+    lr: float = 2e-4
+    beta1: float = 0.5
+    seed: int = 0
+    report_every: int = 10  # steps per metrics report (averaged over those steps) and history point
+    sample_every: int = 200  # steps per preview grid; 0: only the final one
+    checkpoint_every: int = 500  # steps per training checkpoint; 0: only at the end and on cancel
+    resize_mode: str = "center-crop"  # how images become squares (ml.common.image_zip.prepare_image)
+    # DRY_RUN_IMAGES images, batch DRY_RUN_BATCH, DRY_RUN_STEPS steps per epoch, and a report with a
+    # preview after every step: every part of the loop runs, in seconds.
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
+        for name in ("nz", "ngf", "ndf", "epochs", "batch_size", "report_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("sample_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
+        if self.resize_mode not in RESIZE_MODES:
+            modes = ", ".join(RESIZE_MODES)
+            raise ValueError(f"resize_mode must be one of {modes}, got {self.resize_mode!r}")
+
+    def generator_config(self) -> DCGANConfig:
+        return DCGANConfig(nz=self.nz, ngf=self.ngf, nc=3, image_size=self.image_size)
+
+
+@dataclass
+class TrainResult:
+    checkpoint: dict[str, Any]  # studio "dcgan" checkpoint of the generator, ready for the catalog
+    final: dict[str, float]  # the last report: loss_d, loss_g, d_x, d_g_z
+    history: list[dict[str, float]]  # every report: step, epoch (fractional) and the four metrics
+    preview: Image.Image  # the fixed latents' grid at the end
+    step: int  # steps done, over all runs of this training
+    total_steps: int
+    resumed_from: int  # the step this run started at (0: a fresh start)
+    images: int  # images trained on
+    batch_size: int  # as used (lowered when there were fewer images)
+    notes: list[str] = field(default_factory=list)  # adjustments and advice, for the user
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the run does, once the images are known."""
+
+    images: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    fingerprint: str  # of the prepared images: a resume must see the same data
+    report_every: int
+    sample_every: int
+
+
+def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *,
+          checkpoint_path: str | os.PathLike[str] | None = None, resume: bool = True,
+          device: torch.device | str | None = None) -> TrainResult:
+    """Train a generator and discriminator on ``images`` (any sizes: made square by
+    ``cfg.resize_mode``) and return the generator as a studio checkpoint with the run's metrics.
+
+    ``checkpoint_path``: where the training checkpoint goes (every ``cfg.checkpoint_every`` steps,
+    at the end, and before a Cancelled leaves). With ``resume`` and an existing file there, training
+    continues from it; it must come from the same images and settings (``epochs`` may grow).
+    Cancellation is checked before every step. Raises TrainError for unusable input.
+    """
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    notes: list[str] = []
+    data = _dataset(cfg, images)
+    plan = _plan(cfg, data, notes)
+    gcfg = cfg.generator_config()
+
+    rng = torch.Generator().manual_seed(cfg.seed)  # every random number of the run comes from here
+    netG, netD = Generator(gcfg), Discriminator(gcfg, cfg.ndf)
+    init_weights(netG, rng)
+    init_weights(netD, rng)
+    netG.to(dev).train()
+    netD.to(dev).train()
+    optG = torch.optim.Adam(netG.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    optD = torch.optim.Adam(netD.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    fixed_noise = draw(cfg.nz, DRY_RUN_IMAGES if cfg.dry_run else PREVIEW_COUNT, cfg.seed)
+
+    step, perm = 0, None
+    history: list[dict[str, float]] = []
+    window = _Window()
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if path is not None and resume and path.exists():
+        state = _load_state(path, cfg, plan)
+        netG.load_state_dict(state["generator"])
+        netD.load_state_dict(state["discriminator"])
+        optG.load_state_dict(state["opt_g"])
+        optD.load_state_dict(state["opt_d"])
+        rng.set_state(state["rng"])
+        step, perm, history = state["step"], state["perm"], list(state["history"])
+        fixed_noise = state["fixed_noise"]
+        window = _Window(**state["window"])
+    resumed_from = step
+
+    def save() -> None:
+        if path is not None:
+            _save_state(path, cfg=cfg, plan=plan, step=step, perm=perm, rng=rng, netG=netG, netD=netD,
+                        optG=optG, optD=optD, fixed_noise=fixed_noise, history=history, window=window)
+
+    if step < plan.total_steps:  # listeners learn the total (and a resume's start) before step 1 ends
+        where = f"resuming at step {step}" if step else "starting"
+        progress.update(step, plan.total_steps, f"{where}: {plan.images} images, batch {plan.batch_size}, "
+                        f"{plan.steps_per_epoch} steps per epoch")
+    criterion = nn.BCELoss()
+    data = data.to(dev)
+    preview: Image.Image | None = None
+    for epoch in range(step // plan.steps_per_epoch, cfg.epochs):
+        if perm is None:
+            perm = torch.randperm(plan.images, generator=rng)
+        for batch in range(step % plan.steps_per_epoch, plan.steps_per_epoch):
+            # Top of a step: both nets, the optimizers, rng and perm are consistent with ``step``.
+            if cfg.checkpoint_every and step > resumed_from and step % cfg.checkpoint_every == 0:
+                save()
+            try:
+                check_cancelled(progress)
+            except Cancelled:
+                save()  # so the job can resume from exactly here
+                raise
+            index = perm[batch * plan.batch_size:(batch + 1) * plan.batch_size]
+            real = data[index.to(dev)].float() / 127.5 - 1.0  # uint8 -> [-1, 1], the generator's range
+            noise = torch.randn(len(index), cfg.nz, 1, 1, generator=rng).to(dev)
+            metrics = train_step(netG, netD, optG, optD, criterion, real, noise)
+            step += 1
+            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainError(f"training diverged at step {step}: {', '.join(bad)} is not finite "
+                                 f"(try a lower learning rate)")
+            window.add(metrics)
+            last = step == plan.total_steps
+            preview = None
+            if last or (plan.sample_every and step % plan.sample_every == 0):
+                preview = _preview(netG, fixed_noise, dev)
+            reported = None
+            if last or step % plan.report_every == 0:
+                reported = window.mean()
+                history.append({"step": step, "epoch": step / plan.steps_per_epoch, **reported})
+                if step % plan.report_every == 0:
+                    # A run's last report between the regular ones keeps its window, so a resumed
+                    # run's later reports average the same steps as an uninterrupted run's.
+                    window = _Window()
+            if reported is not None or preview is not None:
+                progress.update(step, plan.total_steps, f"epoch {epoch + 1}/{cfg.epochs}, step {step}",
+                                preview=preview, metrics=reported)
+        perm = None
+    if step != resumed_from:
+        save()
+
+    # The last step made a preview; a run that had nothing left to do makes one now.
+    final_preview = preview if preview is not None else _preview(netG, fixed_noise, dev)
+    final = {k: history[-1][k] for k in METRICS} if history else {}
+    if step == resumed_from:  # nothing left to do: the checkpoint had finished already
+        progress.update(step, plan.total_steps, "already trained", preview=final_preview, metrics=final)
+    extra = {
+        "source": "trained in the studio (ml.dcgan.train)",
+        "train_config": asdict(cfg),
+        "images": plan.images,
+        "batch_size": plan.batch_size,
+        "steps": step,
+        "metrics": final,
+    }
+    netG.eval()
+    return TrainResult(
+        checkpoint=checkpoint_dict(family="dcgan", config=gcfg, state_dict=netG.state_dict(), extra=extra),
+        final=final, history=history, preview=final_preview, step=step, total_steps=plan.total_steps,
+        resumed_from=resumed_from, images=plan.images, batch_size=plan.batch_size, notes=notes,
+    )
+
+
+def train_step(netG: Generator, netD: Discriminator, optG: torch.optim.Optimizer,
+               optD: torch.optim.Optimizer, criterion: nn.Module, real: torch.Tensor,
+               noise: torch.Tensor) -> dict[str, float]:
+    """One DCGAN step as the reference takes it; returns the step's losses and D outputs.
+
+    d_x is the discriminator's mean output on the real batch, d_g_z on the fakes, both before its
+    update: 0.5 each is the equilibrium, d_x near 1 with d_g_z near 0 a discriminator that wins.
+    """
+    ones = torch.ones(len(real), device=real.device)
+    zeros = torch.zeros(len(real), device=real.device)
+
+    # Discriminator: maximise log D(x) + log(1 - D(G(z))); real and fake pass separately so each
+    # batch-norm sees one kind only (as the reference does).
+    netD.zero_grad()
+    out_real = netD(real)
+    loss_real = criterion(out_real, ones)
+    loss_real.backward()
+    fake = netG(noise)
+    out_fake = netD(fake.detach())  # no gradient into the generator on this half
+    loss_fake = criterion(out_fake, zeros)
+    loss_fake.backward()
+    optD.step()
+
+    # Generator: maximise log D(G(z)) (the non-saturating loss), against the updated discriminator.
+    netG.zero_grad()
+    loss_g = criterion(netD(fake), ones)
+    loss_g.backward()
+    optG.step()
+    return {
+        "loss_d": (loss_real + loss_fake).item(),
+        "loss_g": loss_g.item(),
+        "d_x": out_real.mean().item(),
+        "d_g_z": out_fake.mean().item(),
+    }
+
+
+def init_weights(module: nn.Module, rng: torch.Generator) -> None:
+    """The reference's ``weights_init``: conv weights from N(0, 0.02), batch-norm scales from
+    N(1, 0.02) and shifts 0 (Radford et al. 2016, section 4), drawn from ``rng``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02, generator=rng)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02, generator=rng)
+            nn.init.zeros_(m.bias)
+
+
+# --- data and plan -------------------------------------------------------------------------------
+
+
+def _dataset(cfg: TrainConfig, images: Sequence[Image.Image]) -> torch.Tensor:
+    """The images as one uint8 tensor (N, 3, S, S): a quarter of float32's memory."""
+    if len(images) == 0:
+        raise TrainError("no images to train on")
+    if cfg.dry_run and len(images) > DRY_RUN_IMAGES:
+        images = images[:DRY_RUN_IMAGES]
+    squares = prepare(images, cfg.image_size, cfg.resize_mode)
+    arr = np.stack([np.asarray(img, dtype=np.uint8) for img in squares])  # (N, S, S, 3)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def _plan(cfg: TrainConfig, data: torch.Tensor, notes: list[str]) -> _Plan:
+    n = len(data)
+    batch = min(cfg.batch_size, DRY_RUN_BATCH) if cfg.dry_run else cfg.batch_size
+    if n < batch:
+        notes.append(f"only {n} images: batch size {batch} lowered to {n}")
+        batch = n
+    # Whole batches only (the last partial one is dropped, as the shuffle moves on each epoch):
+    # batch-norm statistics from a batch of 1 or 2 would be mostly noise.
+    steps = n // batch
+    if cfg.dry_run:
+        steps = min(steps, DRY_RUN_STEPS)
+        notes.append(f"dry run: {n} images, batch {batch}, {steps} steps per epoch")
+    elif n < FEW_IMAGES:
+        notes.append(f"only {n} images: a GAN needs hundreds to learn more than copies of them")
+    digest = hashlib.sha256(data.numpy().tobytes()).hexdigest()[:16]
+    return _Plan(images=n, batch_size=batch, steps_per_epoch=steps, total_steps=steps * cfg.epochs,
+                 fingerprint=digest, report_every=1 if cfg.dry_run else cfg.report_every,
+                 sample_every=1 if cfg.dry_run else cfg.sample_every)
+
+
+class _Window:
+    """Sums of the metrics since the last report; saved in the checkpoint so a resumed run reports
+    the same averages as an uninterrupted one."""
+
+    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
+        self.sums = dict(sums) if sums else dict.fromkeys(METRICS, 0.0)
+        self.count = count
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for k in METRICS:
+            self.sums[k] += metrics[k]
+        self.count += 1
+
+    def mean(self) -> dict[str, float]:
+        return {k: self.sums[k] / max(self.count, 1) for k in METRICS}
+
+    def state(self) -> dict[str, Any]:
+        return {"sums": dict(self.sums), "count": self.count}
+
+
+def _preview(netG: Generator, fixed_noise: torch.Tensor, device: torch.device) -> Image.Image:
+    """The fixed latents' images in eval mode, as ``ml.dcgan.infer.sample`` makes them; eval mode
+    changes no state, so previews never change what training does."""
+    images = generate(netG, fixed_noise, device)
+    netG.train()
+    return grid(images, nrow=square_nrow(len(images)))
+
+
+# --- the training checkpoint ----------------------------------------------------------------------
+
+# Settings a resumed run must share with the checkpoint; the others (epochs, how often to report,
+# sample and save) may change between runs.
+_SAME_ON_RESUME = ("image_size", "nz", "ngf", "ndf", "batch_size", "lr", "beta1", "seed", "resize_mode",
+                   "dry_run")
+
+
+def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: torch.Tensor | None,
+                rng: torch.Generator, netG: Generator, netD: Discriminator, optG: torch.optim.Optimizer,
+                optD: torch.optim.Optimizer, fixed_noise: torch.Tensor, history: list[dict[str, float]],
+                window: _Window) -> None:
+    """Plain dicts, tensors and numbers only, so ``load_any`` (weights_only) reads it back. Written
+    to a temporary file first: a crash mid-write leaves the previous checkpoint whole."""
+    state = {
+        "format": TRAINING_FORMAT,
+        "version": TRAINING_VERSION,
+        "family": "dcgan",
+        "config": asdict(cfg),
+        "plan": asdict(plan),
+        "step": step,
+        "perm": perm,  # this epoch's shuffle, once drawn; None between epochs
+        "rng": rng.get_state(),
+        "generator": {k: v.detach().cpu() for k, v in netG.state_dict().items()},
+        "discriminator": {k: v.detach().cpu() for k, v in netD.state_dict().items()},
+        "opt_g": optG.state_dict(),
+        "opt_d": optD.state_dict(),
+        "fixed_noise": fixed_noise,
+        "history": history,
+        "window": window.state(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
+    try:
+        state = load_any(path)
+    except CheckpointError as exc:
+        raise TrainError(f"cannot resume from {path.name}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
+        raise TrainError(f"cannot resume from {path.name}: not a DCGAN training checkpoint")
+    if state.get("version") != TRAINING_VERSION:
+        raise TrainError(f"cannot resume from {path.name}: training checkpoint version "
+                         f"{state.get('version')!r} is not supported")
+    saved, now = state["config"], asdict(cfg)
+    changed = [f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in _SAME_ON_RESUME if saved.get(k) != now[k]]
+    if changed:
+        raise TrainError(f"cannot resume: the checkpoint was trained with other settings "
+                         f"({'; '.join(changed)})")
+    old = state["plan"]
+    if old["fingerprint"] != plan.fingerprint or old["images"] != plan.images:
+        raise TrainError(f"cannot resume: the checkpoint was trained on other images "
+                         f"({old['images']} then, {plan.images} now)")
+    if state["step"] > plan.total_steps:
+        raise TrainError(f"cannot resume: the checkpoint is at step {state['step']}, past this run's "
+                         f"{plan.total_steps} steps ({cfg.epochs} epochs); ask for more epochs")
+    return state
