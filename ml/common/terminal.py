@@ -1,6 +1,10 @@
-"""A Progress listener for command-line use: a tqdm bar with the latest metrics."""
+"""Progress listeners for command-line use: a tqdm bar with the latest metrics, and one that Ctrl-C
+asks to stop (for training, which then saves its checkpoint)."""
 
 from __future__ import annotations
+
+import signal
+from types import FrameType
 
 from PIL import Image
 from tqdm import tqdm
@@ -35,3 +39,24 @@ class TerminalProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class StoppableProgress(TerminalProgress):
+    """The terminal bar, and the first Ctrl-C asks training to stop at the next step (it saves its
+    checkpoint first); a second Ctrl-C interrupts at once."""
+
+    def __init__(self, desc: str) -> None:
+        super().__init__(desc)
+        self._stop = False
+        self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+
+    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self._stop = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def cancelled(self) -> bool:
+        return self._stop
+
+    def close(self) -> None:
+        super().close()
+        signal.signal(signal.SIGINT, self._previous)

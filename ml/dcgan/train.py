@@ -6,19 +6,17 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from dataclasses import fields
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
 import torch
 
 from ml.common.image_zip import RESIZE_MODES, ImageZipError, prepare_image, read_images
 from ml.common.progress import Cancelled
-from ml.common.terminal import TerminalProgress
+from ml.common.terminal import StoppableProgress
 from ml.dcgan.config import IMAGE_SIZES
 from ml.dcgan.training import (
     DRY_RUN_BATCH,
@@ -28,27 +26,6 @@ from ml.dcgan.training import (
     TrainError,
     train,
 )
-
-
-class _StoppableProgress(TerminalProgress):
-    """The terminal bar, and the first Ctrl-C asks training to stop at the next step (it saves its
-    checkpoint first); a second Ctrl-C interrupts at once."""
-
-    def __init__(self, desc: str) -> None:
-        super().__init__(desc)
-        self._stop = False
-        self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
-
-    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
-        self._stop = True
-        signal.signal(signal.SIGINT, self._previous)
-
-    def cancelled(self) -> bool:
-        return self._stop
-
-    def close(self) -> None:
-        super().close()
-        signal.signal(signal.SIGINT, self._previous)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -106,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"... and {len(found.warnings) - 10} more skipped", file=sys.stderr)
     print(f"{len(found.images)} images from {args.images}")
 
-    progress = _StoppableProgress("dcgan")
+    progress = StoppableProgress("dcgan")
     started = time.monotonic()
     try:
         result = train(cfg, found.images, progress, checkpoint_path=state, resume=args.resume,

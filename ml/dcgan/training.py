@@ -24,7 +24,7 @@ import hashlib
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,18 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ml.common.checkpoint import CheckpointError, checkpoint_dict, load_any
+from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.image_zip import RESIZE_MODES, prepare
 from ml.common.progress import Cancelled, Progress, check_cancelled
+from ml.common.training import (
+    TrainError,
+    TrainResult,
+    check_same_settings,
+    cpu_state_dict,
+    load_state,
+    save_state,
+)
 from ml.dcgan.config import IMAGE_SIZES, DCGANConfig
 from ml.dcgan.infer import draw, generate, grid, square_nrow
 from ml.dcgan.model import Discriminator, Generator
@@ -48,10 +56,6 @@ PREVIEW_COUNT = 64  # fixed latents in the preview grid (8 x 8)
 # --dry-run: enough to run every part of the loop once or twice, in seconds on a CPU.
 DRY_RUN_IMAGES, DRY_RUN_BATCH, DRY_RUN_STEPS = 16, 4, 2
 FEW_IMAGES = 100  # below this a GAN mostly learns to copy its training images; say so
-
-
-class TrainError(ValueError):
-    """Training cannot start or go on; the message is fit to show a user."""
 
 
 @dataclass
@@ -92,20 +96,6 @@ class TrainConfig:
 
     def generator_config(self) -> DCGANConfig:
         return DCGANConfig(nz=self.nz, ngf=self.ngf, nc=3, image_size=self.image_size)
-
-
-@dataclass
-class TrainResult:
-    checkpoint: dict[str, Any]  # studio "dcgan" checkpoint of the generator, ready for the catalog
-    final: dict[str, float]  # the last report: loss_d, loss_g, d_x, d_g_z
-    history: list[dict[str, float]]  # every report: step, epoch (fractional) and the four metrics
-    preview: Image.Image  # the fixed latents' grid at the end
-    step: int  # steps done, over all runs of this training
-    total_steps: int
-    resumed_from: int  # the step this run started at (0: a fresh start)
-    images: int  # images trained on
-    batch_size: int  # as used (lowered when there were fewer images)
-    notes: list[str] = field(default_factory=list)  # adjustments and advice, for the user
 
 
 @dataclass(frozen=True)
@@ -359,8 +349,6 @@ def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: t
                 rng: torch.Generator, netG: Generator, netD: Discriminator, optG: torch.optim.Optimizer,
                 optD: torch.optim.Optimizer, fixed_noise: torch.Tensor, history: list[dict[str, float]],
                 window: _Window) -> None:
-    """Plain dicts, tensors and numbers only, so ``load_any`` (weights_only) reads it back. Written
-    to a temporary file first: a crash mid-write leaves the previous checkpoint whole."""
     state = {
         "format": TRAINING_FORMAT,
         "version": TRAINING_VERSION,
@@ -370,35 +358,20 @@ def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: t
         "step": step,
         "perm": perm,  # this epoch's shuffle, once drawn; None between epochs
         "rng": rng.get_state(),
-        "generator": {k: v.detach().cpu() for k, v in netG.state_dict().items()},
-        "discriminator": {k: v.detach().cpu() for k, v in netD.state_dict().items()},
+        "generator": cpu_state_dict(netG),
+        "discriminator": cpu_state_dict(netD),
         "opt_g": optG.state_dict(),
         "opt_d": optD.state_dict(),
         "fixed_noise": fixed_noise,
         "history": history,
         "window": window.state(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_state(path, state)
 
 
 def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
-    try:
-        state = load_any(path)
-    except CheckpointError as exc:
-        raise TrainError(f"cannot resume from {path.name}: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
-        raise TrainError(f"cannot resume from {path.name}: not a DCGAN training checkpoint")
-    if state.get("version") != TRAINING_VERSION:
-        raise TrainError(f"cannot resume from {path.name}: training checkpoint version "
-                         f"{state.get('version')!r} is not supported")
-    saved, now = state["config"], asdict(cfg)
-    changed = [f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in _SAME_ON_RESUME if saved.get(k) != now[k]]
-    if changed:
-        raise TrainError(f"cannot resume: the checkpoint was trained with other settings "
-                         f"({'; '.join(changed)})")
+    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "DCGAN")
+    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
     old = state["plan"]
     if old["fingerprint"] != plan.fingerprint or old["images"] != plan.images:
         raise TrainError(f"cannot resume: the checkpoint was trained on other images "

@@ -22,13 +22,14 @@ import ml.dcgan.training as train_module
 from ml.common.checkpoint import load_any, load_checkpoint
 from ml.common.family import build_from_checkpoint, validate
 from ml.common.progress import Cancelled, NullProgress, Progress
+from ml.common.training import TrainError, TrainResult
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.family import FAMILY
 from ml.dcgan.formats import import_dcgan
 from ml.dcgan.infer import grid, sample
 from ml.dcgan.model import Discriminator, Generator
 from ml.dcgan.train import main
-from ml.dcgan.training import METRICS, TrainConfig, TrainError, TrainResult, init_weights, train_step
+from ml.dcgan.training import METRICS, TrainConfig, init_weights, train_step
 from ml.dcgan.training import train as train_on_any_device
 from tests.ml.conftest import encode
 

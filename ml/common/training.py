@@ -1,0 +1,79 @@
+"""What every trainer in ml/ shares, so the studio's training jobs and the command lines treat the
+DCGAN, CycleGAN and fast-style trainers alike.
+
+A trainer is ``train(cfg, data, progress, *, checkpoint_path=None, resume=True, device=None)`` that
+reports through the Progress protocol (metrics every few steps, a preview image now and then),
+saves a training checkpoint (``save_state``) every so often, at the end and before a Cancelled
+leaves, continues from it when asked, and returns a ``TrainResult``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from ml.common.checkpoint import CheckpointError, load_any
+
+
+class TrainError(ValueError):
+    """Training cannot start or go on; the message is fit to show a user."""
+
+
+@dataclass
+class TrainResult:
+    checkpoint: dict[str, Any]  # the trained model as a studio checkpoint of its family, for the catalog
+    final: dict[str, float]  # the last report's metrics
+    history: list[dict[str, float]]  # every report: step, epoch (fractional) and the metrics
+    preview: Image.Image  # what the model makes at the end (a sample grid, a before/after ...)
+    step: int  # steps done, over all runs of this training
+    total_steps: int
+    resumed_from: int  # the step this run started at (0: a fresh start)
+    images: int  # training images used
+    batch_size: int  # as used (lowered when there were fewer images)
+    notes: list[str] = field(default_factory=list)  # adjustments and advice, for the user
+
+
+def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Write a training checkpoint: plain dicts, tensors and numbers only, so ``load_state`` reads it
+    back with weights_only. Written to a temporary file first: a crash mid-write leaves the previous
+    checkpoint whole."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, target)
+
+
+def load_state(path: str | os.PathLike[str], fmt: str, version: int, what: str) -> dict[str, Any]:
+    """Read a training checkpoint written by ``save_state`` with ``{"format": fmt, "version": version}``;
+    ``what`` names the trainer in messages ("DCGAN")."""
+    name = Path(path).name
+    try:
+        state = load_any(path)
+    except CheckpointError as exc:
+        raise TrainError(f"cannot resume from {name}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        raise TrainError(f"cannot resume from {name}: not a {what} training checkpoint")
+    if state.get("version") != version:
+        raise TrainError(f"cannot resume from {name}: training checkpoint version "
+                         f"{state.get('version')!r} is not supported")
+    return state
+
+
+def check_same_settings(saved: dict[str, Any], now: dict[str, Any], keys: Sequence[str]) -> None:
+    """Refuse to resume when a setting the checkpoint depends on has changed."""
+    changed = [f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in keys if saved.get(k) != now[k]]
+    if changed:
+        raise TrainError(f"cannot resume: the checkpoint was trained with other settings "
+                         f"({'; '.join(changed)})")
+
+
+def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's weights as CPU tensors, detached (for a training checkpoint)."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
