@@ -6,12 +6,14 @@ import hashlib
 import io
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 from django.conf import settings
 from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -20,7 +22,7 @@ from ml.common.checkpoint import CheckpointError, as_family_checkpoint, is_studi
 from ml.common.family import Family, validate
 from ml.families import get_family
 
-from .models import ModelVersion
+from .models import ModelPreview, ModelVersion
 
 
 class CatalogError(ValueError):
@@ -57,6 +59,33 @@ def add_version(family: str, name: str, fileobj: IO[bytes], filename: str, **fie
         version.checkpoint.save(filename, File(fileobj), save=False)
         fill_file_facts(version)
         version.save()
+    return version
+
+
+def add_trained(family: str, name: str, checkpoint: dict[str, Any], *, previews: Sequence[tuple[str, bytes]],
+                **fields: object) -> ModelVersion:
+    """What a training job made, as a draft version: validated like an upload (so an admin can
+    activate it at once), with its sample pictures (label, JPEG bytes) as previews. All or nothing:
+    a checkpoint that fails validation leaves no row and no file behind."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    saved: list[str] = []
+    try:
+        with transaction.atomic():
+            version = add_version(family, name, buffer, f"{family}-trained.pt",
+                                  source=ModelVersion.Source.TRAINED, **fields)
+            saved.append(version.checkpoint.name or "")
+            validate_version(version)
+            if version.validation != ModelVersion.Validation.VALID:
+                raise CatalogError(f"the trained model failed validation: {version.validation_errors}")
+            for position, (label, jpeg) in enumerate(previews):
+                preview = ModelPreview(version=version, label=label, position=position)
+                preview.image.save(f"{position:02d}.jpg", ContentFile(jpeg), save=True)
+                saved.append(preview.image.name or "")
+    except Exception:
+        for stored in filter(None, saved):  # the rows were rolled back; their files go too
+            default_storage.delete(stored)
+        raise
     return version
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -111,6 +112,13 @@ class JobEvent(models.Model):
 
     def as_message(self) -> dict[str, Any]:
         return {"seq": self.seq, "kind": self.kind, "data": self.data, "at": self.created_at.isoformat()}
+
+
+def job_workdir(job_id: Any) -> Path:
+    """A job's own folder for files that outlive one attempt (a training checkpoint: a cancelled or
+    interrupted training resumes from it). Local to the machine, beside the media files; with
+    several machines MEDIA_ROOT is shared storage anyway (README, "Scaling out")."""
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id) / "work"
 
 
 def job_file_path(instance: JobFile, filename: str) -> str:

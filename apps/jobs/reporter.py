@@ -12,7 +12,7 @@ from django.urls import reverse
 from PIL import Image
 
 from . import events
-from .models import Job, JobFile
+from .models import Job, JobFile, job_workdir
 
 
 class JobReporter:
@@ -20,6 +20,7 @@ class JobReporter:
 
     def __init__(self, job: Job, *, cancel_poll_seconds: float = 0.5) -> None:
         self.job = job
+        self.workdir = job_workdir(job.pk)  # for training checkpoints (apps/tools/training.py)
         self._min_interval = 1.0 / settings.STUDIO_EVENTS_PER_SECOND
         self._last_sent = 0.0
         self._last_preview = 0.0
@@ -37,14 +38,16 @@ class JobReporter:
     ) -> None:
         now = time.monotonic()
         final = total > 0 and step >= total
-        if not final and now - self._last_sent < self._min_interval:
+        # Metrics are never dropped: they are the points of a training job's loss chart, and ml
+        # code sends them only every so many steps. Bare step counts are throttled.
+        if not final and not metrics and now - self._last_sent < self._min_interval:
             # Previews are worth more than a step count, but not more than one a second.
             if preview is None or now - self._last_preview < 1.0:
                 return
         data: dict[str, Any] = {"step": step, "total": total, "message": message}
         if metrics:
             data["metrics"] = {k: float(v) for k, v in metrics.items()}
-        if preview is not None:
+        if preview is not None and (now - self._last_preview >= 1.0 or final):
             data["preview"] = self._save_preview(preview, step)
             self._last_preview = now
         events.record(self.job, "progress", data, step=step, total=total, message=message[:500])

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import events
-from .models import Job, JobFile, JobState
+from .models import Job, JobFile, JobState, job_workdir
 
 
 def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
@@ -35,12 +35,39 @@ def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
 
 
 def rerun(job: Job, queue: str) -> Job:
-    """A new job for the same owner with the same tool, parameters (seed included) and inputs."""
+    """A new job for the same owner with the same tool, parameters (seed included) and inputs.
+    A rerun of a resumed training starts afresh: "these settings" are the settings, not the state."""
+    params = {k: v for k, v in job.params.items() if k != RESUME_FROM}
+    return submit(job.owner, job.kind, queue, params, _input_copies(job))
+
+
+# A resumed training job's parameter naming the job whose training checkpoint it continues. Set only
+# here, from a job the owner was checked against; no form has such a field, so it cannot be forged.
+RESUME_FROM = "resume_from"
+TRAINING_STATE = "training-state.pt"  # the file a training job keeps in its work folder
+
+
+def can_resume(job: Job) -> bool:
+    """A cancelled or failed training job that left a training checkpoint behind."""
+    stopped = job.state in (JobState.CANCELLED, JobState.FAILED)
+    return stopped and (job_workdir(job.pk) / TRAINING_STATE).is_file()
+
+
+def resume(job: Job, queue: str) -> Job:
+    """A new job that continues ``job``'s training from its checkpoint, with the same settings and
+    inputs (the worker copies the checkpoint over when it starts)."""
+    if not can_resume(job):
+        raise ValueError("This job has no training checkpoint to resume from.")
+    params = {**job.params, RESUME_FROM: str(job.pk)}
+    return submit(job.owner, job.kind, queue, params, _input_copies(job))
+
+
+def _input_copies(job: Job) -> dict[str, UploadedFile]:
     files: dict[str, UploadedFile] = {}
     for f in job.files.filter(role=JobFile.Role.INPUT):
         with f.file.open("rb") as fh:
             files[f.field] = SimpleUploadedFile(f.name, fh.read(), f.content_type)
-    return submit(job.owner, job.kind, queue, dict(job.params), files)
+    return files
 
 
 def requeue_waiting() -> int:

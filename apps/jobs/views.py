@@ -58,6 +58,7 @@ def detail(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
         "inputs": job.files.filter(role=JobFile.Role.INPUT),
         "results": job.files.filter(role=JobFile.Role.RESULT),
         "events": job.events.all(),
+        "can_resume": services.can_resume(job),
     }
     return render(request, "jobs/detail.html", context)
 
@@ -97,6 +98,17 @@ def rerun(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     if tool is None:
         raise Http404("This tool is no longer available")
     return redirect("job-detail", services.rerun(job, tool.queue).pk)
+
+
+@login_required
+@require_POST
+def resume(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    """Continue a cancelled or failed training from its last checkpoint, as a new job."""
+    job = _own_job(request, job_id)
+    tool = get_tool(job.kind)
+    if tool is None or not services.can_resume(job):
+        raise Http404("This job has no training checkpoint to resume from")
+    return redirect("job-detail", services.resume(job, tool.queue).pk)
 
 
 @login_required

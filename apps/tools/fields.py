@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from PIL import Image
 
+from ml.common.image_zip import ImageZipError, ZipLimits, read_image_zip
 from ml.common.images import ImageError, load_image
 
 
@@ -30,3 +32,37 @@ class UploadedImageField(forms.FileField):
             raise forms.ValidationError(f"{upload.name}: {exc}") from exc
         upload.seek(0)
         return upload
+
+
+class ImageZipField(forms.FileField):
+    """A zip of training images, checked before the job is queued: a zip at all, within the upload
+    limit, no bomb, not too many files, and at least one real image (ml.common.image_zip does the
+    checks; the worker reads it again with the same ones)."""
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        upload = super().clean(data, initial)
+        if upload is None:
+            return upload
+        limit = settings.STUDIO_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"{upload.name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+            )
+        upload.seek(0)
+        try:
+            # Each image shrinks as it is decoded: only one full-size image in memory at a time.
+            read_image_zip(upload, limits=zip_limits(), transform=_thumbnail)
+        except ImageZipError as exc:
+            raise forms.ValidationError(f"{upload.name}: {exc}") from exc
+        upload.seek(0)
+        return upload
+
+
+def zip_limits() -> ZipLimits:
+    """The studio's limits for one uploaded image zip (pixels per image as for single uploads)."""
+    return ZipLimits(max_pixels=settings.STUDIO_MAX_IMAGE_PIXELS)
+
+
+def _thumbnail(img: Image.Image) -> Image.Image:
+    img.thumbnail((16, 16))
+    return img

@@ -12,6 +12,8 @@
   let rate = null; // {t, step} of the first progress event seen, for the ETA
   let retries = 0;
   let socket = null;
+  const chartBox = $("loss-chart");
+  const chart = chartBox && window.StudioLossChart ? new window.StudioLossChart(chartBox) : null;
 
   function fmtSeconds(s) {
     if (!isFinite(s) || s < 0) return "";
@@ -78,6 +80,7 @@
     if (event.kind === "state") setState(d.state, d);
     if (event.kind === "progress") {
       showProgress(d.step, d.total, d.message);
+      if (d.metrics && chart) chart.add(d.step, d.metrics);
       if (d.preview) { $("job-preview").src = d.preview; $("job-preview").hidden = false; $("no-preview").hidden = true; }
     }
     logLine(event);

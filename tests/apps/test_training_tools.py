@@ -1,0 +1,240 @@
+"""Training as jobs, through the real runner and a real (dry-run) DCGAN trainer: the form checks the
+zip before anything is queued; a job streams metrics (never throttled away) and previews, and ends
+with a draft, validated catalog version plus samples, loss chart, history and the checkpoint; a
+cancelled training leaves its checkpoint, "Resume training" continues it in a new job (owner only);
+a rerun of a resumed job starts afresh."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from apps.catalog.models import ModelVersion
+from apps.jobs import runner, services
+from apps.jobs.models import Job, JobFile, JobState, job_workdir
+from apps.tools.lineage import read_lineage
+from apps.tools.train_dcgan import TrainDCGANForm, TrainDCGANTool
+
+from .conftest import PASSWORD, make_job
+
+pytestmark = pytest.mark.django_db
+
+
+def image_zip(n: int = 8, size: tuple[int, int] = (40, 30), extra: dict[str, bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(n):
+            img = Image.new("RGB", size, (30 * i % 256, 100, 255 - 20 * i % 256))
+            png = io.BytesIO()
+            img.save(png, format="PNG")
+            archive.writestr(f"set/{i:03d}.png", png.getvalue())
+        for name, content in (extra or {}).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def upload(data: bytes, name: str = "faces.zip") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, "application/zip")
+
+
+def training_job(owner: Any, zip_bytes: bytes | None = None, **params: Any) -> Job:
+    job = make_job(owner, kind="train-dcgan",
+                   params={"image_size": 32, "epochs": 2, "dry_run": True, "seed": 3, **params})
+    services_file = JobFile(job=job, role=JobFile.Role.INPUT, field="images", name="set.zip")
+    data = zip_bytes if zip_bytes is not None else image_zip()
+    services_file.size = len(data)
+    services_file.file.save("set.zip", io.BytesIO(data), save=True)
+    return job
+
+
+def progress_events(job: Job) -> list[dict[str, Any]]:
+    return [e.data for e in job.events.filter(kind="progress")]
+
+
+# --- the form ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "The submitted file is empty."),
+    (b"not a zip at all", "not a zip file"),
+    (image_zip(0, extra={"readme.txt": b"hello"}), "the only file is not an image"),
+])
+def test_the_form_refuses_a_bad_zip_before_anything_is_queued(data: bytes, message: str) -> None:
+    form = TrainDCGANForm(data={"image_size": 32}, files={"images": upload(data)})
+    assert not form.is_valid()
+    assert message in form.errors["images"][0]
+
+
+def test_the_form_refuses_a_zip_bomb() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.png", b"\0" * 50_000_000)
+    form = TrainDCGANForm(data={"image_size": 32}, files={"images": upload(buffer.getvalue())})
+    assert not form.is_valid()
+    assert "zip bomb" in form.errors["images"][0]
+
+
+def test_blank_settings_take_their_defaults() -> None:
+    form = TrainDCGANForm(data={"image_size": 64}, files={"images": upload(image_zip(2))})
+    assert form.is_valid(), form.errors
+    params = TrainDCGANTool().params(form.cleaned_data)
+    assert params["epochs"] == 5 and params["batch_size"] == 64 and params["seed"] == 0
+    assert params["image_size"] == 64 and params["dry_run"] is False and "images" not in params
+
+
+def test_submitting_queues_a_training_job(client: Client, alice: Any) -> None:
+    client.login(username="alice", password=PASSWORD)
+    response = client.post("/tools/train-dcgan/", {"images": upload(image_zip(4)), "image_size": 32,
+                                                   "epochs": 1, "dry_run": "on"})
+    assert response.status_code == 302
+    job = Job.objects.get(owner=alice)
+    assert job.kind == "train-dcgan" and job.params["dry_run"] is True
+    assert job.files.get(role=JobFile.Role.INPUT).field == "images"
+
+
+# --- a training job ------------------------------------------------------------------------------
+
+
+def test_a_training_job_streams_metrics_and_registers_a_draft_version(alice: Any) -> None:
+    job = training_job(alice, name="my shapes")
+    runner.run(str(job.pk), "task-1", "worker-a")
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED, job.error
+
+    reports = [d for d in progress_events(job) if "metrics" in d]
+    # Dry run: 2 steps per epoch, 2 epochs, a report every step; none may be throttled away.
+    assert [d["step"] for d in reports] == [1, 2, 3, 4]
+    assert set(reports[-1]["metrics"]) == {"loss_d", "loss_g", "d_x", "d_g_z"}
+    assert any("preview" in d for d in progress_events(job))
+
+    version = ModelVersion.objects.get(family="dcgan")
+    assert (version.status, version.validation, version.source) == ("draft", "valid", "trained")
+    assert version.name == "my shapes" and version.created_by == alice
+    assert version.source_ref == f"job:{job.pk}" and version.metrics["steps"] == 4
+    assert version.previews.count() == 1 and "4 steps" in version.description
+    assert job.result["trained"]["label"] == version.label
+    assert job.result["steps"] == 4 and job.result["resumed_from"] == 0
+
+    files = {f.name: f for f in job.files.filter(role=JobFile.Role.RESULT)}
+    assert set(files) == {"samples.png", "loss-chart.png", "history.json", f"dcgan-v{version.version}.pt"}
+    with files["samples.png"].file.open("rb") as fh:
+        assert read_lineage(fh.read())["trained"]["sha256"] == version.sha256
+    with files["history.json"].file.open("rb") as fh:
+        assert [h["step"] for h in json.load(fh)] == [1, 2, 3, 4]
+    assert files[f"dcgan-v{version.version}.pt"].size == version.size
+    # Finished: no training checkpoint left to resume.
+    assert not (job_workdir(job.pk) / services.TRAINING_STATE).exists()
+    assert not services.can_resume(job)
+
+
+def test_a_bad_zip_fails_the_job_with_its_reason(alice: Any) -> None:
+    job = training_job(alice, zip_bytes=b"garbage")
+    runner.run(str(job.pk), "task-1", "worker-a")
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert job.error == "Training images: not a zip file"
+    assert not ModelVersion.objects.exists()
+
+
+def test_skipped_files_are_named_in_the_log(alice: Any) -> None:
+    job = training_job(alice, zip_bytes=image_zip(4, extra={"notes.txt": b"x"}))
+    runner.run(str(job.pk), "task-1", "worker-a")
+    logs = [e.data["message"] for e in job.events.filter(kind="log")]
+    assert any("4 images used, 1 files skipped: notes.txt" in line for line in logs), logs
+
+
+def cancel_after(step: int) -> Any:
+    """A stand-in for the reporter's cancelled(): True once ``step`` reports have been made."""
+    from apps.jobs.reporter import JobReporter
+
+    original = JobReporter.update
+    seen = {"n": 0}
+
+    def update(self: JobReporter, s: int, total: int, *a: Any, **kw: Any) -> None:
+        original(self, s, total, *a, **kw)
+        if kw.get("metrics") or (len(a) > 2 and a[2]):
+            seen["n"] += 1
+
+    def cancelled(self: JobReporter) -> bool:
+        return seen["n"] >= step
+
+    return update, cancelled
+
+
+def test_a_cancelled_training_resumes_in_a_new_job(alice: Any, client: Client, monkeypatch: Any) -> None:
+    from apps.jobs.reporter import JobReporter
+
+    job = training_job(alice, epochs=3)
+    update, cancelled = cancel_after(2)
+    monkeypatch.setattr(JobReporter, "update", update)
+    monkeypatch.setattr(JobReporter, "cancelled", cancelled)
+    runner.run(str(job.pk), "task-1", "worker-a")
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED
+    assert services.can_resume(job) and not ModelVersion.objects.exists()
+    monkeypatch.undo()
+
+    client.login(username="alice", password=PASSWORD)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'id="resume"' in page
+    response = client.post(f"/jobs/{job.pk}/resume/")
+    resumed = Job.objects.exclude(pk=job.pk).get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{resumed.pk}/"
+    assert resumed.params["resume_from"] == str(job.pk)
+    runner.run(str(resumed.pk), resumed.task_id, "worker-a")
+    resumed.refresh_from_db()
+    assert resumed.state == JobState.SUCCEEDED, resumed.error
+    assert resumed.result["resumed_from"] == 2 and resumed.result["steps"] == 6
+    steps = [d["step"] for d in progress_events(resumed) if "metrics" in d]
+    assert steps == [3, 4, 5, 6]
+    assert ModelVersion.objects.get().metrics["steps"] == 6
+
+    # "Run again" of the resumed job trains from scratch.
+    rerun = services.rerun(resumed, "gpu")
+    assert "resume_from" not in rerun.params
+
+
+def test_another_user_cannot_resume_or_see_it(alice: Any, bob: Any, client: Client) -> None:
+    job = training_job(alice)
+    Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
+    state = job_workdir(job.pk) / services.TRAINING_STATE
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"x")
+    client.login(username="bob", password=PASSWORD)
+    assert client.post(f"/jobs/{job.pk}/resume/").status_code == 404
+    assert Job.objects.count() == 1
+
+
+def test_resume_needs_a_checkpoint(alice: Any, client: Client) -> None:
+    job = training_job(alice)
+    Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
+    client.login(username="alice", password=PASSWORD)
+    assert client.post(f"/jobs/{job.pk}/resume/").status_code == 404
+    assert 'id="resume"' not in client.get(f"/jobs/{job.pk}/").content.decode()
+
+
+def test_a_worker_retry_continues_from_the_periodic_checkpoint(alice: Any, monkeypatch: Any) -> None:
+    """A worker that died mid-training: the broker redelivers, the runner runs the job again, and
+    training picks up the checkpoint in the job's work folder instead of starting over."""
+    job = training_job(alice, epochs=3)
+    # The first attempt stops after 3 steps, saving its checkpoint as on any stop.
+    update, cancelled = cancel_after(3)
+    from apps.jobs.reporter import JobReporter
+
+    monkeypatch.setattr(JobReporter, "update", update)
+    monkeypatch.setattr(JobReporter, "cancelled", cancelled)
+    runner.run(str(job.pk), "task-1", "worker-a")
+    monkeypatch.undo()
+    # As a lost worker leaves it: still "running"; the redelivered message runs it again.
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, cancel_requested_at=None, finished_at=None)
+    runner.run(str(job.pk), "task-1", "worker-b")
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert job.result["resumed_from"] == 3
