@@ -1,0 +1,561 @@
+"""Train a CycleGAN on two unpaired sets of your own images: the recipe of Zhu et al. 2017 as
+junyanz/pytorch-CycleGAN-and-pix2pix trains it (models/cycle_gan_model.py, its default options).
+
+The command line is ml/cyclegan/train.py:
+    python -m ml.cyclegan.train A.zip|FOLDER B.zip|FOLDER -o out.pt [--epochs 100 --epochs-decay 100]
+
+Recipe: G_A: A -> B and G_B: B -> A are ResnetGenerators (instance norm, no dropout); D_A tells real
+B from G_A(A), D_B real A from G_B(B), both 70x70 PatchGANs (ml/cyclegan/discriminator.py). Weights
+from N(0, 0.02). Losses (paper eq. 1-3 and section 7.1): least-squares GAN (MSE against 1 for real,
+0 for fake), cycle consistency |G_B(G_A(a)) - a|_1 and |G_A(G_B(b)) - b|_1 weighted by lambda 10, and
+the identity loss |G_A(b) - b|_1, |G_B(a) - a|_1 weighted by 0.5 * lambda. The discriminators learn
+from a history of 50 generated images (the image pool), not only the latest. Adam lr 2e-4, betas
+(0.5, 0.999), the same rate for ``epochs`` epochs, then linearly down to 0 over ``epochs_decay``.
+Images are scaled to ``load_size`` squares, then each step takes a random ``image_size`` crop,
+flipped left-right half the time. Unpaired: an epoch visits each image of the larger set once (A
+indices wrap around), and each A image is paired with a random B image.
+
+Every ``report_every`` steps the listener hears the averaged losses (junyanz's names) and the
+learning rate; every ``sample_every`` steps it also sees a before/after picture: rows of a few fixed
+A images, G_A of them, fixed B images and G_B of them.
+
+Resuming is exact: every random number (initial weights, shuffles, B picks, crops, flips, the pool's
+choices) comes from one seeded torch.Generator, and the training checkpoint holds the nets, the
+optimizers, the schedules, the generator's state, both pools, the epoch's shuffle and the partly
+averaged report window. On the CPU, N steps, a stop, and the remaining steps give the same weights
+as one uninterrupted run (tests/ml/test_cyclegan_train.py checks it). On a GPU cuDNN may pick
+non-deterministic kernels, so results there are close, not identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torchvision.utils import make_grid
+
+from ml.common.checkpoint import checkpoint_dict
+from ml.common.device import pick_device
+from ml.common.image_zip import RESIZE_MODES, prepare
+from ml.common.images import tensor_to_image
+from ml.common.progress import Cancelled, Progress, check_cancelled
+from ml.common.training import (
+    TrainError,
+    TrainResult,
+    check_same_settings,
+    cpu_state_dict,
+    load_state,
+    save_state,
+)
+from ml.cyclegan.config import CycleGANConfig
+from ml.cyclegan.discriminator import NLayerDiscriminator
+from ml.cyclegan.infer import ALIGN, translate_tensor
+from ml.cyclegan.model import ResnetGenerator
+
+TRAINING_FORMAT = "studio-cyclegan-training"
+TRAINING_VERSION = 1
+LOSSES = ("loss_d_a", "loss_d_b", "loss_g_a", "loss_g_b", "loss_cycle_a", "loss_cycle_b",
+          "loss_idt_a", "loss_idt_b")
+METRICS = (*LOSSES, "lr")
+PREVIEW_COUNT = 4  # fixed images per domain in the before/after picture
+MIN_SIZE = 32  # the PatchGAN's five 4x4 convs need at least this many pixels
+# --dry-run: enough to run every part of the loop once or twice, in seconds to a minute on a CPU.
+DRY_RUN_IMAGES, DRY_RUN_STEPS = 4, 2
+FEW_IMAGES = 100  # per domain; the paper's sets have about a thousand
+
+
+@dataclass
+class TrainConfig:
+    image_size: int = 256  # crop side the nets train on (a multiple of 4; junyanz crop_size)
+    load_size: int = 0  # images are scaled to this square before cropping; 0: image_size * 286 / 256
+    n_blocks: int = 9  # generator residual blocks: 9 for 256 px (the paper), 6 for 128 px
+    ngf: int = 64  # generator width
+    ndf: int = 64  # discriminator width
+    epochs: int = 100  # at the full learning rate
+    epochs_decay: int = 100  # then linearly down to 0
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_cycle: float = 10.0  # cycle-consistency weight, each direction (junyanz lambda_A / lambda_B)
+    lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle
+    pool_size: int = 50  # generated images each discriminator remembers; 0: only the latest
+    flip: bool = True  # random left-right flips
+    seed: int = 0
+    report_every: int = 100  # steps per metrics report (averaged over those steps) and history point
+    sample_every: int = 400  # steps per before/after preview; 0: only the final one
+    checkpoint_every: int = 1000  # steps per training checkpoint; 0: only at the end and on cancel
+    resize_mode: str = "center-crop"  # how images become squares (ml.common.image_zip.prepare_image)
+    # At most DRY_RUN_IMAGES images per domain and DRY_RUN_STEPS steps per epoch, a report with a
+    # preview after every step: every part of the loop runs, with the nets as configured.
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if self.image_size < MIN_SIZE or self.image_size % ALIGN:
+            raise ValueError(f"image_size must be a multiple of {ALIGN}, at least {MIN_SIZE}, "
+                             f"got {self.image_size}")
+        if self.load_size == 0:
+            self.load_size = round(self.image_size * 286 / 256)  # junyanz: load 286, crop 256
+        if self.load_size < self.image_size:
+            raise ValueError(f"load_size must be at least image_size ({self.image_size}), "
+                             f"got {self.load_size}")
+        for name in ("n_blocks", "ngf", "ndf", "epochs", "batch_size", "report_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("epochs_decay", "pool_size", "sample_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
+        if self.lambda_cycle < 0 or self.lambda_identity < 0:
+            raise ValueError("lambda_cycle and lambda_identity must be 0 or more")
+        if self.resize_mode not in RESIZE_MODES:
+            modes = ", ".join(RESIZE_MODES)
+            raise ValueError(f"resize_mode must be one of {modes}, got {self.resize_mode!r}")
+
+    def generator_config(self) -> CycleGANConfig:
+        return CycleGANConfig(ngf=self.ngf, n_blocks=self.n_blocks, norm="instance", affine=False,
+                              use_dropout=False)
+
+
+@dataclass
+class CycleNets:
+    g_a: ResnetGenerator  # A -> B
+    g_b: ResnetGenerator  # B -> A
+    d_a: NLayerDiscriminator  # real B vs G_A(A)
+    d_b: NLayerDiscriminator  # real A vs G_B(B)
+
+    def all(self) -> tuple[nn.Module, ...]:
+        return self.g_a, self.g_b, self.d_a, self.d_b
+
+
+class ImagePool:
+    """junyanz util/image_pool.py (Shrivastava et al. 2017): the discriminator sees generated images
+    from a history, not only the latest generator's, which damps oscillation (paper section 4).
+
+    The first ``size`` images go in and come straight back. After that each new image, with
+    probability 0.5, takes the place of a random stored one and the stored one is returned instead;
+    otherwise the new one is returned and the pool is left as it is.
+    """
+
+    def __init__(self, size: int, images: Sequence[torch.Tensor] = ()) -> None:
+        self.size = size
+        self.images = list(images)  # each (1, C, H, W), detached
+
+    def query(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach().split(1):
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif float(torch.rand((), generator=rng)) > 0.5:
+                i = int(torch.randint(0, self.size, (), generator=rng))
+                out.append(self.images[i].clone())
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
+
+    def state(self) -> torch.Tensor:  # (N, C, H, W) on the CPU; (0,) when empty
+        return torch.cat(self.images).cpu() if self.images else torch.zeros(0)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the run does, once the images are known."""
+
+    images_a: int
+    images_b: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    fingerprint: str  # of both prepared sets: a resume must see the same data
+    report_every: int
+    sample_every: int
+
+
+def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[Image.Image],
+          progress: Progress, *, checkpoint_path: str | os.PathLike[str] | None = None,
+          resume: bool = True, device: torch.device | str | None = None) -> TrainResult:
+    """Train G_A: A -> B and G_B: B -> A on two unpaired image sets (any sizes: made square by
+    ``cfg.resize_mode``) and return G_A as a studio "cyclegan" checkpoint (G_B's weights ride along
+    in ``extra["generator_b2a"]``) with the run's metrics.
+
+    ``checkpoint_path``: where the training checkpoint goes (every ``cfg.checkpoint_every`` steps,
+    at the end, and before a Cancelled leaves). With ``resume`` and an existing file there, training
+    continues from it; it must come from the same images and settings (``epochs`` and
+    ``epochs_decay`` may change: the learning rate follows this run's schedule from the resumed
+    epoch on). Cancellation is checked before every step. Raises TrainError for unusable input.
+    """
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    notes: list[str] = []
+    data_a, data_b = _dataset(cfg, images_a, "A"), _dataset(cfg, images_b, "B")
+    plan = _plan(cfg, data_a, data_b, notes)
+    gcfg = cfg.generator_config()
+
+    rng = torch.Generator().manual_seed(cfg.seed)  # every random number of the run comes from here
+    nets = CycleNets(ResnetGenerator(gcfg), ResnetGenerator(gcfg), NLayerDiscriminator(ndf=cfg.ndf),
+                     NLayerDiscriminator(ndf=cfg.ndf))
+    for net in nets.all():
+        init_weights(net, rng)
+        net.to(dev).train()
+    betas = (cfg.beta1, 0.999)
+    opt_g = torch.optim.Adam([*nets.g_a.parameters(), *nets.g_b.parameters()], lr=cfg.lr, betas=betas)
+    opt_d = torch.optim.Adam([*nets.d_a.parameters(), *nets.d_b.parameters()], lr=cfg.lr, betas=betas)
+    sched_g, sched_d = lr_schedule(opt_g, cfg), lr_schedule(opt_d, cfg)
+    pool_a, pool_b = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)  # fake A (for D_B), fake B (D_A)
+
+    step, perm = 0, None
+    history: list[dict[str, float]] = []
+    window = _Window()
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if path is not None and resume and path.exists():
+        state = _load_state(path, cfg, plan)
+        for name, net in zip(("g_a", "g_b", "d_a", "d_b"), nets.all(), strict=True):
+            net.load_state_dict(state[name])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        for sched, key, opt in ((sched_g, "sched_g", opt_g), (sched_d, "sched_d", opt_d)):
+            sched.load_state_dict(state[key])
+            for group in opt.param_groups:  # this run's schedule, should epochs have changed
+                group["lr"] = cfg.lr * lr_factor(sched.last_epoch, cfg.epochs, cfg.epochs_decay)
+        pool_a = ImagePool(cfg.pool_size, [x[None].to(dev) for x in state["pool_a"]])
+        pool_b = ImagePool(cfg.pool_size, [x[None].to(dev) for x in state["pool_b"]])
+        rng.set_state(state["rng"])
+        step, perm, history = state["step"], state["perm"], list(state["history"])
+        window = _Window(**state["window"])
+    resumed_from = step
+
+    def save() -> None:
+        if path is not None:
+            _save_state(path, cfg=cfg, plan=plan, step=step, perm=perm, rng=rng, nets=nets, opt_g=opt_g,
+                        opt_d=opt_d, sched_g=sched_g, sched_d=sched_d, pool_a=pool_a, pool_b=pool_b,
+                        history=history, window=window)
+
+    if step < plan.total_steps:  # listeners learn the total (and a resume's start) before step 1 ends
+        where = f"resuming at step {step}" if step else "starting"
+        progress.update(step, plan.total_steps, f"{where}: {plan.images_a} + {plan.images_b} images "
+                        f"(A + B), batch {plan.batch_size}, {plan.steps_per_epoch} steps per epoch")
+    shown = min(PREVIEW_COUNT, plan.images_a, plan.images_b)  # as many B as A: a rectangular grid
+    fixed_a, fixed_b = _fixed(data_a[:shown], cfg.image_size), _fixed(data_b[:shown], cfg.image_size)
+    epochs = cfg.epochs + cfg.epochs_decay
+    epoch_size = max(plan.images_a, plan.images_b)
+    preview: Image.Image | None = None
+    for epoch in range(step // plan.steps_per_epoch, epochs):
+        if perm is None:
+            perm = torch.randperm(epoch_size, generator=rng)
+        for batch in range(step % plan.steps_per_epoch, plan.steps_per_epoch):
+            # Top of a step: nets, optimizers, schedules, pools, rng and perm are consistent with ``step``.
+            if cfg.checkpoint_every and step > resumed_from and step % cfg.checkpoint_every == 0:
+                save()
+            try:
+                check_cancelled(progress)
+            except Cancelled:
+                save()  # so the job can resume from exactly here
+                raise
+            index = perm[batch * plan.batch_size:(batch + 1) * plan.batch_size]
+            pick_b = torch.randint(0, plan.images_b, (len(index),), generator=rng)  # unpaired: any B
+            real_a = augment(data_a[index % plan.images_a], cfg.image_size, cfg.flip, rng).to(dev)
+            real_b = augment(data_b[pick_b], cfg.image_size, cfg.flip, rng).to(dev)
+            lr = opt_g.param_groups[0]["lr"]
+            losses = train_step(nets, opt_g, opt_d, pool_a, pool_b, real_a, real_b, rng,
+                                lambda_cycle=cfg.lambda_cycle, lambda_identity=cfg.lambda_identity)
+            step += 1
+            bad = [k for k, v in losses.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainError(f"training diverged at step {step}: {', '.join(bad)} is not finite "
+                                 f"(try a lower learning rate)")
+            window.add({**losses, "lr": lr})
+            last = step == plan.total_steps
+            preview = None
+            if last or (plan.sample_every and step % plan.sample_every == 0):
+                preview = before_after(nets, fixed_a, fixed_b, dev)
+            reported = None
+            if last or step % plan.report_every == 0:
+                reported = window.mean()
+                history.append({"step": step, "epoch": step / plan.steps_per_epoch, **reported})
+                if step % plan.report_every == 0:
+                    # A run's last report between the regular ones keeps its window, so a resumed
+                    # run's later reports average the same steps as an uninterrupted run's.
+                    window = _Window()
+            if reported is not None or preview is not None:
+                progress.update(step, plan.total_steps, f"epoch {epoch + 1}/{epochs}, step {step}",
+                                preview=preview, metrics=reported)
+        perm = None
+        sched_g.step()  # at the end of each epoch, as junyanz's update_learning_rate
+        sched_d.step()
+    if step != resumed_from:
+        save()
+
+    # The last step made a preview; a run that had nothing left to do makes one now.
+    final_preview = preview if preview is not None else before_after(nets, fixed_a, fixed_b, dev)
+    final = {k: history[-1][k] for k in METRICS} if history else {}
+    if step == resumed_from:  # nothing left to do: the checkpoint had finished already
+        progress.update(step, plan.total_steps, "already trained", preview=final_preview, metrics=final)
+    extra = {
+        "source": "trained in the studio (ml.cyclegan.train)",
+        "direction": "A -> B (extra['generator_b2a'] holds B -> A)",
+        "train_config": asdict(cfg),
+        "images": {"a": plan.images_a, "b": plan.images_b},
+        "batch_size": plan.batch_size,
+        "steps": step,
+        "metrics": final,
+        "generator_b2a": cpu_state_dict(nets.g_b),
+    }
+    for net in nets.all():
+        net.eval()
+    return TrainResult(
+        checkpoint=checkpoint_dict(family="cyclegan", config=gcfg, state_dict=nets.g_a.state_dict(),
+                                   extra=extra),
+        final=final, history=history, preview=final_preview, step=step, total_steps=plan.total_steps,
+        resumed_from=resumed_from, images=plan.images_a + plan.images_b,  # both domains together
+        batch_size=plan.batch_size,
+        notes=notes,
+    )
+
+
+def train_step(nets: CycleNets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+               pool_a: ImagePool, pool_b: ImagePool, real_a: torch.Tensor, real_b: torch.Tensor,
+               rng: torch.Generator, *, lambda_cycle: float = 10.0,
+               lambda_identity: float = 0.5) -> dict[str, float]:
+    """One step of junyanz's CycleGANModel.optimize_parameters; returns the losses by its names.
+
+    Both generators first, against discriminators that are frozen for that backward pass; then both
+    discriminators on real images and on fakes drawn through the pools (``pool_a`` holds fake A
+    images for D_B, ``pool_b`` fake B images for D_A).
+    """
+    mse, l1 = nn.MSELoss(), nn.L1Loss()
+    fake_b = nets.g_a(real_a)  # G_A(A)
+    rec_a = nets.g_b(fake_b)  # G_B(G_A(A))
+    fake_a = nets.g_b(real_b)  # G_B(B)
+    rec_b = nets.g_a(fake_a)  # G_A(G_B(B))
+
+    # Generators: fool the discriminators (LSGAN: their scores should be 1), close both cycles, and
+    # leave an image of the target domain as it is (the identity loss keeps colours, section 5.2).
+    _requires_grad((nets.d_a, nets.d_b), False)  # their gradients are not wanted here
+    opt_g.zero_grad()
+    idt_weight = lambda_cycle * lambda_identity
+    loss_idt_a = l1(nets.g_a(real_b), real_b) * idt_weight
+    loss_idt_b = l1(nets.g_b(real_a), real_a) * idt_weight
+    score_b, score_a = nets.d_a(fake_b), nets.d_b(fake_a)
+    loss_g_a = mse(score_b, torch.ones_like(score_b))
+    loss_g_b = mse(score_a, torch.ones_like(score_a))
+    loss_cycle_a = l1(rec_a, real_a) * lambda_cycle
+    loss_cycle_b = l1(rec_b, real_b) * lambda_cycle
+    loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b + loss_idt_a + loss_idt_b
+    loss_g.backward()
+    opt_g.step()
+
+    # Discriminators: real -> 1, (pooled) fake -> 0, halved so D learns slower than G (section 7.1).
+    _requires_grad((nets.d_a, nets.d_b), True)
+    opt_d.zero_grad()
+    loss_d_a = _discriminator_loss(nets.d_a, real_b, pool_b.query(fake_b, rng), mse)
+    loss_d_b = _discriminator_loss(nets.d_b, real_a, pool_a.query(fake_a, rng), mse)
+    opt_d.step()
+    named = {"loss_d_a": loss_d_a, "loss_d_b": loss_d_b, "loss_g_a": loss_g_a, "loss_g_b": loss_g_b,
+             "loss_cycle_a": loss_cycle_a, "loss_cycle_b": loss_cycle_b, "loss_idt_a": loss_idt_a,
+             "loss_idt_b": loss_idt_b}
+    return {k: float(v.item()) for k, v in named.items()}
+
+
+def _discriminator_loss(net: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                        mse: nn.Module) -> torch.Tensor:
+    """junyanz backward_D_basic: 0.5 * (MSE(D(real), 1) + MSE(D(fake), 0)), and its backward."""
+    score_real, score_fake = net(real), net(fake.detach())
+    loss: torch.Tensor = (mse(score_real, torch.ones_like(score_real))
+                          + mse(score_fake, torch.zeros_like(score_fake))) * 0.5
+    loss.backward()
+    return loss
+
+
+def _requires_grad(nets: Sequence[nn.Module], flag: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+def init_weights(module: nn.Module, rng: torch.Generator) -> None:
+    """junyanz init_weights(init_type="normal", init_gain=0.02): conv weights from N(0, 0.02) and
+    biases 0, batch-norm scales from N(1, 0.02); drawn from ``rng``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02, generator=rng)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02, generator=rng)
+            nn.init.zeros_(m.bias)
+
+
+def lr_factor(epoch: int, epochs: int, epochs_decay: int) -> float:
+    """junyanz's ``lambda_rule`` (epoch_count 1): 1 for the first ``epochs`` epochs, then down by
+    1 / (epochs_decay + 1) per epoch; ``epoch`` counts finished epochs, so it is 0 once all are done."""
+    return 1.0 - max(0, epoch + 1 - epochs) / (epochs_decay + 1)
+
+
+def lr_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate schedule; step it at the end of each epoch."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, cfg.epochs, cfg.epochs_decay))
+
+
+def augment(images: torch.Tensor, size: int, flip: bool, rng: torch.Generator) -> torch.Tensor:
+    """(N, 3, L, L) uint8 -> (N, 3, size, size) float in [-1, 1] (the generators' range): a random
+    ``size`` crop of each image, mirrored left-right with probability 0.5 when ``flip`` (junyanz
+    resize_and_crop + flip), drawn from ``rng`` so that a resumed run crops as an uninterrupted one."""
+    n, _, h, w = images.shape
+    tops = torch.randint(0, h - size + 1, (n,), generator=rng)
+    lefts = torch.randint(0, w - size + 1, (n,), generator=rng)
+    flips = torch.rand(n, generator=rng) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
+    crops = []
+    for image, top, left, mirror in zip(images, tops.tolist(), lefts.tolist(), flips.tolist(), strict=True):
+        crop = image[:, top:top + size, left:left + size]
+        crops.append(crop.flip(-1) if mirror else crop)
+    return torch.stack(crops).float() / 127.5 - 1.0
+
+
+@torch.no_grad()
+def before_after(nets: CycleNets, fixed_a: torch.Tensor, fixed_b: torch.Tensor,
+                 device: torch.device) -> Image.Image:
+    """Four rows: the fixed A images, G_A of them, the fixed B images, G_B of them. Made in eval mode
+    through ``ml.cyclegan.infer.translate_tensor`` (what the studio's tool runs), which changes no
+    training state and draws no random numbers."""
+    for g in (nets.g_a, nets.g_b):
+        g.eval()
+    a, b = fixed_a.to(device), fixed_b.to(device)
+    rows = torch.cat([a, translate_tensor(nets.g_a, a), b, translate_tensor(nets.g_b, b)])
+    for g in (nets.g_a, nets.g_b):
+        g.train()
+    return tensor_to_image(make_grid((rows.float().cpu() + 1) / 2, nrow=len(a), padding=2))
+
+
+# --- data and plan -------------------------------------------------------------------------------
+
+
+def _dataset(cfg: TrainConfig, images: Sequence[Image.Image], domain: str) -> torch.Tensor:
+    """One domain's images as a uint8 tensor (N, 3, L, L), L = load_size: a quarter of float32's memory."""
+    if len(images) == 0:
+        raise TrainError(f"no images in domain {domain} to train on")
+    if cfg.dry_run and len(images) > DRY_RUN_IMAGES:
+        images = images[:DRY_RUN_IMAGES]
+    squares = prepare(images, cfg.load_size, cfg.resize_mode)
+    arr = np.stack([np.asarray(img, dtype=np.uint8) for img in squares])  # (N, L, L, 3)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def _fixed(data: torch.Tensor, size: int) -> torch.Tensor:
+    """The preview's images, centre-cropped to ``size``, in [-1, 1]."""
+    offset = (data.shape[-1] - size) // 2
+    crops = data[:, :, offset:offset + size, offset:offset + size]
+    return crops.float() / 127.5 - 1.0
+
+
+def _plan(cfg: TrainConfig, data_a: torch.Tensor, data_b: torch.Tensor, notes: list[str]) -> _Plan:
+    n_a, n_b = len(data_a), len(data_b)
+    epoch_size = max(n_a, n_b)  # junyanz UnalignedDataset: the larger set sets an epoch's length
+    batch = cfg.batch_size
+    if epoch_size < batch:
+        notes.append(f"only {epoch_size} images in the larger set: batch size {batch} lowered to "
+                     f"{epoch_size}")
+        batch = epoch_size
+    # Partial last batches are kept (as junyanz's loader does): instance norm works per image.
+    steps = math.ceil(epoch_size / batch)
+    if cfg.dry_run:
+        steps = min(steps, DRY_RUN_STEPS)
+        notes.append(f"dry run: {n_a} + {n_b} images (A + B), batch {batch}, {steps} steps per epoch")
+    else:
+        for domain, n in (("A", n_a), ("B", n_b)):
+            if n < FEW_IMAGES:
+                notes.append(f"only {n} images in domain {domain}: CycleGAN needs hundreds per domain "
+                             f"to learn more than these pictures")
+    digest = hashlib.sha256()
+    for data in (data_a, data_b):
+        digest.update(str(tuple(data.shape)).encode())
+        digest.update(data.numpy().tobytes())
+    return _Plan(images_a=n_a, images_b=n_b, batch_size=batch, steps_per_epoch=steps,
+                 total_steps=steps * (cfg.epochs + cfg.epochs_decay), fingerprint=digest.hexdigest()[:16],
+                 report_every=1 if cfg.dry_run else cfg.report_every,
+                 sample_every=1 if cfg.dry_run else cfg.sample_every)
+
+
+class _Window:
+    """Sums of the metrics since the last report; saved in the checkpoint so a resumed run reports
+    the same averages as an uninterrupted one."""
+
+    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
+        self.sums = dict(sums) if sums else dict.fromkeys(METRICS, 0.0)
+        self.count = count
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for k in METRICS:
+            self.sums[k] += metrics[k]
+        self.count += 1
+
+    def mean(self) -> dict[str, float]:
+        return {k: self.sums[k] / max(self.count, 1) for k in METRICS}
+
+    def state(self) -> dict[str, Any]:
+        return {"sums": dict(self.sums), "count": self.count}
+
+
+# --- the training checkpoint ----------------------------------------------------------------------
+
+# Settings a resumed run must share with the checkpoint; the others (epochs, epochs_decay, how often
+# to report, sample and save) may change between runs.
+_SAME_ON_RESUME = ("image_size", "load_size", "n_blocks", "ngf", "ndf", "batch_size", "lr", "beta1",
+                   "lambda_cycle", "lambda_identity", "pool_size", "flip", "seed", "resize_mode", "dry_run")
+
+
+def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: torch.Tensor | None,
+                rng: torch.Generator, nets: CycleNets, opt_g: torch.optim.Optimizer,
+                opt_d: torch.optim.Optimizer, sched_g: torch.optim.lr_scheduler.LambdaLR,
+                sched_d: torch.optim.lr_scheduler.LambdaLR, pool_a: ImagePool, pool_b: ImagePool,
+                history: list[dict[str, float]], window: _Window) -> None:
+    state = {
+        "format": TRAINING_FORMAT,
+        "version": TRAINING_VERSION,
+        "family": "cyclegan",
+        "config": asdict(cfg),
+        "plan": asdict(plan),
+        "step": step,
+        "perm": perm,  # this epoch's shuffle, once drawn; None between epochs
+        "rng": rng.get_state(),
+        "g_a": cpu_state_dict(nets.g_a),
+        "g_b": cpu_state_dict(nets.g_b),
+        "d_a": cpu_state_dict(nets.d_a),
+        "d_b": cpu_state_dict(nets.d_b),
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict(),
+        "sched_g": sched_g.state_dict(),  # the lambda itself is not saved (None): train() rebuilds it
+        "sched_d": sched_d.state_dict(),
+        "pool_a": pool_a.state(),
+        "pool_b": pool_b.state(),
+        "history": history,
+        "window": window.state(),
+    }
+    save_state(path, state)
+
+
+def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
+    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "CycleGAN")
+    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
+    old = state["plan"]
+    if old["fingerprint"] != plan.fingerprint:
+        raise TrainError(f"cannot resume: the checkpoint was trained on other images (A {old['images_a']} "
+                         f"then, {plan.images_a} now; B {old['images_b']} then, {plan.images_b} now)")
+    if state["step"] > plan.total_steps:
+        raise TrainError(f"cannot resume: the checkpoint is at step {state['step']}, past this run's "
+                         f"{plan.total_steps} steps ({cfg.epochs} + {cfg.epochs_decay} epochs); "
+                         f"ask for more epochs")
+    return state
