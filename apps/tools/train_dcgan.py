@@ -31,9 +31,15 @@ class TrainDCGANForm(TrainingForm):
     batch_size = forms.IntegerField(min_value=1, max_value=512, initial=64, required=False)
     lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1e-1, initial=2e-4,
                           required=False)
+    ngf = forms.IntegerField(label="Generator width", min_value=8, max_value=256, initial=64, required=False,
+                             help_text="Feature maps of its last hidden layer; 64 is the paper's. "
+                                       "Halving it makes training about four times cheaper.")
+    ndf = forms.IntegerField(label="Discriminator width", min_value=8, max_value=256, initial=64,
+                             required=False)
     sample_every = forms.IntegerField(label="Preview every (steps)", min_value=1, max_value=100_000,
                                       initial=50, required=False)
-    field_order = ["images", "image_size", "resize_mode", "epochs", "batch_size", "lr", "sample_every",
+    field_order = ["images", "image_size", "resize_mode", "epochs", "batch_size", "lr", "ngf", "ndf",
+                   "sample_every",
                    "name", "seed", "dry_run"]
 
 
@@ -50,7 +56,8 @@ class TrainDCGANTool(TrainingTool):
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:
-        cfg = TrainConfig(image_size=params["image_size"], epochs=params["epochs"],
+        cfg = TrainConfig(image_size=params["image_size"], epochs=params["epochs"], ngf=params["ngf"],
+                          ndf=params["ndf"],
                           batch_size=params["batch_size"], lr=params["lr"], seed=params["seed"],
                           sample_every=params["sample_every"], checkpoint_every=200,
                           resize_mode=params["resize_mode"], dry_run=params["dry_run"])
