@@ -7,6 +7,7 @@ from . import (
     dcgan,  # noqa: F401
     fast_style,  # noqa: F401
     style,  # noqa: F401
+    train_cyclegan,  # noqa: F401
     train_dcgan,  # noqa: F401
 )
 

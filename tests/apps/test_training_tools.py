@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
+from apps.catalog import services as catalog
 from apps.catalog.models import ModelVersion
 from apps.jobs import runner, services
 from apps.jobs.models import Job, JobFile, JobState, job_workdir
@@ -238,3 +239,66 @@ def test_a_worker_retry_continues_from_the_periodic_checkpoint(alice: Any, monke
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED, job.error
     assert job.result["resumed_from"] == 3
+
+
+# --- trained versions can be activated and used --------------------------------------------------
+
+
+def test_a_trained_dcgan_activates_and_samples(alice: Any) -> None:
+    job = training_job(alice, ngf=16, ndf=16)
+    runner.run(str(job.pk), "task-1", "worker-a")
+    version = ModelVersion.objects.get(family="dcgan")
+    catalog.activate(version)
+    sample = make_job(alice, kind="dcgan", params={"mode": "grid", "n": 4, "seed": 1}, task_id="t-2")
+    runner.run(str(sample.pk), "t-2", "worker-a")
+    sample.refresh_from_db()
+    assert sample.state == JobState.SUCCEEDED, sample.error
+    assert sample.model == version and sample.model_sha256 == version.sha256
+    grid = sample.files.get(name="grid.png")
+    with grid.file.open("rb") as fh:
+        assert Image.open(fh).size == (2 + 2 * 34, 2 + 2 * 34)  # 32 px images, 2x2 with borders
+
+
+def cyclegan_job(owner: Any, **params: Any) -> Job:
+    job = make_job(owner, kind="train-cyclegan", params={
+        "image_size": 32, "n_blocks": 1, "ngf": 8, "ndf": 8, "epochs": 1, "epochs_decay": 1,
+        "dry_run": True, "seed": 5, **params})
+    for field, size in (("images_a", (48, 40)), ("images_b", (40, 48))):
+        data = image_zip(4, size=size)
+        f = JobFile(job=job, role=JobFile.Role.INPUT, field=field, name=f"{field}.zip", size=len(data))
+        f.file.save(f"{field}.zip", io.BytesIO(data), save=True)
+    return job
+
+
+def test_a_cyclegan_training_job_registers_a_draft_that_translates(alice: Any) -> None:
+    job = cyclegan_job(alice, name="red to blue")
+    runner.run(str(job.pk), "task-1", "worker-a")
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED, job.error
+    reports = [d for d in progress_events(job) if "metrics" in d]
+    assert [d["step"] for d in reports] == [1, 2, 3, 4]
+    assert {"loss_g_a", "loss_d_b", "loss_cycle_a", "loss_idt_b", "lr"} <= set(reports[-1]["metrics"])
+    version = ModelVersion.objects.get(family="cyclegan")
+    assert (version.status, version.validation, version.name) == ("draft", "valid", "red to blue")
+    assert version.config["n_blocks"] == 1 and version.config["ngf"] == 8
+
+    catalog.activate(version)
+    photo = make_job(alice, kind="cyclegan", params={"max_side": 64, "tile": "auto"}, task_id="t-2")
+    data = io.BytesIO()
+    Image.new("RGB", (50, 30), (180, 60, 60)).save(data, format="PNG")
+    f = JobFile(job=photo, role=JobFile.Role.INPUT, field="photo", name="p.png", size=len(data.getvalue()))
+    f.file.save("p.png", io.BytesIO(data.getvalue()), save=True)
+    runner.run(str(photo.pk), "t-2", "worker-a")
+    photo.refresh_from_db()
+    assert photo.state == JobState.SUCCEEDED, photo.error
+    assert photo.model == version
+    with photo.files.get(role=JobFile.Role.RESULT).file.open("rb") as fh:
+        assert Image.open(fh).size == (50, 30)
+
+
+def test_the_cyclegan_form_wants_both_zips_and_a_multiple_of_four() -> None:
+    from apps.tools.train_cyclegan import TrainCycleGANForm
+
+    form = TrainCycleGANForm(data={"image_size": 34}, files={"images_a": upload(image_zip(2))})
+    assert not form.is_valid()
+    assert "images_b" in form.errors and "multiple of 4" in form.errors["image_size"][0]
