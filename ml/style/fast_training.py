@@ -1,0 +1,441 @@
+"""Train a fast-style network on one style image: Johnson, Alahi & Fei-Fei (2016), "Perceptual Losses
+for Real-Time Style Transfer", as pytorch/examples fast_neural_style trains it (``neural_style.py train``).
+
+The command line is ml/style/fast_train.py:
+    python -m ml.style.fast_train STYLE.jpg --features FEATURES.pt -o out.pt --steps 2000 [--resume]
+
+Recipe: a TransformerNet (pixels 0..255 in and out, output not clamped) learns to turn photos into
+pictures whose features match the photo's (content) and whose Gram matrices match the style image's
+(style), computed once at ``style_size``. Adam lr 1e-3, batch 4, 256 px, as the example. The loss
+network is the studio's feature network (ml/style/features.py), read at the layers Gatys stylization
+uses (content conv4_2, the Udacity style layer weights), whichever network it is:
+
+    content = mean((F(y) - F(x))^2) / mean(F(x)^2)                       at conv4_2        (eq. 2)
+    style   = sum_l w_l mean((G_l(y) - G_l(s))^2) / mean(G_l(s)^2),  G = F F^T / (C h w)   (eq. 3-5)
+    tv      = mean |y[i+1] - y[i]| + mean |y[j+1] - y[j]|, y in 0..1
+    total   = content_weight * content + style_weight * style + tv_weight * tv
+
+Each term is a relative error (divided by its target's mean square; an all-black output scores 1).
+The example's weights (content 1e5, style 1e10) balance VGG16's raw magnitudes; EfficientNet-Lite0's
+ReLU6 taps differ from those, and from each other (its stem's Gram error is ~1e5 times conv5_1's), so
+raw errors would leave the deep style layers unheard and tie the weights to one network. Relative
+errors make each layer count as its Udacity weight says, and the default weights below were set by
+eye on the starter EfficientNet-Lite0 (docs/fast-style-trained.jpg).
+
+The example trains 2 epochs over COCO's 83k photos; here the content set is small (by default
+scikit-image's ~16 sample photos), so training is counted in steps and every step draws fresh random
+crops (a random square of 1x to 1.5x the image side, scaled down, flipped half the time).
+
+Resuming is exact: the training checkpoint holds the net, Adam's state, the random generator's state
+and the partly-averaged report window, and every random number comes from one seeded torch.Generator.
+On the CPU N steps, a stop and the rest give the same weights as one run (tests/ml/test_fast_style_train.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from torchvision.utils import make_grid
+
+from ml.common.checkpoint import checkpoint_dict
+from ml.common.device import pick_device
+from ml.common.image_zip import prepare
+from ml.common.images import image_to_tensor, tensor_to_image
+from ml.common.progress import Cancelled, Progress, check_cancelled
+from ml.common.training import (
+    TrainError,
+    TrainResult,
+    check_same_settings,
+    cpu_state_dict,
+    load_state,
+    save_state,
+)
+from ml.style.config import StyleConfig
+from ml.style.fast_config import FastStyleConfig
+from ml.style.fast_family import FastStyleModel
+from ml.style.fast_infer import stylize_fast
+from ml.style.features import FeatureNet
+from ml.style.losses import tv_loss
+from ml.style.transformer_net import TransformerNet
+
+TRAINING_FORMAT = "studio-fast-style-training"
+TRAINING_VERSION = 1
+METRICS = ("content", "style", "tv", "total")
+# The layers Gatys stylization reads (ml/style/gatys.py through StyleConfig's defaults).
+CONTENT_LAYER = StyleConfig().content_layer
+STYLE_LAYER_WEIGHTS = dict(StyleConfig().style_layer_weights)
+LAYERS = tuple(sorted({CONTENT_LAYER, *STYLE_LAYER_WEIGHTS}))
+ZOOM = 1.5  # photos are kept at 1.5x the image side, so random crops can also vary in scale
+PREVIEW_COUNT = 3  # photos in the before/after preview
+# --dry-run: tiny images and two steps with a report and a preview each, in seconds on a CPU.
+DRY_RUN_SIZE, DRY_RUN_IMAGES, DRY_RUN_BATCH, DRY_RUN_STEPS = 32, 4, 2, 2
+
+
+@dataclass
+class TrainConfig:
+    style_name: str = "style"  # the style's name in the result's FastStyleConfig
+    image_size: int = 256  # side of the training crops (a multiple of 4)
+    style_size: int = 256  # longer side of the style image when its Grams are taken
+    steps: int = 2000
+    batch_size: int = 4
+    lr: float = 1e-3
+    content_weight: float = 1.0  # relative errors: see the module docstring
+    style_weight: float = 5.0
+    tv_weight: float = 1.0
+    seed: int = 0
+    report_every: int = 10  # steps per metrics report (averaged over those steps) and history point
+    sample_every: int = 100  # steps per before/after preview; 0: only the final one
+    checkpoint_every: int = 200  # steps per training checkpoint; 0: only at the end and on cancel
+    # DRY_RUN_SIZE px, at most DRY_RUN_IMAGES photos, batch DRY_RUN_BATCH, DRY_RUN_STEPS steps, and
+    # a report with a preview after every step: every part of the loop runs, in seconds.
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        FastStyleConfig(styles=[self.style_name]).validate()  # a name the result's config accepts
+        if self.image_size < 16 or self.image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4 and at least 16, got {self.image_size}")
+        for name in ("style_size", "steps", "batch_size", "report_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("sample_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    def model_config(self) -> FastStyleConfig:
+        return FastStyleConfig(kind="transformer-net", styles=[self.style_name], n_styles=1)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the run does, once the photos, style and feature network are known."""
+
+    images: int
+    batch_size: int
+    image_size: int
+    style_size: int
+    total_steps: int
+    report_every: int
+    sample_every: int
+    fingerprint: str  # of the prepared photos: a resume must see the same data
+    style_fingerprint: str  # of the style image as its Grams were taken
+    features: str  # the feature network and its weights
+
+
+def train(cfg: TrainConfig, style: Image.Image, content: Sequence[Image.Image], features: FeatureNet,
+          progress: Progress, *, checkpoint_path: str | os.PathLike[str] | None = None,
+          resume: bool = True, device: torch.device | str | None = None) -> TrainResult:
+    """Train a TransformerNet to paint ``content`` photos (any sizes) in the style of ``style``, with
+    ``features`` (a FeatureNet with the Gatys layers) as the loss network; return it as a fast-style
+    studio checkpoint with the run's metrics.
+
+    ``checkpoint_path``: where the training checkpoint goes (every ``cfg.checkpoint_every`` steps, at
+    the end, and before a Cancelled leaves). With ``resume`` and an existing file there, training
+    continues from it; it must come from the same photos, style, feature network and settings
+    (``steps`` may grow). Cancellation is checked before every step. Raises TrainError for unusable input.
+    """
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    lacking = sorted(set(LAYERS) - set(features.layers))
+    if lacking:
+        raise TrainError(f"the feature network lacks layers {', '.join(lacking)}")
+    notes: list[str] = []
+    data = _dataset(cfg, content)
+    style_img = _style_image(cfg, style)
+    plan = _plan(cfg, data, style_img, features, notes)
+    features = features.to(dev)
+    grams = style_grams(features, image_to_tensor(style_img).to(dev))
+    side = (plan.image_size, plan.image_size)
+    preview_photos = [tensor_to_image(photo / 255).resize(side, Image.Resampling.LANCZOS)
+                      for photo in data[:PREVIEW_COUNT].float()]
+
+    rng = torch.Generator().manual_seed(cfg.seed)  # every random number of the run comes from here
+    net = TransformerNet()
+    init_weights(net, rng)
+    net.to(dev).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+
+    step = 0
+    history: list[dict[str, float]] = []
+    window = _Window()
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if path is not None and resume and path.exists():
+        state = _load_state(path, cfg, plan)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.set_state(state["rng"])
+        step, history, window = state["step"], list(state["history"]), _Window(**state["window"])
+    resumed_from = step
+
+    def save() -> None:
+        if path is not None:
+            save_state(path, {
+                "format": TRAINING_FORMAT, "version": TRAINING_VERSION, "family": "fast-style",
+                "config": asdict(cfg), "plan": asdict(plan), "step": step, "rng": rng.get_state(),
+                "net": cpu_state_dict(net), "optimizer": optimizer.state_dict(), "history": history,
+                "window": window.state(),
+            })
+
+    if step < plan.total_steps:  # listeners learn the total (and a resume's start) before step 1 ends
+        where = f"resuming at step {step}" if step else "starting"
+        progress.update(step, plan.total_steps, f"{where}: {plan.images} photos, batch {plan.batch_size}, "
+                        f"{plan.image_size} px")
+    data = data.to(dev)
+    preview: Image.Image | None = None
+    while step < plan.total_steps:
+        # Top of a step: the net, Adam and rng are consistent with ``step``.
+        if cfg.checkpoint_every and step > resumed_from and step % cfg.checkpoint_every == 0:
+            save()
+        try:
+            check_cancelled(progress)
+        except Cancelled:
+            save()  # so the job can resume from exactly here
+            raise
+        batch = random_crops(data, plan.batch_size, plan.image_size, rng)
+        metrics = train_step(net, features, optimizer, batch, grams, cfg)
+        step += 1
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainError(f"training diverged at step {step}: {', '.join(bad)} is not finite "
+                             f"(try a lower learning rate)")
+        window.add(metrics)
+        last = step == plan.total_steps
+        preview = None
+        if last or (plan.sample_every and step % plan.sample_every == 0):
+            preview = _preview(net, cfg, preview_photos, dev)
+        reported = None
+        if last or step % plan.report_every == 0:
+            reported = window.mean()
+            history.append({"step": step, "epoch": step * plan.batch_size / plan.images, **reported})
+            if step % plan.report_every == 0:
+                # A run's last report between the regular ones keeps its window, so a resumed run's
+                # later reports average the same steps as an uninterrupted run's.
+                window = _Window()
+        if reported is not None or preview is not None:
+            progress.update(step, plan.total_steps, f"step {step}", preview=preview, metrics=reported)
+    if step != resumed_from:
+        save()
+
+    # The last step made a preview; a run that had nothing left to do makes one now.
+    final_preview = preview if preview is not None else _preview(net, cfg, preview_photos, dev)
+    final = {k: history[-1][k] for k in METRICS} if history else {}
+    if step == resumed_from:  # nothing left to do: the checkpoint had finished already
+        progress.update(step, plan.total_steps, "already trained", preview=final_preview, metrics=final)
+    extra = {
+        "source": "trained in the studio (ml.style.fast_train)",
+        "train_config": asdict(cfg),
+        "features": {"network": network_name(features), "weights_key": features.weights_key},
+        "style_sha256": plan.style_fingerprint,
+        "images": plan.images,
+        "steps": step,
+        "metrics": final,
+    }
+    net.eval()
+    return TrainResult(
+        checkpoint=checkpoint_dict(family="fast-style", config=cfg.model_config(),
+                                   state_dict=net.state_dict(), extra=extra),
+        final=final, history=history, preview=final_preview, step=step, total_steps=plan.total_steps,
+        resumed_from=resumed_from, images=plan.images, batch_size=plan.batch_size, notes=notes,
+    )
+
+
+def train_step(net: TransformerNet, features: FeatureNet, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+               grams: dict[str, torch.Tensor], cfg: TrainConfig) -> dict[str, float]:
+    """One Adam step on the photos ``x`` (B, 3, S, S) in 0..255; returns the weighted losses."""
+    optimizer.zero_grad()
+    y = net(x)  # (B, 3, S, S), roughly 0..255
+    parts = perceptual_loss(features, x, y, grams, cfg)
+    parts["total"].backward()
+    optimizer.step()
+    return {k: v.item() for k, v in parts.items()}
+
+
+def perceptual_loss(features: FeatureNet, x: torch.Tensor, y: torch.Tensor, grams: dict[str, torch.Tensor],
+                    cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """The weighted content, style and tv terms of the module docstring and their sum, for photos
+    ``x`` and the net's output ``y`` (both 0..255; the feature network takes 0..1)."""
+    with torch.no_grad():
+        target = features(x / 255)[CONTENT_LAYER]
+    out = features(y / 255)
+    content = F.mse_loss(out[CONTENT_LAYER], target) / target.pow(2).mean().clamp_min(1e-12)
+    style = y.new_zeros(())
+    for layer, w in STYLE_LAYER_WEIGHTS.items():
+        g = grams[layer]  # (1, C, C): broadcast over the batch
+        style = style + w * (gram_matrix(out[layer]) - g).pow(2).mean() / g.pow(2).mean().clamp_min(1e-12)
+    parts = {"content": cfg.content_weight * content, "style": cfg.style_weight * style,
+             "tv": cfg.tv_weight * tv_loss(y / 255)}
+    parts["total"] = parts["content"] + parts["style"] + parts["tv"]
+    return parts
+
+
+def gram_matrix(f: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) -> (B, C, C) Gram matrices divided by C h w, as the example's ``gram_matrix``:
+    a per-position average, so Grams of the style at ``style_size`` compare with crops of any size."""
+    b, c, h, w = f.shape
+    flat = f.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def style_grams(features: FeatureNet, style: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The style image (1, 3, H, W) in 0..1 -> {layer: (1, C, C)}, once per run."""
+    with torch.no_grad():
+        out = features(style)
+    return {layer: gram_matrix(out[layer]) for layer in STYLE_LAYER_WEIGHTS}
+
+
+def random_crops(data: torch.Tensor, batch: int, size: int, rng: torch.Generator) -> torch.Tensor:
+    """A batch (B, 3, size, size) of float 0..255 from the photos ``data`` (N, 3, P, P) uint8: each a
+    square of side size..P at a random place in a photo, scaled to ``size``, flipped half the time.
+    Photos are drawn without repeats while there are enough of them."""
+    n, _, side, _ = data.shape
+    order = torch.cat([torch.randperm(n, generator=rng) for _ in range(-(-batch // n))])[:batch]
+    crops = []
+    for i in order.tolist():
+        c = int(torch.randint(size, side + 1, (1,), generator=rng))
+        top, left = torch.randint(0, side - c + 1, (2,), generator=rng).tolist()
+        crop = data[i:i + 1, :, top:top + c, left:left + c].float()
+        if c != size:
+            crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False,
+                                 antialias=True)
+        if bool(torch.rand(1, generator=rng) < 0.5):
+            crop = crop.flip(-1)
+        crops.append(crop)
+    return torch.cat(crops)
+
+
+def init_weights(net: nn.Module, rng: torch.Generator) -> None:
+    """PyTorch's default initialisation of every conv (the example keeps it), drawn from ``rng``:
+    weights kaiming-uniform with a = sqrt(5), biases uniform in +-1/sqrt(fan_in). Instance-norm
+    scales stay 1 and shifts 0."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=rng)
+            if m.bias is not None:
+                bound = 1 / math.sqrt(m.weight[0].numel())
+                nn.init.uniform_(m.bias, -bound, bound, generator=rng)
+
+
+def network_name(features: FeatureNet) -> str:
+    """"efficientnet-lite0", "vgg19", or the class name of another FeatureNet."""
+    names = {"EfficientNetFeatures": "efficientnet-lite0", "VGG19Features": "vgg19"}
+    return names.get(type(features).__name__, type(features).__name__)
+
+
+# --- data and plan -------------------------------------------------------------------------------
+
+
+def photo_side(image_size: int) -> int:
+    """The side photos are kept at: crops of ``image_size`` take 1x to ZOOM x of it."""
+    return round(image_size * ZOOM)
+
+
+def _dataset(cfg: TrainConfig, content: Sequence[Image.Image]) -> torch.Tensor:
+    """The photos as centred squares in one uint8 tensor (N, 3, P, P): a quarter of float32's memory."""
+    if len(content) == 0:
+        raise TrainError("no content photos to train on")
+    if cfg.dry_run:
+        content = content[:DRY_RUN_IMAGES]
+    size = DRY_RUN_SIZE if cfg.dry_run else cfg.image_size
+    squares = prepare(content, photo_side(size))
+    arr = np.stack([np.asarray(img, dtype=np.uint8) for img in squares])  # (N, P, P, 3)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def _style_image(cfg: TrainConfig, style: Image.Image) -> Image.Image:
+    """The style image with its longer side at ``style_size`` (scaled up or down, shape kept)."""
+    side = DRY_RUN_SIZE if cfg.dry_run else cfg.style_size
+    img = style.convert("RGB")
+    scale = side / max(img.size)
+    size = (max(16, round(img.width * scale)), max(16, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS) if size != img.size else img
+
+
+def _plan(cfg: TrainConfig, data: torch.Tensor, style: Image.Image, features: FeatureNet,
+          notes: list[str]) -> _Plan:
+    n = len(data)
+    batch, steps = cfg.batch_size, cfg.steps
+    if cfg.dry_run:
+        batch, steps = min(batch, DRY_RUN_BATCH), min(steps, DRY_RUN_STEPS)
+        notes.append(f"dry run: {n} photos at {DRY_RUN_SIZE} px, batch {batch}, {steps} steps")
+    if n < batch:
+        notes.append(f"only {n} photos for a batch of {batch}: a batch holds several crops of one photo")
+    digest = hashlib.sha256(data.numpy().tobytes()).hexdigest()[:16]
+    style_digest = hashlib.sha256(style.tobytes() + repr(style.size).encode()).hexdigest()[:16]
+    feature_id = network_name(features) + (f"@{features.weights_key}" if features.weights_key else "")
+    return _Plan(images=n, batch_size=batch, image_size=DRY_RUN_SIZE if cfg.dry_run else cfg.image_size,
+                 style_size=max(style.size), total_steps=steps,
+                 report_every=1 if cfg.dry_run else cfg.report_every,
+                 sample_every=1 if cfg.dry_run else cfg.sample_every, fingerprint=digest,
+                 style_fingerprint=style_digest, features=feature_id)
+
+
+class _Window:
+    """Sums of the metrics since the last report; saved in the checkpoint so a resumed run reports
+    the same averages as an uninterrupted one."""
+
+    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
+        self.sums = dict(sums) if sums else dict.fromkeys(METRICS, 0.0)
+        self.count = count
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for k in METRICS:
+            self.sums[k] += metrics[k]
+        self.count += 1
+
+    def mean(self) -> dict[str, float]:
+        return {k: self.sums[k] / max(self.count, 1) for k in METRICS}
+
+    def state(self) -> dict[str, Any]:
+        return {"sums": dict(self.sums), "count": self.count}
+
+
+def _preview(net: TransformerNet, cfg: TrainConfig, photos: list[Image.Image],
+             device: torch.device) -> Image.Image:
+    """The preview photos (top row) over what ``stylize_fast`` makes of them with the net as it is
+    (bottom row). Eval mode and inference change no state, so previews never change training."""
+    net.eval()
+    model = FastStyleModel(config=cfg.model_config(), net=net)
+    after = [stylize_fast(model, photo, max_side=max(photo.size), device=device) for photo in photos]
+    net.train()
+    tiles = torch.cat([image_to_tensor(img) for img in [*photos, *after]])
+    return tensor_to_image(make_grid(tiles, nrow=len(photos), padding=2))
+
+
+# --- the training checkpoint ----------------------------------------------------------------------
+
+# Settings a resumed run must share with the checkpoint; the others (steps, the style's name, how
+# often to report, preview and save) may change between runs.
+_SAME_ON_RESUME = ("image_size", "style_size", "batch_size", "lr", "content_weight", "style_weight",
+                   "tv_weight", "seed", "dry_run")
+
+
+def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
+    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "fast-style")
+    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
+    old = state["plan"]
+    if old["fingerprint"] != plan.fingerprint or old["images"] != plan.images:
+        raise TrainError(f"cannot resume: the checkpoint was trained on other photos "
+                         f"({old['images']} then, {plan.images} now)")
+    if old["style_fingerprint"] != plan.style_fingerprint:
+        raise TrainError("cannot resume: the checkpoint was trained on another style image")
+    if old["features"] != plan.features:
+        raise TrainError(f"cannot resume: the checkpoint was trained with another feature network "
+                         f"({old['features']} then, {plan.features} now)")
+    if state["step"] > plan.total_steps:
+        raise TrainError(f"cannot resume: the checkpoint is at step {state['step']}, past this run's "
+                         f"{plan.total_steps} steps; ask for more steps")
+    return state
