@@ -9,6 +9,7 @@ from . import (
     style,  # noqa: F401
     train_cyclegan,  # noqa: F401
     train_dcgan,  # noqa: F401
+    train_fast_style,  # noqa: F401
 )
 
 if settings.STUDIO_DIAGNOSTIC_TOOLS:

@@ -302,3 +302,64 @@ def test_the_cyclegan_form_wants_both_zips_and_a_multiple_of_four() -> None:
     form = TrainCycleGANForm(data={"image_size": 34}, files={"images_a": upload(image_zip(2))})
     assert not form.is_valid()
     assert "images_b" in form.errors and "multiple of 4" in form.errors["image_size"][0]
+
+
+def fast_style_job(owner: Any, content: bytes | None = None, **params: Any) -> Job:
+    job = make_job(owner, kind="train-fast-style", params={
+        "style_name": "stripes", "steps": 2, "dry_run": True, "seed": 1, **params})
+    style = io.BytesIO()
+    Image.new("RGB", (64, 48), (250, 40, 90)).save(style, format="PNG")
+    inputs = {"style": style.getvalue(), **({"content": content} if content is not None else {})}
+    for field, data in inputs.items():
+        f = JobFile(job=job, role=JobFile.Role.INPUT, field=field, name=f"{field}.bin", size=len(data))
+        f.file.save(f"{field}.bin", io.BytesIO(data), save=True)
+    return job
+
+
+@pytest.mark.parametrize("content", [None, image_zip(4, size=(60, 50))], ids=["bundled photos", "a zip"])
+def test_a_fast_style_training_job_registers_a_style_the_fast_style_tool_uses(alice: Any,
+                                                                              content: bytes | None) -> None:
+    from tests.conftest import install_feature_network
+
+    features = install_feature_network()
+    job = fast_style_job(alice, content=content, name="pink")
+    runner.run(str(job.pk), "task-1", "worker-a")
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED, job.error
+    reports = [d for d in progress_events(job) if "metrics" in d]
+    assert reports and set(reports[-1]["metrics"]) == {"content", "style", "tv", "total"}
+    version = ModelVersion.objects.get(family="fast-style")
+    assert (version.status, version.validation) == ("draft", "valid")
+    assert version.config["styles"] == ["stripes"] and version.config["kind"] == "transformer-net"
+    assert features.label in job.events.filter(kind="progress").first().data["message"]
+
+    catalog.activate(version)
+    use = make_job(alice, kind="fast-style", params={"styles": {"stripes": 1.0}, "max_side": 64,
+                                                     "preserve_colors": False}, task_id="t-2")
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 32), (10, 120, 200)).save(photo, format="PNG")
+    f = JobFile(job=use, role=JobFile.Role.INPUT, field="photo", name="p.png", size=len(photo.getvalue()))
+    f.file.save("p.png", io.BytesIO(photo.getvalue()), save=True)
+    runner.run(str(use.pk), "t-2", "worker-a")
+    use.refresh_from_db()
+    assert use.state == JobState.SUCCEEDED, use.error
+    assert use.model == version
+
+
+def test_fast_style_training_needs_a_feature_network(alice: Any) -> None:
+    job = fast_style_job(alice)
+    runner.run(str(job.pk), "task-1", "worker-a")
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED and job.error.startswith("No style-features model is active.")
+
+
+def test_the_style_name_defaults_to_the_files_name() -> None:
+    from apps.tools.train_fast_style import TrainFastStyleForm, TrainFastStyleTool
+
+    style = io.BytesIO()
+    Image.new("RGB", (20, 20), "red").save(style, format="PNG")
+    upload = SimpleUploadedFile("Water Lilies.png", style.getvalue())
+    form = TrainFastStyleForm(data={}, files={"style": upload})
+    assert form.is_valid(), form.errors
+    params = TrainFastStyleTool().params(form.cleaned_data)
+    assert params["style_name"] == "Water Lilies" and params["steps"] == 1000 and "content" not in params
