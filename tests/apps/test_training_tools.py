@@ -363,3 +363,27 @@ def test_the_style_name_defaults_to_the_files_name() -> None:
     assert form.is_valid(), form.errors
     params = TrainFastStyleTool().params(form.cleaned_data)
     assert params["style_name"] == "Water Lilies" and params["steps"] == 1000 and "content" not in params
+
+
+def test_the_form_refuses_a_zip_of_10000_tiny_files() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(10_000):
+            archive.writestr(f"tiny/{i:05d}.png", b"\x89PNG")
+    form = TrainDCGANForm(data={}, files={"images": upload(buffer.getvalue())})
+    assert not form.is_valid()
+    assert "too many files: 10,000 (limit 5,000)" in form.errors["images"][0]
+
+
+def test_images_of_wildly_different_sizes_train(alice: Any) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i, size in enumerate([(1, 1), (3000, 12), (12, 3000), (640, 480), (7, 5), (33, 900)]):
+            png = io.BytesIO()
+            Image.new("RGB", size, (40 * i, 90, 200)).save(png, format="PNG")
+            archive.writestr(f"{i}.png", png.getvalue())
+    job = training_job(alice, zip_bytes=buffer.getvalue(), resize_mode="pad")
+    runner.run(str(job.pk), "task-1", "worker-a")
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert job.result["images"] == 6
