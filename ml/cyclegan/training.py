@@ -12,8 +12,9 @@ the identity loss |G_A(b) - b|_1, |G_B(a) - a|_1 weighted by 0.5 * lambda. The d
 from a history of 50 generated images (the image pool), not only the latest. Adam lr 2e-4, betas
 (0.5, 0.999), the same rate for ``epochs`` epochs, then linearly down to 0 over ``epochs_decay``.
 Images are scaled to ``load_size`` squares, then each step takes a random ``image_size`` crop,
-flipped left-right half the time. Unpaired: an epoch visits each image of the larger set once (A
-indices wrap around), and each A image is paired with a random B image.
+flipped left-right half the time (the pool, loading, crops and flips: ml/cyclegan/data.py).
+Unpaired: an epoch visits each image of the larger set once (A indices wrap around), and each A
+image is paired with a random B image.
 
 Every ``report_every`` steps the listener hears the averaged losses (junyanz's names) and the
 learning rate; every ``sample_every`` steps it also sees a before/after picture: rows of a few fixed
@@ -29,7 +30,6 @@ non-deterministic kernels, so results there are close, not identical.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -45,7 +44,7 @@ from torchvision.utils import make_grid
 
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
-from ml.common.image_zip import RESIZE_MODES, prepare
+from ml.common.image_zip import RESIZE_MODES
 from ml.common.images import tensor_to_image
 from ml.common.progress import Cancelled, Progress, check_cancelled
 from ml.common.training import (
@@ -57,6 +56,7 @@ from ml.common.training import (
     save_state,
 )
 from ml.cyclegan.config import CycleGANConfig
+from ml.cyclegan.data import ImagePool, augment, center_crops, fingerprint, load_domain
 from ml.cyclegan.discriminator import NLayerDiscriminator
 from ml.cyclegan.infer import ALIGN, translate_tensor
 from ml.cyclegan.model import ResnetGenerator
@@ -139,39 +139,6 @@ class CycleNets:
         return self.g_a, self.g_b, self.d_a, self.d_b
 
 
-class ImagePool:
-    """junyanz util/image_pool.py (Shrivastava et al. 2017): the discriminator sees generated images
-    from a history, not only the latest generator's, which damps oscillation (paper section 4).
-
-    The first ``size`` images go in and come straight back. After that each new image, with
-    probability 0.5, takes the place of a random stored one and the stored one is returned instead;
-    otherwise the new one is returned and the pool is left as it is.
-    """
-
-    def __init__(self, size: int, images: Sequence[torch.Tensor] = ()) -> None:
-        self.size = size
-        self.images = list(images)  # each (1, C, H, W), detached
-
-    def query(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        if self.size == 0:
-            return images
-        out = []
-        for image in images.detach().split(1):
-            if len(self.images) < self.size:
-                self.images.append(image)
-                out.append(image)
-            elif float(torch.rand((), generator=rng)) > 0.5:
-                i = int(torch.randint(0, self.size, (), generator=rng))
-                out.append(self.images[i].clone())
-                self.images[i] = image
-            else:
-                out.append(image)
-        return torch.cat(out)
-
-    def state(self) -> torch.Tensor:  # (N, C, H, W) on the CPU; (0,) when empty
-        return torch.cat(self.images).cpu() if self.images else torch.zeros(0)
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What the run does, once the images are known."""
@@ -201,7 +168,9 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
     """
     dev = device if isinstance(device, torch.device) else pick_device(device)
     notes: list[str] = []
-    data_a, data_b = _dataset(cfg, images_a, "A"), _dataset(cfg, images_b, "B")
+    limit = DRY_RUN_IMAGES if cfg.dry_run else None
+    data_a = load_domain(images_a, cfg.load_size, cfg.resize_mode, "A", limit)
+    data_b = load_domain(images_b, cfg.load_size, cfg.resize_mode, "B", limit)
     plan = _plan(cfg, data_a, data_b, notes)
     gcfg = cfg.generator_config()
 
@@ -249,7 +218,8 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
         progress.update(step, plan.total_steps, f"{where}: {plan.images_a} + {plan.images_b} images "
                         f"(A + B), batch {plan.batch_size}, {plan.steps_per_epoch} steps per epoch")
     shown = min(PREVIEW_COUNT, plan.images_a, plan.images_b)  # as many B as A: a rectangular grid
-    fixed_a, fixed_b = _fixed(data_a[:shown], cfg.image_size), _fixed(data_b[:shown], cfg.image_size)
+    fixed_a = center_crops(data_a[:shown], cfg.image_size)
+    fixed_b = center_crops(data_b[:shown], cfg.image_size)
     epochs = cfg.epochs + cfg.epochs_decay
     epoch_size = max(plan.images_a, plan.images_b)
     preview: Image.Image | None = None
@@ -410,21 +380,6 @@ def lr_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, cfg.epochs, cfg.epochs_decay))
 
 
-def augment(images: torch.Tensor, size: int, flip: bool, rng: torch.Generator) -> torch.Tensor:
-    """(N, 3, L, L) uint8 -> (N, 3, size, size) float in [-1, 1] (the generators' range): a random
-    ``size`` crop of each image, mirrored left-right with probability 0.5 when ``flip`` (junyanz
-    resize_and_crop + flip), drawn from ``rng`` so that a resumed run crops as an uninterrupted one."""
-    n, _, h, w = images.shape
-    tops = torch.randint(0, h - size + 1, (n,), generator=rng)
-    lefts = torch.randint(0, w - size + 1, (n,), generator=rng)
-    flips = torch.rand(n, generator=rng) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
-    crops = []
-    for image, top, left, mirror in zip(images, tops.tolist(), lefts.tolist(), flips.tolist(), strict=True):
-        crop = image[:, top:top + size, left:left + size]
-        crops.append(crop.flip(-1) if mirror else crop)
-    return torch.stack(crops).float() / 127.5 - 1.0
-
-
 @torch.no_grad()
 def before_after(nets: CycleNets, fixed_a: torch.Tensor, fixed_b: torch.Tensor,
                  device: torch.device) -> Image.Image:
@@ -440,25 +395,7 @@ def before_after(nets: CycleNets, fixed_a: torch.Tensor, fixed_b: torch.Tensor,
     return tensor_to_image(make_grid((rows.float().cpu() + 1) / 2, nrow=len(a), padding=2))
 
 
-# --- data and plan -------------------------------------------------------------------------------
-
-
-def _dataset(cfg: TrainConfig, images: Sequence[Image.Image], domain: str) -> torch.Tensor:
-    """One domain's images as a uint8 tensor (N, 3, L, L), L = load_size: a quarter of float32's memory."""
-    if len(images) == 0:
-        raise TrainError(f"no images in domain {domain} to train on")
-    if cfg.dry_run and len(images) > DRY_RUN_IMAGES:
-        images = images[:DRY_RUN_IMAGES]
-    squares = prepare(images, cfg.load_size, cfg.resize_mode)
-    arr = np.stack([np.asarray(img, dtype=np.uint8) for img in squares])  # (N, L, L, 3)
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
-
-
-def _fixed(data: torch.Tensor, size: int) -> torch.Tensor:
-    """The preview's images, centre-cropped to ``size``, in [-1, 1]."""
-    offset = (data.shape[-1] - size) // 2
-    crops = data[:, :, offset:offset + size, offset:offset + size]
-    return crops.float() / 127.5 - 1.0
+# --- the plan ------------------------------------------------------------------------------------
 
 
 def _plan(cfg: TrainConfig, data_a: torch.Tensor, data_b: torch.Tensor, notes: list[str]) -> _Plan:
@@ -479,12 +416,8 @@ def _plan(cfg: TrainConfig, data_a: torch.Tensor, data_b: torch.Tensor, notes: l
             if n < FEW_IMAGES:
                 notes.append(f"only {n} images in domain {domain}: CycleGAN needs hundreds per domain "
                              f"to learn more than these pictures")
-    digest = hashlib.sha256()
-    for data in (data_a, data_b):
-        digest.update(str(tuple(data.shape)).encode())
-        digest.update(data.numpy().tobytes())
     return _Plan(images_a=n_a, images_b=n_b, batch_size=batch, steps_per_epoch=steps,
-                 total_steps=steps * (cfg.epochs + cfg.epochs_decay), fingerprint=digest.hexdigest()[:16],
+                 total_steps=steps * (cfg.epochs + cfg.epochs_decay), fingerprint=fingerprint(data_a, data_b),
                  report_every=1 if cfg.dry_run else cfg.report_every,
                  sample_every=1 if cfg.dry_run else cfg.sample_every)
 
