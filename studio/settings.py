@@ -128,10 +128,13 @@ STUDIO_MAX_REQUEST_BYTES = envint("STUDIO_MAX_REQUEST_BYTES", 2 * STUDIO_MAX_UPL
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# socket_timeout: redis-py 8 gives up reading after 5 s by default, and a consumer's receive() is a
+# BZPOPMIN that itself waits 5 s, so under load a job page's WebSocket died (error 1011) after five
+# quiet seconds (django/channels_redis#422). Reads now get three times that.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 60},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 500, "expiry": 60},
     }
 }
 
