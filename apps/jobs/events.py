@@ -8,7 +8,8 @@ import concurrent.futures
 import logging
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -36,7 +37,7 @@ def record(job: Job, kind: str, data: dict[str, Any], **fields: Any) -> JobEvent
     for name, value in fields.items():
         setattr(job, name, value)
     job.last_seq = seq
-    broadcast(job.pk, event.as_message())
+    _push(job.pk, event.as_message())
     return event
 
 
@@ -60,8 +61,45 @@ def transition(job: Job, to: str, message: str = "", **fields: Any) -> bool:
         data = {"state": to, "message": job.message, "error": job.error,
                 "step": job.step, "total": job.total}
         event = JobEvent.objects.create(job_id=job.pk, seq=seq, kind="state", data=data)
-    broadcast(job.pk, event.as_message())
+    _push(job.pk, event.as_message())
     return True
+
+
+_held = threading.local()  # .pushes: the pushes of the events.atomic() block this thread is in
+
+
+@contextmanager
+def atomic() -> Iterator[None]:
+    """One transaction for several writes: one commit (on SQLite, an fsync) instead of one each.
+    The events recorded inside are pushed in order once the outermost such block has committed (or,
+    inside a plain transaction.atomic(), ended), so no push announces an event that is not stored.
+    Rolled back: none is pushed."""
+    pushes: list[tuple[Any, dict[str, Any]]] | None = getattr(_held, "pushes", None)
+    if pushes is not None:  # nested: the outer block pushes
+        start = len(pushes)
+        try:
+            with transaction.atomic():
+                yield
+        except BaseException:
+            del pushes[start:]
+            raise
+        return
+    _held.pushes = pushes = []
+    try:
+        with transaction.atomic():
+            yield
+    finally:
+        _held.pushes = None
+    for job_id, message in pushes:
+        broadcast(job_id, message)
+
+
+def _push(job_id: Any, message: dict[str, Any]) -> None:
+    pushes = getattr(_held, "pushes", None)
+    if pushes is None:
+        broadcast(job_id, message)
+    else:
+        pushes.append((job_id, message))
 
 
 def broadcast(job_id: Any, message: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from apps.tools.base import ToolError, get_tool
+from apps.tools.base import ToolError, ToolOutput, get_tool
 from ml.common.progress import Cancelled
 
 from . import events
@@ -55,16 +55,23 @@ def run(job_id: str, task_id: str, worker: str) -> None:
         events.transition(job, JobState.FAILED, "Failed",
                           error=f"Internal error ({type(exc).__name__}); see the worker log.")
     else:
+        _succeed(job, output)
+
+
+def _succeed(job: Job, output: ToolOutput) -> None:
+    """Result files and the final state in one transaction: one commit rather than one per file
+    (a DCGAN grid has 17), and `succeeded` is pushed once its results are stored with it."""
+    summary = output.summary
+    model_fields: dict[str, Any] = {"model_version": output.model_version}
+    if output.model is not None:
+        version = output.model.version
+        summary = {**summary, "model": output.model.summary()}
+        model_fields = {"model": version, "model_sha256": version.sha256, "model_version": version.label}
+    with events.atomic():
         for out in output.files:
             job_file = JobFile(job=job, role=JobFile.Role.RESULT, name=out.name,
                                content_type=out.content_type, size=len(out.content))
             job_file.file.save(out.name, ContentFile(out.content), save=True)
-        summary = output.summary
-        model_fields: dict[str, Any] = {"model_version": output.model_version}
-        if output.model is not None:
-            version = output.model.version
-            summary = {**summary, "model": output.model.summary()}
-            model_fields = {"model": version, "model_sha256": version.sha256, "model_version": version.label}
         events.transition(job, JobState.SUCCEEDED, "Done", result=summary, step=job.total or 1,
                           total=job.total or 1, **model_fields)
 
