@@ -44,9 +44,10 @@ class TinyFeatures(FeatureNet):
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__(LAYERS, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-        torch.manual_seed(seed)
-        self.convs = nn.ModuleList([nn.Conv2d(3, 4, 3, 2, 1), nn.Conv2d(4, 6, 3, 2, 1),
-                                    nn.Conv2d(6, 8, 3, 1, 1), nn.Conv2d(8, 8, 3, 2, 1)])
+        with torch.random.fork_rng(devices=[]):  # seeded weights, the global generator left alone
+            torch.manual_seed(seed)
+            self.convs = nn.ModuleList([nn.Conv2d(3, 4, 3, 2, 1), nn.Conv2d(4, 6, 3, 2, 1),
+                                        nn.Conv2d(6, 8, 3, 1, 1), nn.Conv2d(8, 8, 3, 2, 1)])
         self.freeze()
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -58,6 +59,7 @@ class TinyFeatures(FeatureNet):
 
 
 FEATURES = TinyFeatures()
+STYLE = texture_image((40, 30))
 
 
 def other_features() -> TinyFeatures:
@@ -65,8 +67,6 @@ def other_features() -> TinyFeatures:
     features = TinyFeatures(seed=1)
     features.weights_key = "other"
     return features
-
-STYLE = texture_image((40, 30))
 
 
 def train(cfg: TrainConfig, content: list[Image.Image], progress: Progress, *, style: Image.Image = STYLE,
