@@ -154,6 +154,9 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 6 * 3600)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 6 * 3600 + 600)}
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+# The worker's main process imports these before it forks its pool processes: torch and every tool
+# (3-4 s on a CPU) load once at start-up, not in the first job of each pool process.
+CELERY_IMPORTS = ["apps.tools.catalog"]
 
 # The "sleep" diagnostics tool, for tests and for checking a deployment's workers.
 STUDIO_DIAGNOSTIC_TOOLS = envbool("STUDIO_DIAGNOSTIC_TOOLS", False)
