@@ -29,7 +29,9 @@ def _own_job(request: AuthenticatedRequest, job_id: str) -> Job:
 @login_required
 def home(request: AuthenticatedRequest) -> HttpResponse:
     recent = Job.objects.filter(owner=request.user)[:5]
-    return render(request, "jobs/home.html", {"tools": all_tools(), "recent": recent})
+    tools = all_tools()
+    return render(request, "jobs/home.html", {"tools": [t for t in tools if not t.trains],
+                                              "trainers": [t for t in tools if t.trains], "recent": recent})
 
 
 @login_required

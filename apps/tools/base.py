@@ -37,6 +37,7 @@ class Tool:
     description: ClassVar[str] = ""
     queue: ClassVar[str] = "gpu"
     form_class: ClassVar[type[forms.Form]]
+    trains: ClassVar[bool] = False  # a training tool (listed under "Train" on the home page)
     # The submit page; a tool with its own controls (e.g. a style picker) extends this template.
     submit_template: ClassVar[str] = "jobs/submit.html"
 
