@@ -9,8 +9,9 @@ leaves, continues from it when asked, and returns a ``TrainResult``.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 
 from ml.common.checkpoint import CheckpointError, load_any
+from ml.common.progress import Cancelled, Progress, check_cancelled
 
 
 class TrainError(ValueError):
@@ -77,3 +79,68 @@ def check_same_settings(saved: dict[str, Any], now: dict[str, Any], keys: Sequen
 def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A module's weights as CPU tensors, detached (for a training checkpoint)."""
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
+def checkpoint_or_cancel(progress: Progress, save: Callable[[], None], *, step: int, resumed_from: int,
+                         every: int) -> None:
+    """The top of a training step, where everything is consistent with ``step``: ``save()`` a training
+    checkpoint when one is due (every ``every`` steps, 0: never; not again at the step the run
+    resumed from), and raise Cancelled when the job was cancelled, after a ``save()`` so that it can
+    resume from exactly here."""
+    if every and step > resumed_from and step % every == 0:
+        save()
+    try:
+        check_cancelled(progress)
+    except Cancelled:
+        save()
+        raise
+
+
+def check_finite(metrics: dict[str, float], step: int) -> None:
+    """Stop a run whose losses are no longer numbers (inf or nan): training cannot come back from it."""
+    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainError(f"training diverged at step {step}: {', '.join(bad)} is not finite "
+                         f"(try a lower learning rate)")
+
+
+class MetricWindow:
+    """Sums of the metrics ``names`` since the last report; its ``state()`` goes in the training
+    checkpoint (``{"sums": {name: float}, "count": int}``) and ``from_state`` rebuilds it, so a resumed
+    run reports the same averages as an uninterrupted one."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self.sums = dict.fromkeys(self.names, 0.0)
+        self.count = 0
+
+    @classmethod
+    def from_state(cls, names: Sequence[str], state: dict[str, Any]) -> MetricWindow:
+        window = cls(names)
+        if state["sums"]:
+            window.sums = dict(state["sums"])
+        window.count = state["count"]
+        return window
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for k in self.names:
+            self.sums[k] += metrics[k]
+        self.count += 1
+
+    def mean(self) -> dict[str, float]:
+        return {k: self.sums[k] / max(self.count, 1) for k in self.names}
+
+    def state(self) -> dict[str, Any]:
+        return {"sums": dict(self.sums), "count": self.count}
+
+    def report(self, history: list[dict[str, float]], step: int, epoch: float, *,
+               restart: bool) -> dict[str, float]:
+        """The averages since the last report, also appended to ``history`` with ``step`` and ``epoch``.
+        With ``restart`` (a regular report) the window starts over; a run's last report between the
+        regular ones keeps it, so a resumed run's later reports average the same steps as an
+        uninterrupted run's."""
+        means = self.mean()
+        history.append({"step": step, "epoch": epoch, **means})
+        if restart:
+            self.sums, self.count = dict.fromkeys(self.names, 0.0), 0
+        return means

@@ -46,11 +46,14 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.image_zip import RESIZE_MODES
 from ml.common.images import tensor_to_image
-from ml.common.progress import Cancelled, Progress, check_cancelled
+from ml.common.progress import Progress
 from ml.common.training import (
+    MetricWindow,
     TrainError,
     TrainResult,
+    check_finite,
     check_same_settings,
+    checkpoint_or_cancel,
     cpu_state_dict,
     load_state,
     save_state,
@@ -188,7 +191,7 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
 
     step, perm = 0, None
     history: list[dict[str, float]] = []
-    window = _Window()
+    window = MetricWindow(METRICS)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     if path is not None and resume and path.exists():
         state = _load_state(path, cfg, plan)
@@ -204,7 +207,7 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
         pool_b = ImagePool(cfg.pool_size, [x[None].to(dev) for x in state["pool_b"]])
         rng.set_state(state["rng"])
         step, perm, history = state["step"], state["perm"], list(state["history"])
-        window = _Window(**state["window"])
+        window = MetricWindow.from_state(METRICS, state["window"])
     resumed_from = step
 
     def save() -> None:
@@ -228,13 +231,8 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
             perm = torch.randperm(epoch_size, generator=rng)
         for batch in range(step % plan.steps_per_epoch, plan.steps_per_epoch):
             # Top of a step: nets, optimizers, schedules, pools, rng and perm are consistent with ``step``.
-            if cfg.checkpoint_every and step > resumed_from and step % cfg.checkpoint_every == 0:
-                save()
-            try:
-                check_cancelled(progress)
-            except Cancelled:
-                save()  # so the job can resume from exactly here
-                raise
+            checkpoint_or_cancel(progress, save, step=step, resumed_from=resumed_from,
+                                 every=cfg.checkpoint_every)
             index = perm[batch * plan.batch_size:(batch + 1) * plan.batch_size]
             pick_b = torch.randint(0, plan.images_b, (len(index),), generator=rng)  # unpaired: any B
             real_a = augment(data_a[index % plan.images_a], cfg.image_size, cfg.flip, rng).to(dev)
@@ -243,10 +241,7 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
             losses = train_step(nets, opt_g, opt_d, pool_a, pool_b, real_a, real_b, rng,
                                 lambda_cycle=cfg.lambda_cycle, lambda_identity=cfg.lambda_identity)
             step += 1
-            bad = [k for k, v in losses.items() if not math.isfinite(v)]
-            if bad:
-                raise TrainError(f"training diverged at step {step}: {', '.join(bad)} is not finite "
-                                 f"(try a lower learning rate)")
+            check_finite(losses, step)
             window.add({**losses, "lr": lr})
             last = step == plan.total_steps
             preview = None
@@ -254,12 +249,8 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
                 preview = before_after(nets, fixed_a, fixed_b, dev)
             reported = None
             if last or step % plan.report_every == 0:
-                reported = window.mean()
-                history.append({"step": step, "epoch": step / plan.steps_per_epoch, **reported})
-                if step % plan.report_every == 0:
-                    # A run's last report between the regular ones keeps its window, so a resumed
-                    # run's later reports average the same steps as an uninterrupted run's.
-                    window = _Window()
+                reported = window.report(history, step, step / plan.steps_per_epoch,
+                                         restart=step % plan.report_every == 0)
             if reported is not None or preview is not None:
                 progress.update(step, plan.total_steps, f"epoch {epoch + 1}/{epochs}, step {step}",
                                 preview=preview, metrics=reported)
@@ -422,26 +413,6 @@ def _plan(cfg: TrainConfig, data_a: torch.Tensor, data_b: torch.Tensor, notes: l
                  sample_every=1 if cfg.dry_run else cfg.sample_every)
 
 
-class _Window:
-    """Sums of the metrics since the last report; saved in the checkpoint so a resumed run reports
-    the same averages as an uninterrupted one."""
-
-    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
-        self.sums = dict(sums) if sums else dict.fromkeys(METRICS, 0.0)
-        self.count = count
-
-    def add(self, metrics: dict[str, float]) -> None:
-        for k in METRICS:
-            self.sums[k] += metrics[k]
-        self.count += 1
-
-    def mean(self) -> dict[str, float]:
-        return {k: self.sums[k] / max(self.count, 1) for k in METRICS}
-
-    def state(self) -> dict[str, Any]:
-        return {"sums": dict(self.sums), "count": self.count}
-
-
 # --- the training checkpoint ----------------------------------------------------------------------
 
 # Settings a resumed run must share with the checkpoint; the others (epochs, epochs_decay, how often
@@ -454,7 +425,7 @@ def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: t
                 rng: torch.Generator, nets: CycleNets, opt_g: torch.optim.Optimizer,
                 opt_d: torch.optim.Optimizer, sched_g: torch.optim.lr_scheduler.LambdaLR,
                 sched_d: torch.optim.lr_scheduler.LambdaLR, pool_a: ImagePool, pool_b: ImagePool,
-                history: list[dict[str, float]], window: _Window) -> None:
+                history: list[dict[str, float]], window: MetricWindow) -> None:
     state = {
         "format": TRAINING_FORMAT,
         "version": TRAINING_VERSION,

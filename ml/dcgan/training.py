@@ -21,7 +21,6 @@ GPU cuDNN may pick non-deterministic kernels, so results there are close, not id
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -36,11 +35,14 @@ from torch import nn
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.image_zip import RESIZE_MODES, prepare
-from ml.common.progress import Cancelled, Progress, check_cancelled
+from ml.common.progress import Progress
 from ml.common.training import (
+    MetricWindow,
     TrainError,
     TrainResult,
+    check_finite,
     check_same_settings,
+    checkpoint_or_cancel,
     cpu_state_dict,
     load_state,
     save_state,
@@ -140,7 +142,7 @@ def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *
 
     step, perm = 0, None
     history: list[dict[str, float]] = []
-    window = _Window()
+    window = MetricWindow(METRICS)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     if path is not None and resume and path.exists():
         state = _load_state(path, cfg, plan)
@@ -151,7 +153,7 @@ def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *
         rng.set_state(state["rng"])
         step, perm, history = state["step"], state["perm"], list(state["history"])
         fixed_noise = state["fixed_noise"]
-        window = _Window(**state["window"])
+        window = MetricWindow.from_state(METRICS, state["window"])
     resumed_from = step
 
     def save() -> None:
@@ -171,22 +173,14 @@ def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *
             perm = torch.randperm(plan.images, generator=rng)
         for batch in range(step % plan.steps_per_epoch, plan.steps_per_epoch):
             # Top of a step: both nets, the optimizers, rng and perm are consistent with ``step``.
-            if cfg.checkpoint_every and step > resumed_from and step % cfg.checkpoint_every == 0:
-                save()
-            try:
-                check_cancelled(progress)
-            except Cancelled:
-                save()  # so the job can resume from exactly here
-                raise
+            checkpoint_or_cancel(progress, save, step=step, resumed_from=resumed_from,
+                                 every=cfg.checkpoint_every)
             index = perm[batch * plan.batch_size:(batch + 1) * plan.batch_size]
             real = data[index.to(dev)].float() / 127.5 - 1.0  # uint8 -> [-1, 1], the generator's range
             noise = torch.randn(len(index), cfg.nz, 1, 1, generator=rng).to(dev)
             metrics = train_step(netG, netD, optG, optD, criterion, real, noise)
             step += 1
-            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-            if bad:
-                raise TrainError(f"training diverged at step {step}: {', '.join(bad)} is not finite "
-                                 f"(try a lower learning rate)")
+            check_finite(metrics, step)
             window.add(metrics)
             last = step == plan.total_steps
             preview = None
@@ -194,12 +188,8 @@ def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *
                 preview = _preview(netG, fixed_noise, dev)
             reported = None
             if last or step % plan.report_every == 0:
-                reported = window.mean()
-                history.append({"step": step, "epoch": step / plan.steps_per_epoch, **reported})
-                if step % plan.report_every == 0:
-                    # A run's last report between the regular ones keeps its window, so a resumed
-                    # run's later reports average the same steps as an uninterrupted run's.
-                    window = _Window()
+                reported = window.report(history, step, step / plan.steps_per_epoch,
+                                         restart=step % plan.report_every == 0)
             if reported is not None or preview is not None:
                 progress.update(step, plan.total_steps, f"epoch {epoch + 1}/{cfg.epochs}, step {step}",
                                 preview=preview, metrics=reported)
@@ -309,26 +299,6 @@ def _plan(cfg: TrainConfig, data: torch.Tensor, notes: list[str]) -> _Plan:
                  sample_every=1 if cfg.dry_run else cfg.sample_every)
 
 
-class _Window:
-    """Sums of the metrics since the last report; saved in the checkpoint so a resumed run reports
-    the same averages as an uninterrupted one."""
-
-    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
-        self.sums = dict(sums) if sums else dict.fromkeys(METRICS, 0.0)
-        self.count = count
-
-    def add(self, metrics: dict[str, float]) -> None:
-        for k in METRICS:
-            self.sums[k] += metrics[k]
-        self.count += 1
-
-    def mean(self) -> dict[str, float]:
-        return {k: self.sums[k] / max(self.count, 1) for k in METRICS}
-
-    def state(self) -> dict[str, Any]:
-        return {"sums": dict(self.sums), "count": self.count}
-
-
 def _preview(netG: Generator, fixed_noise: torch.Tensor, device: torch.device) -> Image.Image:
     """The fixed latents' images in eval mode, as ``ml.dcgan.infer.sample`` makes them; eval mode
     changes no state, so previews never change what training does."""
@@ -348,7 +318,7 @@ _SAME_ON_RESUME = ("image_size", "nz", "ngf", "ndf", "batch_size", "lr", "beta1"
 def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: torch.Tensor | None,
                 rng: torch.Generator, netG: Generator, netD: Discriminator, optG: torch.optim.Optimizer,
                 optD: torch.optim.Optimizer, fixed_noise: torch.Tensor, history: list[dict[str, float]],
-                window: _Window) -> None:
+                window: MetricWindow) -> None:
     state = {
         "format": TRAINING_FORMAT,
         "version": TRAINING_VERSION,

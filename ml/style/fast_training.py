@@ -52,11 +52,14 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.image_zip import prepare
 from ml.common.images import image_to_tensor, tensor_to_image
-from ml.common.progress import Cancelled, Progress, check_cancelled
+from ml.common.progress import Progress
 from ml.common.training import (
+    MetricWindow,
     TrainError,
     TrainResult,
+    check_finite,
     check_same_settings,
+    checkpoint_or_cancel,
     cpu_state_dict,
     load_state,
     save_state,
@@ -174,14 +177,15 @@ def train(cfg: TrainConfig, style: Image.Image, content: Sequence[Image.Image], 
 
     step = 0
     history: list[dict[str, float]] = []
-    window = _Window()
+    window = MetricWindow(METRICS)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     if path is not None and resume and path.exists():
         state = _load_state(path, cfg, plan)
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         rng.set_state(state["rng"])
-        step, history, window = state["step"], list(state["history"]), _Window(**state["window"])
+        step, history = state["step"], list(state["history"])
+        window = MetricWindow.from_state(METRICS, state["window"])
     resumed_from = step
 
     def save() -> None:
@@ -201,20 +205,11 @@ def train(cfg: TrainConfig, style: Image.Image, content: Sequence[Image.Image], 
     preview: Image.Image | None = None
     while step < plan.total_steps:
         # Top of a step: the net, Adam and rng are consistent with ``step``.
-        if cfg.checkpoint_every and step > resumed_from and step % cfg.checkpoint_every == 0:
-            save()
-        try:
-            check_cancelled(progress)
-        except Cancelled:
-            save()  # so the job can resume from exactly here
-            raise
+        checkpoint_or_cancel(progress, save, step=step, resumed_from=resumed_from, every=cfg.checkpoint_every)
         batch = random_crops(data, plan.batch_size, plan.image_size, rng)
         metrics = train_step(net, features, optimizer, batch, grams, cfg)
         step += 1
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if bad:
-            raise TrainError(f"training diverged at step {step}: {', '.join(bad)} is not finite "
-                             f"(try a lower learning rate)")
+        check_finite(metrics, step)
         window.add(metrics)
         last = step == plan.total_steps
         preview = None
@@ -222,12 +217,8 @@ def train(cfg: TrainConfig, style: Image.Image, content: Sequence[Image.Image], 
             preview = _preview(net, cfg, preview_photos, dev)
         reported = None
         if last or step % plan.report_every == 0:
-            reported = window.mean()
-            history.append({"step": step, "epoch": step * plan.batch_size / plan.images, **reported})
-            if step % plan.report_every == 0:
-                # A run's last report between the regular ones keeps its window, so a resumed run's
-                # later reports average the same steps as an uninterrupted run's.
-                window = _Window()
+            epoch = step * plan.batch_size / plan.images
+            reported = window.report(history, step, epoch, restart=step % plan.report_every == 0)
         if reported is not None or preview is not None:
             progress.update(step, plan.total_steps, f"step {step}", preview=preview, metrics=reported)
     if step != resumed_from:
@@ -384,26 +375,6 @@ def _plan(cfg: TrainConfig, data: torch.Tensor, style: Image.Image, features: Fe
                  report_every=1 if cfg.dry_run else cfg.report_every,
                  sample_every=1 if cfg.dry_run else cfg.sample_every, fingerprint=digest,
                  style_fingerprint=style_digest, features=feature_id)
-
-
-class _Window:
-    """Sums of the metrics since the last report; saved in the checkpoint so a resumed run reports
-    the same averages as an uninterrupted one."""
-
-    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
-        self.sums = dict(sums) if sums else dict.fromkeys(METRICS, 0.0)
-        self.count = count
-
-    def add(self, metrics: dict[str, float]) -> None:
-        for k in METRICS:
-            self.sums[k] += metrics[k]
-        self.count += 1
-
-    def mean(self) -> dict[str, float]:
-        return {k: self.sums[k] / max(self.count, 1) for k in METRICS}
-
-    def state(self) -> dict[str, Any]:
-        return {"sums": dict(self.sums), "count": self.count}
 
 
 def _preview(net: TransformerNet, cfg: TrainConfig, photos: list[Image.Image],
