@@ -1,6 +1,7 @@
 """Image tools speed: the studio's entry points against a plain forward, and a job's latency.
 
-    python -m bench.image_tools [--repeats 5] [--jobs 5] [--threads N] [--skip-e2e]
+    python -m bench.image_tools [--repeats 5] [--jobs 5] [--threads N] [--skip-e2e | --only-e2e]
+                                [--studio-log PATH]
 
 1. Fast style (the starter 26-style net) and CycleGAN (the starter vintagify generator) at 256 and
    512 px: ``stylize_fast`` / ``translate`` (PIL in, PIL out, as the tools call them) against a plain
@@ -198,8 +199,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_studio(user: str, password: str, timeout: float = 600) -> Iterator[tuple[str, int]]:
-    """``manage.py runstudio`` on a fresh var dir and free ports; SIGINT at the end, also on errors."""
+def running_studio(user: str, password: str, log: Path | None = None, timeout: float = 600
+                   ) -> Iterator[tuple[str, int]]:
+    """``manage.py runstudio`` on a fresh var dir and free ports; SIGINT at the end, also on errors.
+    Its output goes to ``log`` when given (a crash in the web server or worker shows there)."""
     with tempfile.TemporaryDirectory(prefix="bench-studio-") as var:
         port, redis_port = free_port(), free_port()
         env = dict(os.environ, STUDIO_VAR_DIR=var, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
@@ -213,8 +216,11 @@ def running_studio(user: str, password: str, timeout: float = 600) -> Iterator[t
         lines: list[str] = []
 
         def drain() -> None:  # keeps the pipe from filling; the lines are shown if it fails
-            for line in proc.stdout or []:
-                lines.append(line)
+            with open(log or os.devnull, "w") as out:
+                for line in proc.stdout or []:
+                    lines.append(line)
+                    out.write(line)
+                    out.flush()
 
         threading.Thread(target=drain, daemon=True).start()
         try:
@@ -341,12 +347,12 @@ def run_job(browser: Browser, redis_port: int, slug: str, fields: dict[str, str]
             "load": float(loading.group(1)) if loading else 0.0}
 
 
-def end_to_end(jobs: int) -> None:
+def end_to_end(jobs: int, log: Path | None = None) -> None:
     user, password = "bench", uuid.uuid4().hex
     buffer = io.BytesIO()
     sample_scene((256, 256)).save(buffer, format="PNG")
     photo = buffer.getvalue()
-    with running_studio(user, password) as (host, redis_port):
+    with running_studio(user, password, log) as (host, redis_port):
         browser = Browser(host)
         token, _ = browser.form_token("/accounts/login/")
         status, _, _ = browser.post("/accounts/login/", {"username": user, "password": password,
@@ -379,10 +385,10 @@ def report(slug: str, what: str, cold: dict[str, float], runs: list[dict[str, fl
     ms = {k: f"{median(r[k] for r in runs) * 1000:.0f}" for k in runs[0]}
     low, high = (f(r["overhead"] for r in runs) * 1000 for f in (min, max))
     hits = sum(r["cache_hit"] for r in runs)
-    print(f"e2e {slug} ({what}): first job {cold['e2e']:.2f} s (model load {cold['load']:.2f} s, compute "
-          f"{cold['compute']:.2f} s); median of {len(runs)} (cache hits {hits:.0f}): "
-          f"end to end {ms['e2e']} ms, compute {ms['compute']} ms, overhead {ms['overhead']} ms "
-          f"(range {low:.0f}-{high:.0f}); {load()}")
+    print(f"e2e {slug} ({what}): first job {cold['e2e']:.2f} s (queued->running {cold['queue']:.2f} s, "
+          f"model load {cold['load']:.2f} s, compute {cold['compute']:.2f} s); median of {len(runs)} "
+          f"(cache hits {hits:.0f}): end to end {ms['e2e']} ms, compute {ms['compute']} ms, "
+          f"overhead {ms['overhead']} ms (range {low:.0f}-{high:.0f}); {load()}")
     print(f"    submit->queued {ms['submit']} (POST->302 {ms['post']}), queued->running {ms['queue']}, "
           f"running->first progress {ms['start']}, first->last progress {ms['work']}, last progress->"
           f"succeeded {ms['finish']}, succeeded->WebSocket {ms['push']}, page fetch {ms['page']}; "
@@ -396,16 +402,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model measurement")
     parser.add_argument("--jobs", type=int, default=5, help="timed jobs per tool, after one cold job")
     parser.add_argument("--threads", type=int, default=0, help="torch threads here (default: torch's)")
-    parser.add_argument("--skip-e2e", action="store_true", help="only the model measurements")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--skip-e2e", action="store_true", help="only the model measurements")
+    only.add_argument("--only-e2e", action="store_true", help="only the end-to-end jobs")
+    parser.add_argument("--studio-log", type=Path, help="write runstudio's output to this file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"CUDA {'yes' if torch.cuda.is_available() else 'none'}; {load()}")
-    image_models(args.repeats)
-    dcgan(args.repeats)
+    if not args.only_e2e:
+        image_models(args.repeats)
+        dcgan(args.repeats)
     if not args.skip_e2e:
-        end_to_end(args.jobs)
+        end_to_end(args.jobs, args.studio_log)
 
 
 if __name__ == "__main__":
