@@ -21,10 +21,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ml.common.image_zip import RESIZE_MODES, ImageZipError, prepare_image, read_images
-from ml.common.progress import Cancelled
-from ml.common.terminal import StoppableProgress
-from ml.cyclegan.training import DRY_RUN_IMAGES, DRY_RUN_STEPS, TrainConfig, TrainError, train
+from ml.common.image_zip import RESIZE_MODES, ImageZipError, prepare_image
+from ml.common.training_cli import add_common_args, read_image_set, run_training, state_path, trained_summary
+from ml.cyclegan.training import DRY_RUN_IMAGES, DRY_RUN_STEPS, TrainConfig, train
 
 DRY_RUN_EPOCHS = 1  # --dry-run without --epochs / --epochs-decay: one of each, so the decay runs too
 
@@ -51,25 +50,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ndf", type=int, default=defaults["ndf"])
     p.add_argument("--batch-size", type=int, default=defaults["batch_size"])
     p.add_argument("--lr", type=float, default=defaults["lr"])
-    p.add_argument("--seed", type=int, default=defaults["seed"])
     p.add_argument("--resize", choices=RESIZE_MODES, default=defaults["resize_mode"],
                    help="how non-square images become squares")
-    p.add_argument("--sample-every", type=int, default=defaults["sample_every"])
-    p.add_argument("--checkpoint-every", type=int, default=defaults["checkpoint_every"])
-    p.add_argument("--state", default=None,
-                   help="training checkpoint (default: OUTPUT with .train.pt); --resume continues it")
-    p.add_argument("--resume", action="store_true", help="continue from --state if it exists")
     p.add_argument("--preview", default=None, help="final before/after PNG (default: OUTPUT with .png)")
-    p.add_argument("--dry-run", action="store_true",
-                   help=f"{DRY_RUN_IMAGES} images per domain, {DRY_RUN_STEPS} steps per epoch")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+    add_common_args(p, defaults,
+                    dry_run_help=f"{DRY_RUN_IMAGES} images per domain, {DRY_RUN_STEPS} steps per epoch")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.output)
-    state = Path(args.state) if args.state else out.with_suffix(".train.pt")
+    state = state_path(args)
     preview_path = Path(args.preview) if args.preview else out.with_suffix(".png")
     # A dry run trains one epoch of each kind unless told otherwise, so the lr decay runs too.
     epochs = (args.epochs if args.epochs is not None
@@ -89,39 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     for domain, where in (("A", args.images_a), ("B", args.images_b)):
         try:
             # Each image is scaled to its load square as it is decoded: one full-size photo in memory.
-            found = read_images(where, transform=partial(prepare_image, size=cfg.load_size,
-                                                         mode=cfg.resize_mode))
+            images = read_image_set(where, partial(prepare_image, size=cfg.load_size, mode=cfg.resize_mode))
         except ImageZipError as exc:
             print(f"error: domain {domain} ({where}): {exc}", file=sys.stderr)
             return 1
-        for warning in found.warnings[:10]:
-            print(f"skipped {warning}", file=sys.stderr)
-        if len(found.warnings) > 10:
-            print(f"... and {len(found.warnings) - 10} more skipped", file=sys.stderr)
-        print(f"domain {domain}: {len(found.images)} images from {where}")
-        sets.append(found.images)
+        print(f"domain {domain}: {len(images)} images from {where}")
+        sets.append(images)
 
-    progress = StoppableProgress("cyclegan")
     started = time.monotonic()
-    try:
-        result = train(cfg, sets[0], sets[1], progress, checkpoint_path=state, resume=args.resume,
-                       device=args.device)
-    except Cancelled:
-        progress.close()
-        print(f"stopped; the training checkpoint is {state}: add --resume to continue", file=sys.stderr)
-        return 130
-    except TrainError as exc:
-        progress.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    progress.close()
-    for note in result.notes:
-        print(f"note: {note}")
+    result = run_training("cyclegan", state, lambda progress: train(
+        cfg, sets[0], sets[1], progress, checkpoint_path=state, resume=args.resume, device=args.device))
+    if isinstance(result, int):
+        return result
     torch.save(result.checkpoint, out)
     result.preview.save(preview_path)
-    losses = ", ".join(f"{k} {v:.3g}" for k, v in result.final.items())
-    print(f"trained steps {result.resumed_from}-{result.step} of {result.total_steps} in "
-          f"{time.monotonic() - started:.0f} s ({losses})")
+    print(trained_summary(result, started, ".3g"))
     print(f"wrote {out} (A -> B generator), {preview_path} (A, G_A(A), B, G_B(B)), {state} (training state)")
     return 0
 

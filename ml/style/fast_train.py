@@ -22,17 +22,15 @@ import torch
 from PIL import Image
 
 from ml.common.bundled_images import BundledImagesMissing, bundled_photos
-from ml.common.image_zip import ImageZipError, prepare_image, read_images
+from ml.common.image_zip import ImageZipError, prepare_image
 from ml.common.images import ImageError, load_image
-from ml.common.progress import Cancelled
-from ml.common.terminal import StoppableProgress
+from ml.common.training_cli import add_common_args, read_image_set, run_training, state_path, trained_summary
 from ml.style.fast_training import (
     DRY_RUN_BATCH,
     DRY_RUN_SIZE,
     DRY_RUN_STEPS,
     LAYERS,
     TrainConfig,
-    TrainError,
     photo_side,
     train,
 )
@@ -60,24 +58,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content-weight", type=float, default=defaults["content_weight"])
     p.add_argument("--style-weight", type=float, default=defaults["style_weight"])
     p.add_argument("--tv-weight", type=float, default=defaults["tv_weight"])
-    p.add_argument("--seed", type=int, default=defaults["seed"])
-    p.add_argument("--sample-every", type=int, default=defaults["sample_every"])
-    p.add_argument("--checkpoint-every", type=int, default=defaults["checkpoint_every"])
-    p.add_argument("--state", default=None,
-                   help="training checkpoint (default: OUTPUT with .train.pt); --resume continues it")
-    p.add_argument("--resume", action="store_true", help="continue from --state if it exists")
     p.add_argument("--preview", default=None,
                    help="final before/after preview PNG (default: OUTPUT with .png)")
-    p.add_argument("--dry-run", action="store_true",
-                   help=f"{DRY_RUN_SIZE} px, batch {DRY_RUN_BATCH}, {DRY_RUN_STEPS} steps")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+    add_common_args(p, defaults,
+                    dry_run_help=f"{DRY_RUN_SIZE} px, batch {DRY_RUN_BATCH}, {DRY_RUN_STEPS} steps")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.output)
-    state = Path(args.state) if args.state else out.with_suffix(".train.pt")
+    state = state_path(args)
     preview_path = Path(args.preview) if args.preview else out.with_suffix(".png")
     try:
         cfg = TrainConfig(style_name=args.name or Path(args.style).stem, image_size=args.size,
@@ -99,28 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{len(content)} content photos from {args.content or 'scikit-image'}; loss network {network}")
 
-    progress = StoppableProgress("fast-style")
     started = time.monotonic()
-    try:
-        result = train(cfg, style, content, features, progress, checkpoint_path=state, resume=args.resume,
-                       device=args.device)
-    except Cancelled:
-        progress.close()
-        print(f"stopped; the training checkpoint is {state}: add --resume to continue", file=sys.stderr)
-        return 130
-    except TrainError as exc:
-        progress.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    progress.close()
-    for note in result.notes:
-        print(f"note: {note}")
+    result = run_training("fast-style", state, lambda progress: train(
+        cfg, style, content, features, progress, checkpoint_path=state, resume=args.resume,
+        device=args.device))
+    if isinstance(result, int):
+        return result
     result.checkpoint["extra"]["features"]["sha256"] = features_sha256  # the file the catalog would hold
     torch.save(result.checkpoint, out)
     result.preview.save(preview_path)
-    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.final.items())
-    print(f"trained steps {result.resumed_from}-{result.step} of {result.total_steps} in "
-          f"{time.monotonic() - started:.0f} s ({losses})")
+    print(trained_summary(result, started, ".4g"))
     print(f"wrote {out} (style {cfg.style_name!r}), {preview_path} (before/after), {state} (training state)")
     return 0
 
@@ -131,12 +110,7 @@ def _content(source: str | None, cfg: TrainConfig) -> list[Image.Image]:
     shrink = partial(prepare_image, size=photo_side(cfg.image_size))
     if source is None:
         return [shrink(img) for img in bundled_photos()]
-    found = read_images(source, transform=shrink)
-    for warning in found.warnings[:10]:
-        print(f"skipped {warning}", file=sys.stderr)
-    if len(found.warnings) > 10:
-        print(f"... and {len(found.warnings) - 10} more skipped", file=sys.stderr)
-    return found.images
+    return read_image_set(source, shrink)
 
 
 if __name__ == "__main__":
