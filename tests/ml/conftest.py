@@ -1,12 +1,19 @@
-"""Small synthetic images for ml tests: no files from the internet, nothing larger than needed."""
+"""Small synthetic images for ml tests: no files from the internet, nothing larger than needed; and
+what the trainers' tests share (a progress recorder, one torch thread, comparing weights, image zips)."""
 
 from __future__ import annotations
 
 import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+from ml.common.progress import NullProgress
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **kw: object) -> bytes:
@@ -48,3 +55,48 @@ def content_img() -> Image.Image:
 @pytest.fixture
 def style_img() -> Image.Image:
     return texture_image()
+
+
+# --- for the trainers' tests ----------------------------------------------------------------------
+
+
+class Recorder(NullProgress):
+    """A progress listener that keeps every update and cancels after ``cancel_after`` checks."""
+
+    def __init__(self, cancel_after: int | None = None) -> None:
+        self.updates: list[dict] = []
+        self.checks = 0
+        self.cancel_after = cancel_after
+
+    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
+               metrics: dict[str, float] | None = None) -> None:
+        self.updates.append({"step": step, "total": total, "message": message, "preview": preview,
+                             "metrics": metrics})
+
+    def cancelled(self) -> bool:
+        self.checks += 1
+        return self.cancel_after is not None and self.checks > self.cancel_after
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """For tiny nets: one thread is fastest, and on a busy machine two threads that wait for each
+    other made the same run 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def write_zip(path: Path, images: list[Image.Image]) -> None:
+    """The images as set/00.png, set/01.png ..., and a set/readme.txt that is not an image."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, img in enumerate(images):
+            zf.writestr(f"set/{i:02d}.png", encode(img))
+        zf.writestr("set/readme.txt", "not an image")
+    path.write_bytes(buf.getvalue())

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import io
 import itertools
 import math
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +42,10 @@ from ml.cyclegan.training import (
 )
 from ml.cyclegan.training import train as train_on_any_device
 from ml.families import get_family
-from tests.ml.conftest import encode
+from tests.ml.conftest import Recorder, same_weights, write_zip
 from tests.ml.test_cyclegan_formats import JunyanzResnetGenerator, get_norm_layer
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/ml/conftest.py
 
 # 32 px crops of 36 px squares, tiny nets; a pool of 2 so the pool's random swaps happen within a
 # few steps (and resumes must reproduce them).
@@ -88,35 +87,6 @@ def domain_b(n: int = 4, seed: int = 1) -> list[Image.Image]:
         arr = np.where(stripes, rng.integers(0, 255, 3), rng.integers(0, 255, 3)).astype(np.uint8)
         out.append(Image.fromarray(arr))
     return out
-
-
-class Recorder:
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.updates: list[dict] = []
-        self.checks = 0
-        self.cancel_after = cancel_after
-
-    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
-               metrics: dict[str, float] | None = None) -> None:
-        self.updates.append({"step": step, "total": total, "message": message, "preview": preview,
-                             "metrics": metrics})
-
-    def cancelled(self) -> bool:
-        self.checks += 1
-        return self.cancel_after is not None and self.checks > self.cancel_after
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny nets: one thread is fastest, and two that wait for each other on a busy machine are slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 # --- the discriminator -----------------------------------------------------------------------------
@@ -507,15 +477,6 @@ def test_bad_settings_are_refused() -> None:
 
 
 # --- command line --------------------------------------------------------------------------------
-
-
-def write_zip(path: Path, images: list[Image.Image]) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for i, img in enumerate(images):
-            zf.writestr(f"set/{i:02d}.png", encode(img))
-        zf.writestr("set/readme.txt", "not an image")
-    path.write_bytes(buf.getvalue())
 
 
 def test_the_cli_dry_run_writes_generator_preview_and_state_then_resumes(

@@ -4,10 +4,7 @@ checkpoint that resumes exactly (also after a cancel), and a generator the catal
 from __future__ import annotations
 
 import copy
-import io
 import math
-import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,9 @@ from ml.dcgan.model import Discriminator, Generator
 from ml.dcgan.train import main
 from ml.dcgan.training import METRICS, TrainConfig, init_weights, train_step
 from ml.dcgan.training import train as train_on_any_device
-from tests.ml.conftest import encode
+from tests.ml.conftest import Recorder, same_weights, write_zip
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/ml/conftest.py
 
 TINY = {"image_size": 32, "nz": 16, "ngf": 8, "ndf": 8, "batch_size": 4, "report_every": 2,
         "sample_every": 3, "checkpoint_every": 0}
@@ -60,36 +59,6 @@ def shapes(n: int = 12, seed: int = 0) -> list[Image.Image]:
         arr[mask] = rng.integers(0, 255, 3)
         out.append(Image.fromarray(arr))
     return out
-
-
-class Recorder(NullProgress):
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.updates: list[dict] = []
-        self.checks = 0
-        self.cancel_after = cancel_after
-
-    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
-               metrics: dict[str, float] | None = None) -> None:
-        self.updates.append({"step": step, "total": total, "message": message, "preview": preview,
-                             "metrics": metrics})
-
-    def cancelled(self) -> bool:
-        self.checks += 1
-        return self.cancel_after is not None and self.checks > self.cancel_after
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """These nets are tiny: one thread is fastest, and on a busy machine two threads that wait for
-    each other made the same run 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 # --- the nets ------------------------------------------------------------------------------------
@@ -368,12 +337,7 @@ def test_bad_settings_are_refused() -> None:
 
 def test_the_cli_dry_run_writes_generator_grid_and_state_then_resumes(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for i, img in enumerate(shapes(20)):
-            zf.writestr(f"set/{i:02d}.png", encode(img))
-        zf.writestr("set/readme.txt", "not an image")
-    (tmp_path / "set.zip").write_bytes(buf.getvalue())
+    write_zip(tmp_path / "set.zip", shapes(20))
     out = tmp_path / "g.pt"
     args = [str(tmp_path / "set.zip"), "-o", str(out), "--size", "32", "--ngf", "8", "--ndf", "8",
             "--nz", "16", "--dry-run", "--device", "cpu"]

@@ -6,10 +6,7 @@ except in the command-line test, which loads the real one."""
 from __future__ import annotations
 
 import copy
-import io
 import math
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +30,9 @@ from ml.style.fast_training import LAYERS, METRICS, TrainConfig, random_crops, s
 from ml.style.fast_training import train as train_on_any_device
 from ml.style.features import FeatureNet
 from ml.style.transformer_net import TransformerNet
-from tests.ml.conftest import encode, gradient_image, texture_image
+from tests.ml.conftest import Recorder, gradient_image, same_weights, texture_image, write_zip
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/ml/conftest.py
 
 TINY = {"style_name": "stripes", "image_size": 16, "style_size": 24, "batch_size": 2, "report_every": 2,
         "sample_every": 3, "checkpoint_every": 0}
@@ -88,35 +87,6 @@ def photos(n: int = 5, seed: int = 0) -> list[Image.Image]:
         arr = np.asarray(gradient_image(size), dtype=np.float32) * rng.uniform(0.5, 1.0, 3)
         out.append(Image.fromarray(arr.astype(np.uint8)))
     return out
-
-
-class Recorder(NullProgress):
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.updates: list[dict] = []
-        self.checks = 0
-        self.cancel_after = cancel_after
-
-    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
-               metrics: dict[str, float] | None = None) -> None:
-        self.updates.append({"step": step, "total": total, "message": message, "preview": preview,
-                             "metrics": metrics})
-
-    def cancelled(self) -> bool:
-        self.checks += 1
-        return self.cancel_after is not None and self.checks > self.cancel_after
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny nets: one thread is fastest, and on a busy machine two threads wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 # --- the loss ------------------------------------------------------------------------------------
@@ -340,12 +310,7 @@ def test_bad_settings_are_refused() -> None:
 def test_the_cli_dry_run_writes_network_preview_and_state_then_resumes(tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture) -> None:
     """With the real EfficientNet-Lite0 weights, as the package ships them."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for i, img in enumerate(photos(5)):
-            zf.writestr(f"set/{i:02d}.png", encode(img))
-        zf.writestr("set/readme.txt", "not an image")
-    (tmp_path / "set.zip").write_bytes(buf.getvalue())
+    write_zip(tmp_path / "set.zip", photos(5))
     STYLE.save(tmp_path / "stripes.png")
     out = tmp_path / "net.pt"
     args = [str(tmp_path / "stripes.png"), "--features", str(lite0_weights_path()), "--content",
