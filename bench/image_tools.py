@@ -1,7 +1,7 @@
 """Image tools speed: the studio's entry points against a plain forward, and a job's latency.
 
     python -m bench.image_tools [--repeats 5] [--jobs 5] [--threads N] [--skip-e2e | --only-e2e]
-                                [--studio-log PATH]
+                                [--studio-log PATH] [--compare CHECKOUT ...]
 
 1. Fast style (the starter 26-style net) and CycleGAN (the starter vintagify generator) at 256 and
    512 px: ``stylize_fast`` / ``translate`` (PIL in, PIL out, as the tools call them) against a plain
@@ -12,7 +12,9 @@
 3. End to end: ``manage.py runstudio`` on a fresh STUDIO_VAR_DIR (SQLite, embedded Redis), log in
    over HTTP, submit each tool's form, listen on /ws/jobs/<id>/ for the terminal event and fetch the
    job page as job.js does. Overhead = end to end minus the job's own "seconds", split by the
-   events' server timestamps. The last run is in bench/README.md.
+   events' server timestamps. With --compare, one studio per checkout (this one first), all up at
+   once and their jobs interleaved, so before and after see the same load. The last run is in
+   bench/README.md.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from functools import partial
 from http.cookiejar import CookieJar
@@ -199,10 +201,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_studio(user: str, password: str, log: Path | None = None, timeout: float = 600
-                   ) -> Iterator[tuple[str, int]]:
-    """``manage.py runstudio`` on a fresh var dir and free ports; SIGINT at the end, also on errors.
-    Its output goes to ``log`` when given (a crash in the web server or worker shows there)."""
+def running_studio(user: str, password: str, root: Path = ROOT, log: Path | None = None,
+                   timeout: float = 600) -> Iterator[tuple[str, int]]:
+    """``manage.py runstudio`` of the checkout ``root`` on a fresh var dir and free ports; SIGINT at
+    the end, also on errors. Its output goes to ``log`` (a crash in the web server or worker shows
+    there)."""
     with tempfile.TemporaryDirectory(prefix="bench-studio-") as var:
         port, redis_port = free_port(), free_port()
         env = dict(os.environ, STUDIO_VAR_DIR=var, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
@@ -211,7 +214,7 @@ def running_studio(user: str, password: str, log: Path | None = None, timeout: f
         for name in ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "STATIC_ROOT"):
             env.pop(name, None)
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "manage.py", "runstudio", "--port", str(port)], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "manage.py", "runstudio", "--port", str(port)], cwd=root,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
 
@@ -228,8 +231,8 @@ def running_studio(user: str, password: str, log: Path | None = None, timeout: f
                 if proc.poll() is not None or time.monotonic() - started > timeout:
                     raise RuntimeError("runstudio did not come up:\n" + "".join(lines[-40:]))
                 time.sleep(0.2)
-            print(f"runstudio serving after {time.monotonic() - started:.0f} s (first start: migrate, "
-                  f"starter models); SQLite and media in {var}, embedded Redis; {load()}")
+            print(f"runstudio of {root} serving after {time.monotonic() - started:.0f} s (first start: "
+                  f"migrate, starter models); SQLite and media in {var}, embedded Redis; {load()}")
             found = re.search(r"starting the embedded one at redis://127.0.0.1:(\d+)", "".join(lines))
             if found is None:
                 raise RuntimeError("runstudio used a Redis already at the free port, not the embedded one")
@@ -347,20 +350,33 @@ def run_job(browser: Browser, redis_port: int, slug: str, fields: dict[str, str]
             "load": float(loading.group(1)) if loading else 0.0}
 
 
-def end_to_end(jobs: int, log: Path | None = None) -> None:
+def sign_in(host: str, user: str, password: str) -> tuple[Browser, str, str]:
+    """A logged-in browser, its CSRF token and the fast-style tool's first style."""
+    browser = Browser(host)
+    token, _ = browser.form_token("/accounts/login/")
+    status, _, _ = browser.post("/accounts/login/", {"username": user, "password": password,
+                                                     "csrfmiddlewaretoken": token, "next": "/"})
+    if status != 302:
+        raise RuntimeError(f"login failed ({status})")
+    token, page = browser.form_token("/tools/fast-style/")
+    return browser, token, html.unescape(re.findall(r'<option value="([^"]+)"', page)[0])
+
+
+def end_to_end(jobs: int, log: Path | None = None, others: list[Path] | None = None) -> None:
+    """Each tool's jobs on a studio of this checkout and of each of ``others``, all running at once:
+    every round submits each tool once to each studio, the studios' order rotating."""
     user, password = "bench", uuid.uuid4().hex
     buffer = io.BytesIO()
     sample_scene((256, 256)).save(buffer, format="PNG")
     photo = buffer.getvalue()
-    with running_studio(user, password, log) as (host, redis_port):
-        browser = Browser(host)
-        token, _ = browser.form_token("/accounts/login/")
-        status, _, _ = browser.post("/accounts/login/", {"username": user, "password": password,
-                                                         "csrfmiddlewaretoken": token, "next": "/"})
-        if status != 302:
-            raise RuntimeError(f"login failed ({status})")
-        token, page = browser.form_token("/tools/fast-style/")
-        style = html.unescape(re.findall(r'<option value="([^"]+)"', page)[0])
+    roots = [ROOT, *(others or [])]
+    with ExitStack() as stack:
+        studios = []
+        for i, root in enumerate(roots):
+            studio_log = log.with_name(f"{log.name}.{i}") if log and i else log
+            host, redis_port = stack.enter_context(running_studio(user, password, root, studio_log))
+            studios.append((*sign_in(host, user, password), redis_port))
+        style = studios[0][2]
         forms: dict[str, tuple[str, dict[str, str], dict[str, bytes]]] = {
             "fast-style": (f"256x256 photo, style {style!r}, 256 px",
                            {"style": style, "blend": "", "max_side": "256"}, {"photo": photo}),
@@ -368,17 +384,22 @@ def end_to_end(jobs: int, log: Path | None = None) -> None:
             "dcgan": ("grid n=16 (17 PNGs)", {"mode": "grid", "n": "16", "seed": "0"}, {}),
         }
 
-        def one(slug: str) -> dict[str, float]:
+        def one(i: int, slug: str) -> dict[str, float]:
+            browser, token, _, redis_port = studios[i]
             _, fields, files = forms[slug]
             return run_job(browser, redis_port, slug, {**fields, "csrfmiddlewaretoken": token}, files)
 
-        cold = {slug: one(slug) for slug in forms}  # each tool's first job loads its model
-        runs: dict[str, list[dict[str, float]]] = {slug: [] for slug in forms}
-        for _ in range(jobs):  # interleaved: every round submits each tool once
+        order = list(range(len(roots)))
+        cold = {(i, slug): one(i, slug) for slug in forms for i in order}  # loads each model
+        runs: dict[tuple[int, str], list[dict[str, float]]] = {key: [] for key in cold}
+        for r in range(jobs):  # interleaved: every round submits each tool once to each studio
             for slug in forms:
-                runs[slug].append(one(slug))
+                for i in order[r % len(order):] + order[:r % len(order)]:
+                    runs[i, slug].append(one(i, slug))
         for slug, (what, _, _) in forms.items():
-            report(slug, what, cold[slug], runs[slug])
+            for i, root in enumerate(roots):
+                label = f"{what}; {root}" if others else what
+                report(slug, label, cold[i, slug], runs[i, slug])
 
 
 def report(slug: str, what: str, cold: dict[str, float], runs: list[dict[str, float]]) -> None:
@@ -405,7 +426,11 @@ def main() -> None:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--skip-e2e", action="store_true", help="only the model measurements")
     only.add_argument("--only-e2e", action="store_true", help="only the end-to-end jobs")
-    parser.add_argument("--studio-log", type=Path, help="write runstudio's output to this file")
+    parser.add_argument("--studio-log", type=Path, help="write runstudio's output to this file (the "
+                        "other studios' to PATH.1, PATH.2, ...)")
+    parser.add_argument("--compare", type=Path, nargs="+", metavar="CHECKOUT",
+                        help="also run the jobs on the studio of these checkouts (e.g. a git worktree of "
+                             "an older commit), interleaved with this one's")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -415,7 +440,7 @@ def main() -> None:
         image_models(args.repeats)
         dcgan(args.repeats)
     if not args.skip_e2e:
-        end_to_end(args.jobs, args.studio_log)
+        end_to_end(args.jobs, args.studio_log, args.compare)
 
 
 if __name__ == "__main__":
