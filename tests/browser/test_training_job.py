@@ -8,6 +8,7 @@ import io
 import re
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,8 @@ def test_train_watch_cancel_resume_and_get_a_draft_version(stack, page, tmp_path
     assert any(n.endswith(".pt") for n in names) and "Download history.json" in names
     assert "'resumed_from': " in page.locator("#results details pre").text_content()
 
-    version = ModelVersion.objects.get(family="dcgan", name="browser shapes")
+    # Django refuses the ORM inside Playwright's event loop: ask from another thread.
+    with ThreadPoolExecutor(1) as pool:
+        version = pool.submit(ModelVersion.objects.get, family="dcgan", name="browser shapes").result()
     assert (version.status, version.validation, version.source) == ("draft", "valid", "trained")
     assert version.metrics["steps"] == 160
