@@ -24,7 +24,8 @@ from PIL import Image
 
 from apps.catalog import services as catalog
 from apps.catalog.models import ModelVersion
-from apps.jobs.models import Job, job_workdir
+from apps.jobs import events
+from apps.jobs.models import Job, JobEvent, job_workdir
 from apps.jobs.services import RESUME_FROM, TRAINING_STATE
 from ml.common.charts import loss_chart
 from ml.common.image_zip import ImageSet, ImageZipError, read_image_zip
@@ -103,6 +104,7 @@ class TrainingTool(Tool):
         state = progress.workdir / TRAINING_STATE
         if params.get(RESUME_FROM) and not state.exists():
             _copy_state(str(params[RESUME_FROM]), state)
+            _carry_chart(str(params[RESUME_FROM]), progress.job)
         t0 = time.monotonic()
         result = self.train(p, inputs, progress, state)
         seconds = time.monotonic() - t0
@@ -152,6 +154,16 @@ def log_skipped(progress: JobProgress, found: ImageSet, what: str) -> None:
     more = f" (and {len(found.warnings) - 5} more)" if len(found.warnings) > 5 else ""
     progress.log(f"{what}: {len(found.images)} images used, "
                  f"{len(found.warnings)} files skipped: {shown}{more}")
+
+
+def _carry_chart(job_id: str, job: Job) -> None:
+    """The earlier job's loss points, as one event of this job, so its chart shows the whole
+    training, not just what this job adds (static/js/job.js draws an event's "history")."""
+    points = [[e.data["step"], e.data["metrics"]] for e in
+              JobEvent.objects.filter(job_id=job_id, kind="progress").order_by("seq") if "metrics" in e.data]
+    if points:
+        events.record(job, "progress", {"step": points[-1][0], "total": 0, "history": points,
+                                        "message": f"resuming the training of job {job_id}"})
 
 
 def _copy_state(job_id: str, state: Path) -> None:

@@ -79,7 +79,8 @@
     const d = event.data || {};
     if (event.kind === "state") setState(d.state, d);
     if (event.kind === "progress") {
-      showProgress(d.step, d.total, d.message);
+      if (!d.history) showProgress(d.step, d.total, d.message);
+      if (d.history && chart) d.history.forEach(([step, metrics]) => chart.add(step, metrics));
       if (d.metrics && chart) chart.add(d.step, d.metrics);
       if (d.preview) { $("job-preview").src = d.preview; $("job-preview").hidden = false; $("no-preview").hidden = true; }
     }

@@ -195,6 +195,10 @@ def test_a_cancelled_training_resumes_in_a_new_job(alice: Any, client: Client, m
     assert resumed.result["resumed_from"] == 2 and resumed.result["steps"] == 6
     steps = [d["step"] for d in progress_events(resumed) if "metrics" in d]
     assert steps == [3, 4, 5, 6]
+    # The chart carries on: the first event holds the earlier job's points.
+    carried = progress_events(resumed)[0]
+    assert [step for step, _ in carried["history"]] == [1, 2]
+    assert set(carried["history"][0][1]) == {"loss_d", "loss_g", "d_x", "d_g_z"}
     assert ModelVersion.objects.get().metrics["steps"] == 6
 
     # "Run again" of the resumed job trains from scratch.

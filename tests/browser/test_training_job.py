@@ -80,6 +80,9 @@ def test_train_watch_cancel_resume_and_get_a_draft_version(stack, page, tmp_path
     wait_for_success(page, timeout=300)
     page.reload()
     page.screenshot(path=str(tmp_path / "training-job.png"), full_page=True)
+    # The new job's chart shows the whole training: the first job's points, then its own.
+    page.wait_for_function("() => document.querySelector('#loss-chart polyline[data-metric=loss_d]')"
+                           ".getAttribute('points').trim().split(' ').length === 16")
     trained = page.locator("#trained-version").inner_text()
     assert "browser shapes" in trained and "draft" in trained
     image_loaded(page, 'img.result-image[alt="samples.png"]')
