@@ -130,6 +130,9 @@ STUDIO_MAX_IMAGE_PIXELS = envint("STUDIO_MAX_IMAGE_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 STUDIO_MAX_REQUEST_BYTES = envint("STUDIO_MAX_REQUEST_BYTES", 2 * STUDIO_MAX_UPLOAD_BYTES + 1024 * 1024)
+# A training set is one zip (a CycleGAN takes two): far more than a picture, so the training tools'
+# pages take up to this per zip (studio/upload_limits.py). Signed-in users only reach those pages.
+STUDIO_MAX_TRAINING_UPLOAD_BYTES = envint("STUDIO_MAX_TRAINING_UPLOAD_BYTES", 200 * 1024 * 1024)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -1,4 +1,5 @@
-"""How large a request may be: the studio's upload limit, except for admins uploading checkpoints.
+"""How large a request may be: the studio's upload limit, except for admins uploading checkpoints
+and signed-in users uploading training sets.
 
 A checkpoint can be far larger than any picture (a CycleGAN generator is 45 MB, VGG19 550 MB), so
 the catalog's add/change pages take up to STUDIO_MAX_CHECKPOINT_BYTES, but only from a signed-in
@@ -16,6 +17,8 @@ from django.contrib.auth import get_user
 from django.http import parse_cookie
 
 CATALOG_UPLOAD_PATH = "/admin/catalog/modelversion/"
+TRAINING_PATH_PREFIX = "/tools/train-"  # the training tools' submit pages (apps/tools/train_*.py)
+TRAINING_ZIPS = 2  # the most zips a training form takes (CycleGAN: domains A and B)
 FORM_ALLOWANCE = 1024 * 1024  # the rest of the admin form around the file
 
 
@@ -28,13 +31,18 @@ def limit_for(path: str, user: Any) -> int:
     """Bytes a request to ``path`` by ``user`` may carry."""
     if path.startswith(CATALOG_UPLOAD_PATH) and may_upload_checkpoints(user):
         return settings.STUDIO_MAX_CHECKPOINT_BYTES + FORM_ALLOWANCE
+    if path.startswith(TRAINING_PATH_PREFIX) and user.is_authenticated and user.is_active:
+        training = TRAINING_ZIPS * settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES + FORM_ALLOWANCE
+        return max(int(training), int(settings.STUDIO_MAX_REQUEST_BYTES))
     return settings.STUDIO_MAX_REQUEST_BYTES
 
 
 async def asgi_limit(scope: dict[str, Any]) -> int:
     """limit_for, before Django runs: the user comes from the session cookie, read only for the
-    catalog's pages (every other request is judged without touching the database)."""
-    if not scope.get("path", "").startswith(CATALOG_UPLOAD_PATH):
+    catalog's and the training tools' pages (every other request is judged without touching the
+    database)."""
+    path = scope.get("path", "")
+    if not path.startswith((CATALOG_UPLOAD_PATH, TRAINING_PATH_PREFIX)):
         return int(settings.STUDIO_MAX_REQUEST_BYTES)
     return await sync_to_async(_limit_from_cookie)(scope)
 

@@ -43,7 +43,7 @@ class ImageZipField(forms.FileField):
         upload = super().clean(data, initial)
         if upload is None:
             return upload
-        limit = settings.STUDIO_MAX_UPLOAD_BYTES
+        limit = settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
                 f"{upload.name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."

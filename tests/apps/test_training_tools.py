@@ -391,3 +391,10 @@ def test_images_of_wildly_different_sizes_train(alice: Any) -> None:
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED, job.error
     assert job.result["images"] == 6
+
+
+def test_a_zip_over_the_training_upload_limit_is_refused(settings: Any) -> None:
+    settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES = 1000
+    form = TrainDCGANForm(data={}, files={"images": upload(image_zip(8, size=(64, 64)))})
+    assert not form.is_valid()
+    assert "the limit is 1000" in form.errors["images"][0]

@@ -66,3 +66,19 @@ def test_only_catalog_admins_may_send_checkpoint_sized_requests(
     assert _post_as(clients["admin"], "/tools/style/", 3 * MB) == 413  # only on the catalog's pages
     for who in ("staff", "user", None):
         assert _post_as(clients[who] if who else None, add, 3 * MB) == 413, who
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signed_in_users_may_send_training_sets_to_the_training_tools(
+        settings: Any, django_user_model: Any) -> None:
+    """A training zip is far bigger than a picture; the training tools' pages take two of
+    STUDIO_MAX_TRAINING_UPLOAD_BYTES, from signed-in users only (nobody else makes the server spool
+    hundreds of megabytes)."""
+    settings.STUDIO_MAX_REQUEST_BYTES = 1 * MB
+    settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES = 3 * MB
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("trainer", password="pw-for-tests-1"))
+    assert _post_as(client, "/tools/train-cyclegan/", 5 * MB) != 413  # through to the form
+    assert _post_as(client, "/tools/train-cyclegan/", 8 * MB) == 413  # past two zips
+    assert _post_as(client, "/tools/style/", 2 * MB) == 413  # other tools keep the picture limit
+    assert _post_as(None, "/tools/train-dcgan/", 2 * MB) == 413  # not signed in
