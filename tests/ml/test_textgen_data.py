@@ -1,0 +1,97 @@
+"""The char-RNN's training text: the user-facing errors, the vocabulary, the split, and the Austen
+reader on the real janeaustenr files (skipped where they are absent, except on CI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ml.textgen import austen
+from ml.textgen.data import TextDataError, read_text, split, vocabulary
+from ml.textgen.formats import decode, encode
+
+TEXT = "It is a truth universally acknowledged, that a single man in possession of a good fortune.\n" * 20
+
+
+def test_reads_bytes_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + TEXT.replace("\n", "\r\n").encode())
+    assert read_text(path) == TEXT  # BOM dropped, Windows line ends made \n
+    assert read_text(TEXT.encode()) == TEXT
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\n "])
+def test_empty(data: bytes) -> None:
+    with pytest.raises(TextDataError, match="empty"):
+        read_text(data)
+
+
+def test_invalid_utf8_says_where() -> None:
+    data = b"first line\nsecond \xff line\n" + b"x" * 2000
+    with pytest.raises(TextDataError, match=r"not UTF-8: byte 0xff at line 2, column 8"):
+        read_text(data)
+
+
+def test_too_large(tmp_path: Path) -> None:
+    with pytest.raises(TextDataError, match="too large"):
+        read_text(b"a" * 10_000_000)  # 10 MB exactly is refused
+    read_text(b"a" * 9_999_999)
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"a" * 2000)
+    with pytest.raises(TextDataError, match="too large: 2,000 bytes"):
+        read_text(path, max_bytes=2000)
+
+
+def test_too_short_says_how_many() -> None:
+    with pytest.raises(TextDataError, match="10 characters, at least 1,000 needed"):
+        read_text(b"0123456789")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(TextDataError, match="cannot read nope.txt"):
+        read_text(tmp_path / "nope.txt")
+
+
+def test_vocabulary_and_round_trip() -> None:
+    tokens = vocabulary(TEXT)
+    assert tokens == "".join(sorted(set(TEXT))) and len(tokens) == len(set(tokens))
+    assert decode(encode(TEXT, tokens), tokens) == TEXT
+
+
+def test_split_holds_out_the_end() -> None:
+    parts = split("abcdefghij", 0.2)
+    assert (parts.train, parts.validation) == ("abcdefgh", "ij")
+    assert split("abc", 0.0).validation == ""
+    with pytest.raises(ValueError):
+        split("abc", 1.0)
+
+
+def test_locate_names_the_package(tmp_path: Path) -> None:
+    with pytest.raises(austen.AustenDataError, match="r-cran-janeaustenr"):
+        austen.locate(tmp_path)
+
+
+# The janeaustenr files: /tmp/textdata here (dpkg-deb -x of the Debian package), the installed
+# package on CI, which must have them.
+LOCAL = Path("/tmp/textdata/usr/lib/R/site-library/janeaustenr/data")
+
+
+def _austen_folder() -> Path:
+    for folder in (LOCAL, austen.DEBIAN_DATA):
+        if (folder / "Rdata.rdx").is_file():
+            return folder
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI needs the janeaustenr data: apt-get install r-cran-janeaustenr")
+    pytest.skip("janeaustenr data not installed")
+
+
+def test_austen_novels() -> None:
+    novels = austen.novels(_austen_folder())
+    assert list(novels) == list(austen.NOVELS)
+    assert novels["prideprejudice"].startswith("PRIDE AND PREJUDICE")
+    assert "It is a truth universally acknowledged" in novels["prideprejudice"]
+    assert novels["emma"].startswith("EMMA")
+    total = sum(map(len, novels.values()))
+    assert 3_900_000 < total < 4_100_000  # the six novels are about 4.0 M characters
