@@ -30,6 +30,7 @@ def _load_all() -> None:
         "ml.style.fast_family",
         "ml.style.feature_family",
         "ml.textgen.family",
+        "ml.sentiment.family",
     ):
         try:
             importlib.import_module(module)
