@@ -1,0 +1,83 @@
+"""Labelled CSVs (ours and Pang & Lee's layout), every refusal a user could meet, the split, and the
+aclImdb folder reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ml.sentiment.data import LabelledTexts, SentimentDataError, read_csv, read_imdb, split
+
+
+def test_header_csv_with_extra_columns_and_label_words() -> None:
+    data = read_csv(b"id,label,text\n1,pos,Loved it\n2,NEGATIVE,\"Hated it, really\"\n3,0,meh\n")
+    assert data.texts == ["Loved it", "Hated it, really", "meh"]
+    assert data.labels == [1, 0, 0]
+
+
+def test_pang_lee_layout_with_bom_and_no_header(tmp_path: Path) -> None:
+    path = tmp_path / "polarity.csv"
+    path.write_bytes('\ufeff"1","a charming film"\n"-1","a dull, lifeless mess"\n'.encode())
+    data = read_csv(path)
+    assert data.texts == ["a charming film", "a dull, lifeless mess"] and data.labels == [1, 0]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "empty"),
+    (b"  \n\n", "empty"),
+    (b"text,label\ngood,1\n\xff\xfebad,0\n", "line 3"),
+    (b"text,score\ngood,1\n", "missing column: label"),
+    (b"review,stars\ngood,5\n", "missing columns"),
+    (b"text,label\ngood,1\nbad,\n", "row 3: the label is missing"),
+    (b"text,label\ngood,1\nbad,3\n", "row 3: label '3' is not binary"),
+    (b"text,label\ngood,1\nbad,maybe\n", "'maybe'"),
+    (b"text,label\ngood,1\n  ,0\n", "row 3: the text is empty"),
+    (b"text,label\n", "no rows"),
+])
+def test_csv_refusals(content: bytes, message: str) -> None:
+    with pytest.raises(SentimentDataError, match=message):
+        read_csv(content)
+
+
+def test_too_many_rows_gives_the_count() -> None:
+    content = b"text,label\n" + b"ok film,1\n" * 100_000
+    with pytest.raises(SentimentDataError, match="too many rows: 100,000 \\(the limit is 50,000\\)"):
+        read_csv(content)
+    assert len(read_csv(content, max_rows=100_000)) == 100_000
+
+
+def test_too_large(tmp_path: Path) -> None:
+    content = b"text,label\n" + (b"x" * 1000 + b",1\n") * 10_100  # just over 10 MB
+    with pytest.raises(SentimentDataError, match="too large"):
+        read_csv(content)
+    path = tmp_path / "big.csv"
+    path.write_bytes(content)
+    with pytest.raises(SentimentDataError, match="too large"):
+        read_csv(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SentimentDataError, match="cannot read nope.csv"):
+        read_csv(tmp_path / "nope.csv")
+
+
+def test_split_is_deterministic_and_disjoint() -> None:
+    data = LabelledTexts([f"text {i}" for i in range(50)], [i % 2 for i in range(50)])
+    a, b, c = split(data, seed=3), split(data, seed=3), split(data, seed=4)
+    assert a == b and a != c
+    assert (len(a.train), len(a.validation), len(a.test)) == (40, 5, 5)
+    assert sorted(a.train.texts + a.validation.texts + a.test.texts) == sorted(data.texts)
+
+
+def test_imdb_folder(tmp_path: Path) -> None:
+    for part in ("train", "test"):
+        for name in ("pos", "neg"):
+            (tmp_path / part / name).mkdir(parents=True)
+            for i in range(3):
+                (tmp_path / part / name / f"{i}_7.txt").write_text(f"{name} review {i}<br />more")
+    data = read_imdb(tmp_path, "train", max_per_class=2)
+    assert data.labels == [1, 1, 0, 0] and data.texts[0] == "pos review 0 more"
+    assert len(read_imdb(tmp_path, "test")) == 6
+    with pytest.raises(SentimentDataError, match="not an aclImdb folder"):
+        read_imdb(tmp_path / "train")
