@@ -1,0 +1,129 @@
+"""Write text with a char-RNN, one character at a time (Udacity's ``sample``, streamed):
+
+    python -m ml.textgen.generate --checkpoint X.pt --prime "It is" --length 500 --temperature 0.8 \
+        --top-k 5 --seed 1
+
+The prime runs through the net once; then each new character is drawn from the last output and fed
+back with the hidden state carried, so a step costs one LSTM step whatever the text's length. The
+sampling stays on the model's device (softmax, top-k, torch.multinomial with a seeded
+torch.Generator); only the chosen index comes back, to be yielded. The same seed on the same device
+gives the same text.
+
+A prime with characters the model never saw is refused (ValueError naming them) rather than
+skipped: a silently shortened prime would steer the text somewhere the user did not ask for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+
+import torch
+
+from ml.common.checkpoint import CheckpointError
+from ml.common.device import pick_device
+from ml.common.family import build_from_checkpoint, validate
+from ml.textgen.family import FAMILY
+from ml.textgen.formats import encode, import_char_rnn, one_hot
+from ml.textgen.model import CharRNN, Hidden
+
+
+def generate(model: CharRNN, prime: str, length: int, temperature: float = 1.0, top_k: int | None = None,
+             seed: int = 0, device: torch.device | str | None = None) -> Iterator[str]:
+    """Yield ``length`` new characters (the prime is not repeated), each as soon as it is drawn.
+
+    ``temperature`` divides the logits (below 1: safer, above: wilder; must be > 0); ``top_k`` keeps
+    the k likeliest characters (None or >= the vocabulary: all; 1: greedy). The model is put in eval
+    mode on ``device`` (default: where its weights are). Errors (a bad setting, a prime with unknown
+    characters) are raised at the call, before any character is yielded.
+    """
+    if not prime:
+        raise ValueError("the prime must have at least one character to start from")
+    if length < 0:
+        raise ValueError(f"length must be 0 or more, got {length}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature} (top_k=1 is greedy)")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    indices = encode(prime, model.tokens)  # ValueError names characters outside the vocabulary
+    model.to(dev).eval()
+    return _stream(model, indices.to(dev), length, temperature, top_k, seed, dev)
+
+
+def _stream(model: CharRNN, prime: torch.Tensor, length: int, temperature: float, top_k: int | None,
+            seed: int, device: torch.device) -> Iterator[str]:
+    rng = torch.Generator(device=device).manual_seed(seed)
+    logits, hidden = _step(model, prime, None)
+    for i in range(length):
+        index = _sample(logits, temperature, top_k, rng)
+        yield model.tokens[int(index)]  # the one device -> host copy per character
+        if i + 1 < length:
+            logits, hidden = _step(model, index.view(1), hidden)
+
+
+@torch.inference_mode()
+def _step(model: CharRNN, indices: torch.Tensor, hidden: Hidden | None) -> tuple[torch.Tensor, Hidden]:
+    """Feed (T,) indices; the last position's logits (V,) and the hidden state. Inference mode per
+    step, not around the generator: grad mode must not leak to the caller between yields."""
+    x = one_hot(indices, len(model.tokens)).unsqueeze(0)  # (1, T, V)
+    logits, hidden = model(x, hidden)
+    return logits[0, -1], hidden
+
+
+@torch.inference_mode()
+def _sample(logits: torch.Tensor, temperature: float, top_k: int | None, rng: torch.Generator) -> torch.Tensor:
+    """One index (a 0-d tensor on the logits' device) drawn from softmax(logits / temperature),
+    restricted to the ``top_k`` likeliest."""
+    scaled = logits.float() / temperature
+    if top_k is not None and top_k < scaled.numel():
+        values, candidates = torch.topk(scaled, top_k)
+        choice = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=rng)
+        return candidates[choice[0]]
+    return torch.multinomial(torch.softmax(scaled, dim=-1), 1, generator=rng)[0]
+
+
+def load_model(path: str) -> CharRNN:
+    """A studio "textgen" checkpoint or a Udacity char-RNN file, validated, as an eval-mode model."""
+    ckpt = import_char_rnn(path)
+    report = validate(FAMILY, ckpt)
+    if not report.ok:
+        raise CheckpointError("; ".join(report.errors))
+    model = build_from_checkpoint(FAMILY, ckpt)
+    assert isinstance(model, CharRNN)
+    return model
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ml.textgen.generate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="studio textgen checkpoint or Udacity char-RNN file")
+    p.add_argument("--prime", default="The ", help="text to start from (printed first)")
+    p.add_argument("--length", type=int, default=500, help="characters to write after the prime")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=5, help="sample among the k likeliest (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        model = load_model(args.checkpoint)
+        chars = generate(model, args.prime, args.length, args.temperature, args.top_k or None, args.seed,
+                         pick_device(args.device))
+    except (CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(args.prime)
+    for ch in chars:
+        sys.stdout.write(ch)
+        sys.stdout.flush()  # a character as it comes, not when the buffer fills
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
