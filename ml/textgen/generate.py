@@ -73,7 +73,8 @@ def _step(model: CharRNN, indices: torch.Tensor, hidden: Hidden | None) -> tuple
 
 
 @torch.inference_mode()
-def _sample(logits: torch.Tensor, temperature: float, top_k: int | None, rng: torch.Generator) -> torch.Tensor:
+def _sample(logits: torch.Tensor, temperature: float, top_k: int | None,
+            rng: torch.Generator) -> torch.Tensor:
     """One index (a 0-d tensor on the logits' device) drawn from softmax(logits / temperature),
     restricted to the ``top_k`` likeliest."""
     scaled = logits.float() / temperature
