@@ -1,0 +1,326 @@
+"""Train a sentiment classifier on labelled texts: the LSTM of Udacity's sentiment-rnn or the
+bag-of-words baseline, then measure it on a held-out test set.
+
+The command line is ml/sentiment/train.py:
+    python -m ml.sentiment.train data.csv -o out.pt --kind lstm|bow --epochs 4 [--resume] [--dry-run]
+
+Recipe (Udacity): the texts are split by seed into train / validation / test; the vocabulary comes
+from the training texts only; BCEWithLogits loss, Adam lr 1e-3, gradients clipped to norm 5. After
+every epoch the model is measured on the validation texts; the weights with the lowest validation
+loss are kept, and training stops early after ``patience`` epochs without a better one. Then the
+kept weights are measured on the test texts: accuracy, precision, recall, ROC AUC, the confusion
+matrix and a picture of the ROC curve, which go into the result checkpoint's extra["metrics"] and
+extra["report"].
+
+Resuming is exact, as in ml/dcgan/training.py: every random number comes from one seeded
+torch.Generator, and dropout (which can only use torch's global generator) runs each step under a
+seed drawn from it, inside ``fork_rng`` so the caller's global state is left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ml.common.checkpoint import checkpoint_dict
+from ml.common.device import pick_device
+from ml.common.progress import Progress
+from ml.common.training import (
+    MetricWindow,
+    TrainError,
+    TrainResult,
+    check_finite,
+    check_same_settings,
+    checkpoint_or_cancel,
+    cpu_state_dict,
+    load_state,
+    save_state,
+)
+from ml.sentiment.config import KINDS, SentimentConfig
+from ml.sentiment.data import LabelledTexts, split
+from ml.sentiment.metrics import report, roc_image
+from ml.sentiment.model import build_model
+from ml.sentiment.text import PADDING_SIDES, Vocab, encode
+
+TRAINING_FORMAT = "studio-sentiment-training"
+TRAINING_VERSION = 1
+METRICS = ("loss", "accuracy")
+MIN_ROWS = 10  # fewer cannot be split into train, validation and test sets
+# --dry-run: a few texts, a tiny model and two steps per epoch: every part of the loop, in seconds.
+DRY_RUN_ROWS, DRY_RUN_BATCH, DRY_RUN_STEPS = 40, 4, 2
+EVAL_CHUNK = 256  # texts per forward pass when measuring
+
+
+@dataclass
+class TrainConfig:
+    kind: str = "lstm"  # "lstm" or "bow"
+    epochs: int = 4
+    batch_size: int = 50
+    lr: float = 1e-3
+    clip: float = 5.0  # gradient norm limit (the LSTM's gradients can explode)
+    patience: int = 2  # epochs without a better validation loss before stopping; 0: never stop early
+    seed: int = 0  # the split, the initial weights, the shuffles and dropout
+    max_words: int = 20_000  # vocabulary size (the most frequent training words)
+    length: int = 200  # words kept per text
+    pad: str = "left"
+    embedding_dim: int = 400
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.5
+    validation: float = 0.1  # fractions of the texts held out
+    test: float = 0.1
+    report_every: int = 10  # steps per train loss/accuracy report (averaged over those steps)
+    checkpoint_every: int = 500  # steps per training checkpoint; 0: only at the end and on cancel
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.pad not in PADDING_SIDES:
+            raise ValueError(f"pad must be 'left' or 'right', got {self.pad!r}")
+        for name in ("epochs", "batch_size", "max_words", "length", "embedding_dim", "hidden", "layers",
+                     "report_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("patience", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.lr > 0 or not self.clip > 0:
+            raise ValueError("lr and clip must be positive")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not (0 < self.validation < 0.5 and 0 < self.test < 0.5):
+            raise ValueError("validation and test must be fractions between 0 and 0.5")
+
+    def model_config(self, vocab: Vocab) -> SentimentConfig:
+        if self.dry_run:  # tiny: the dry run checks the plumbing, not the model
+            return SentimentConfig(words=list(vocab.words), kind=self.kind, embedding_dim=8, hidden=8,
+                                   layers=1, dropout=self.dropout, length=min(self.length, 50), pad=self.pad)
+        return SentimentConfig(words=list(vocab.words), kind=self.kind, embedding_dim=self.embedding_dim,
+                               hidden=self.hidden, layers=self.layers, dropout=self.dropout,
+                               length=self.length, pad=self.pad)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    rows: int
+    train_rows: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    fingerprint: str  # of the texts and labels: a resume must see the same data
+    report_every: int
+
+
+@dataclass
+class _Encoded:
+    ids: torch.Tensor  # (N, length)
+    labels: torch.Tensor  # (N,) float 0/1
+
+
+def train(cfg: TrainConfig, data: LabelledTexts, progress: Progress, *,
+          checkpoint_path: str | os.PathLike[str] | None = None, resume: bool = True,
+          device: torch.device | str | None = None) -> TrainResult:
+    """Train on ``data`` (split here by ``cfg.seed``) and return the best model as a studio checkpoint
+    of the sentiment family, its test-set figures in extra. ``checkpoint_path`` and ``resume`` work as
+    in the DCGAN trainer. Raises TrainError for unusable input."""
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    notes: list[str] = []
+    data = _usable(cfg, data, notes)
+    parts = split(data, cfg.seed, cfg.validation, cfg.test)
+    vocab = Vocab.build(parts.train.texts, max_size=cfg.max_words)
+    if not vocab.words:
+        raise TrainError("the training texts have no words")
+    mcfg = cfg.model_config(vocab)
+    train_set, val_set, test_set = (_encode(part, vocab, mcfg)
+                                    for part in (parts.train, parts.validation, parts.test))
+    plan = _plan(cfg, data, len(parts.train), notes)
+
+    rng = torch.Generator().manual_seed(cfg.seed)  # every random number of the run comes from here
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)  # nn's default initialisation draws from the global generator
+        model = build_model(mcfg)
+    model.to(dev).train()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    s: dict[str, Any] = {"step": 0, "perm": None, "history": [], "best_loss": math.inf, "best_state": None,
+                         "best_epoch": 0, "bad_epochs": 0, "stopped": False}
+    window = MetricWindow(METRICS)
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if path is not None and resume and path.exists():
+        state = _load_state(path, cfg, plan)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        rng.set_state(state["rng"])
+        s = {k: state[k] for k in s}
+        s["history"] = list(s["history"])
+        window = MetricWindow.from_state(METRICS, state["window"])
+    resumed_from = s["step"]
+
+    def save() -> None:
+        if path is not None:
+            save_state(path, {"format": TRAINING_FORMAT, "version": TRAINING_VERSION, "family": "sentiment",
+                              "config": asdict(cfg), "plan": asdict(plan), "rng": rng.get_state(),
+                              "model": cpu_state_dict(model), "opt": opt.state_dict(),
+                              "window": window.state(), **s})
+
+    if s["step"] < plan.total_steps and not s["stopped"]:
+        where = f"resuming at step {s['step']}" if s["step"] else "starting"
+        progress.update(s["step"], plan.total_steps, f"{where}: {plan.train_rows} training texts, "
+                        f"{vocab.size - 2} words, {plan.steps_per_epoch} steps per epoch")
+    criterion = nn.BCEWithLogitsLoss()
+    bs, spe = plan.batch_size, plan.steps_per_epoch
+    for epoch in range(s["step"] // spe, cfg.epochs):
+        if s["stopped"]:
+            break
+        if s["perm"] is None:
+            s["perm"] = torch.randperm(plan.train_rows, generator=rng)
+        for batch in range(s["step"] % spe, spe):
+            checkpoint_or_cancel(progress, save, step=s["step"], resumed_from=resumed_from,
+                                 every=cfg.checkpoint_every)
+            index = s["perm"][batch * bs:(batch + 1) * bs]
+            seed = int(torch.randint(2**31 - 1, (1,), generator=rng))
+            metrics = _train_step(model, opt, criterion, train_set.ids[index].to(dev),
+                                  train_set.labels[index].to(dev), seed, cfg.clip, dev)
+            check_finite(metrics, s["step"] + 1)
+            window.add(metrics)
+            s["step"] += 1
+            if s["step"] % plan.report_every == 0:
+                means = window.report(s["history"], s["step"], s["step"] / spe, restart=True)
+                progress.update(s["step"], plan.total_steps, f"epoch {epoch + 1}/{cfg.epochs}", metrics=means)
+        s["perm"] = None
+        _end_of_epoch(model, criterion, val_set, dev, s, epoch, cfg.patience, notes)
+        val = s["history"][-1]
+        progress.update(s["step"], plan.total_steps, f"epoch {epoch + 1}: validation loss "
+                        f"{val['val_loss']:.3f}, accuracy {val['val_accuracy']:.3f}",
+                        metrics={"val_loss": val["val_loss"], "val_accuracy": val["val_accuracy"]})
+    save()
+
+    if s["best_state"] is not None:
+        model.load_state_dict(s["best_state"])
+    probs = predict_probabilities(model, test_set.ids, dev)
+    test = report(probs, [int(y) for y in test_set.labels.tolist()])
+    picture = roc_image(test["roc"], test["roc_auc"])
+    figures = {k: float(test[k]) for k in ("accuracy", "precision", "recall", "roc_auc")}
+    figures["val_loss"] = float(s["best_loss"])
+    progress.update(s["step"], plan.total_steps, f"test accuracy {figures['accuracy']:.3f}, "
+                    f"ROC AUC {figures['roc_auc']:.3f} ({len(parts.test)} texts)", preview=picture,
+                    metrics={f"test_{k}": v for k, v in figures.items() if k != "val_loss"})
+    extra = {"metrics": figures,
+             "report": {"confusion": test["confusion"], "roc": test["roc"], "test_rows": len(parts.test),
+                        "validation_rows": len(parts.validation), "train_rows": plan.train_rows,
+                        "best_epoch": s["best_epoch"], "stopped_early": s["stopped"],
+                        "history": s["history"], "notes": list(notes)}}
+    ckpt = checkpoint_dict(family="sentiment", config=mcfg, state_dict=model.state_dict(), extra=extra)
+    last_train: dict[str, float] = next((h for h in reversed(s["history"]) if "loss" in h), {})
+    final = {**{k: float(last_train[k]) for k in METRICS if k in last_train},
+             **{f"test_{k}": v for k, v in figures.items() if k != "val_loss"}}
+    return TrainResult(checkpoint=ckpt, final=final, history=s["history"], preview=picture, step=s["step"],
+                       total_steps=plan.total_steps, resumed_from=resumed_from, images=plan.train_rows,
+                       batch_size=bs, notes=notes)
+
+
+def _train_step(model: nn.Module, opt: torch.optim.Optimizer, criterion: nn.Module, ids: torch.Tensor,
+                labels: torch.Tensor, seed: int, clip: float, dev: torch.device) -> dict[str, float]:
+    devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)  # dropout's masks: from the run's generator, through this seed
+        logits = model(ids)
+        loss = criterion(logits, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    accuracy = ((logits.detach() > 0).float() == labels).float().mean()
+    return {"loss": float(loss.detach()), "accuracy": float(accuracy)}
+
+
+def _end_of_epoch(model: nn.Module, criterion: nn.Module, val_set: _Encoded, dev: torch.device,
+                  s: dict[str, Any], epoch: int, patience: int, notes: list[str]) -> None:
+    """Measure on the validation texts, keep the best weights, decide on early stopping."""
+    probs = torch.tensor(predict_probabilities(model, val_set.ids, dev))
+    loss = float(nn.functional.binary_cross_entropy(probs.clamp(1e-7, 1 - 1e-7), val_set.labels))
+    accuracy = float(((probs >= 0.5).float() == val_set.labels).float().mean())
+    s["history"].append({"step": s["step"], "epoch": float(epoch + 1), "val_loss": loss,
+                         "val_accuracy": accuracy})
+    if loss < s["best_loss"]:
+        s["best_loss"], s["best_epoch"], s["bad_epochs"] = loss, epoch + 1, 0
+        s["best_state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    else:
+        s["bad_epochs"] += 1
+        if patience and s["bad_epochs"] >= patience:
+            s["stopped"] = True
+            notes.append(f"stopped early after epoch {epoch + 1}: no better validation loss for {patience} "
+                         f"epochs; kept epoch {s['best_epoch']}")
+
+
+def predict_probabilities(model: nn.Module, ids: torch.Tensor, dev: torch.device) -> list[float]:
+    """sigmoid(model) for every row of ``ids``, in eval mode, a chunk at a time; the model is left
+    in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    out: list[float] = []
+    with torch.no_grad():
+        for start in range(0, len(ids), EVAL_CHUNK):
+            out.extend(torch.sigmoid(model(ids[start:start + EVAL_CHUNK].to(dev))).cpu().tolist())
+    model.train(was_training)
+    return out
+
+
+def _usable(cfg: TrainConfig, data: LabelledTexts, notes: list[str]) -> LabelledTexts:
+    if cfg.dry_run and len(data) > DRY_RUN_ROWS:
+        # A seeded random choice, not the first rows: a file sorted by label would give one class.
+        chosen = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:DRY_RUN_ROWS]
+        data = data.subset(sorted(chosen.tolist()))
+    if len(data) < MIN_ROWS:
+        raise TrainError(f"only {len(data)} texts: at least {MIN_ROWS} are needed (for training, "
+                         "validation and test)")
+    if len(set(data.labels)) < 2:
+        raise TrainError("every text has the same label: a classifier needs positive and negative examples")
+    return data
+
+
+def _encode(part: LabelledTexts, vocab: Vocab, mcfg: SentimentConfig) -> _Encoded:
+    ids, _ = encode(part.texts, vocab, mcfg.length, mcfg.pad)
+    return _Encoded(ids, torch.tensor(part.labels, dtype=torch.float32))
+
+
+def _plan(cfg: TrainConfig, data: LabelledTexts, train_rows: int, notes: list[str]) -> _Plan:
+    batch = min(cfg.batch_size, DRY_RUN_BATCH) if cfg.dry_run else cfg.batch_size
+    batch = min(batch, train_rows)
+    steps = math.ceil(train_rows / batch)  # the last batch may be short: no batch norm to upset
+    if cfg.dry_run:
+        steps = min(steps, DRY_RUN_STEPS)
+        notes.append(f"dry run: {len(data)} texts, a tiny model, batch {batch}, {steps} steps per epoch")
+    digest = hashlib.sha256()
+    for text, label in zip(data.texts, data.labels, strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    return _Plan(rows=len(data), train_rows=train_rows, batch_size=batch, steps_per_epoch=steps,
+                 total_steps=steps * cfg.epochs, fingerprint=digest.hexdigest()[:16],
+                 report_every=1 if cfg.dry_run else cfg.report_every)
+
+
+# Settings a resumed run must share with the checkpoint; epochs, patience and how often to report
+# and save may change between runs.
+_SAME_ON_RESUME = ("kind", "batch_size", "lr", "clip", "seed", "max_words", "length", "pad", "embedding_dim",
+                   "hidden", "layers", "dropout", "validation", "test", "dry_run")
+
+
+def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
+    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "sentiment")
+    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
+    old = state["plan"]
+    if old["fingerprint"] != plan.fingerprint:
+        raise TrainError(f"cannot resume: the checkpoint was trained on other texts "
+                         f"({old['rows']} then, {plan.rows} now)")
+    if state["step"] > plan.total_steps:
+        raise TrainError(f"cannot resume: the checkpoint is at step {state['step']}, past this run's "
+                         f"{plan.total_steps} steps ({cfg.epochs} epochs); ask for more epochs")
+    return state
