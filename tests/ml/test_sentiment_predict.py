@@ -1,0 +1,70 @@
+"""Predicting with a trained sentiment model: occlusion finds the decisive word, and the batched
+predictions equal one-at-a-time ones."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ml.common.checkpoint import checkpoint_dict
+from ml.common.progress import Cancelled
+from ml.sentiment.config import SentimentConfig
+from ml.sentiment.model import build_model
+from ml.sentiment.predict import SentimentModel, predict, predict_many
+from ml.sentiment.text import Vocab
+from tests.ml.conftest import Recorder
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+WORDS = ["the", "film", "was", "plot", "superb", "awful"]
+
+
+def bow_model(weights: dict[str, float]) -> SentimentModel:
+    """A bag of words with hand-set weights: "superb" strongly positive, "awful" strongly negative."""
+    cfg = SentimentConfig(words=WORDS, kind="bow", length=20)
+    model = build_model(cfg)
+    vocab = Vocab.from_words(WORDS)
+    with torch.no_grad():
+        model.linear.weight.zero_()
+        model.linear.bias.zero_()
+        for word, w in weights.items():
+            model.linear.weight[0, vocab.id(word)] = w
+    ckpt = checkpoint_dict(family="sentiment", config=cfg, state_dict=model.state_dict())
+    return SentimentModel.from_checkpoint(ckpt)
+
+
+def test_occlusion_ranks_the_decisive_word_first() -> None:
+    sm = bow_model({"superb": 4.0, "awful": -4.0, "plot": 0.3, "film": -0.2})
+    good = predict(sm, "The plot was superb, the film!")
+    assert good.label == "positive" and good.probability > 0.9
+    assert good.words[0][0] == "superb" and good.words[0][1] > 0.3
+    assert good.words[-1][0] == "film" and good.words[-1][1] < 0  # it pushed the other way
+    bad = predict(sm, "awful plot", top=1)
+    assert bad.label == "negative" and bad.words == [("awful", pytest.approx(bad.words[0][1]))]
+    assert bad.words[0][1] > 0.4
+
+
+def test_occlusion_with_an_lstm_runs() -> None:
+    torch.manual_seed(0)
+    cfg = SentimentConfig(words=WORDS, kind="lstm", embedding_dim=4, hidden=4, layers=1, length=10)
+    ckpt = checkpoint_dict(family="sentiment", config=cfg, state_dict=build_model(cfg).state_dict())
+    result = predict(SentimentModel.from_checkpoint(ckpt), "the film was superb superb")
+    assert 0 <= result.probability <= 1 and [w for w, _ in result.words] != []
+    assert sorted(w for w, _ in result.words) == ["film", "superb", "the", "was"]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "bow"])
+def test_batch_predict_equals_one_at_a_time(kind: str) -> None:
+    torch.manual_seed(1)
+    cfg = SentimentConfig(words=WORDS, kind=kind, embedding_dim=4, hidden=4, layers=2, length=6)
+    ckpt = checkpoint_dict(family="sentiment", config=cfg, state_dict=build_model(cfg).state_dict())
+    sm = SentimentModel.from_checkpoint(ckpt)
+    texts = ["the film", "superb plot was the film superb and more", "", "awful", "unknown words only",
+             "the the the"]
+    rec = Recorder()
+    many = predict_many(sm, texts, rec, chunk=4)
+    single = [predict(sm, t).probability for t in texts]
+    assert many == pytest.approx(single, abs=1e-6)
+    assert [u["step"] for u in rec.updates] == [4, 6]
+    with pytest.raises(Cancelled):
+        predict_many(sm, texts, Recorder(cancel_after=1), chunk=2)
