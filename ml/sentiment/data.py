@@ -111,16 +111,24 @@ class Split:
 
 
 def split(data: LabelledTexts, seed: int, validation: float = 0.1, test: float = 0.1) -> Split:
-    """A shuffle by ``seed`` (the same data and seed always give the same split), then the first
-    ``test`` fraction is the test set, the next ``validation`` fraction the validation set; each
-    gets at least one text when there are three or more."""
-    n = len(data)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    n_test = max(1, round(n * test)) if n >= 3 else 0
-    n_val = max(1, round(n * validation)) if n >= 3 else 0
-    val_end = n_test + n_val
-    return Split(train=data.subset(order[val_end:]), validation=data.subset(order[n_test:val_end]),
-                 test=data.subset(order[:n_test]))
+    """Stratified by label, so both labels reach every part (and the test figures exist): each
+    label's texts are shuffled by ``seed``, the first ``test`` fraction goes to the test set, the
+    next ``validation`` fraction to the validation set, the rest to training; each part keeps the
+    file's order. The same data and seed always give the same split. A label with three or more
+    texts gives at least one to each of validation and test."""
+    gen = torch.Generator().manual_seed(seed)
+    parts: tuple[list[int], list[int], list[int]] = ([], [], [])
+    for label in sorted(set(data.labels)):
+        index = [i for i, y in enumerate(data.labels) if y == label]
+        order = [index[j] for j in torch.randperm(len(index), generator=gen).tolist()]
+        n = len(order)
+        n_test = max(1, round(n * test)) if n >= 3 else 0
+        n_val = max(1, round(n * validation)) if n >= 3 else 0
+        parts[2].extend(order[:n_test])
+        parts[1].extend(order[n_test:n_test + n_val])
+        parts[0].extend(order[n_test + n_val:])
+    train_idx, val_idx, test_idx = (sorted(p) for p in parts)
+    return Split(train=data.subset(train_idx), validation=data.subset(val_idx), test=data.subset(test_idx))
 
 
 def read_imdb(folder: str | os.PathLike[str], part: str = "train", max_per_class: int | None = None

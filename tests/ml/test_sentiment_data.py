@@ -62,12 +62,15 @@ def test_missing_file(tmp_path: Path) -> None:
         read_csv(tmp_path / "nope.csv")
 
 
-def test_split_is_deterministic_and_disjoint() -> None:
-    data = LabelledTexts([f"text {i}" for i in range(50)], [i % 2 for i in range(50)])
+def test_split_is_deterministic_disjoint_and_stratified() -> None:
+    data = LabelledTexts([f"text {i}" for i in range(60)], [1 if i < 20 else 0 for i in range(60)])
     a, b, c = split(data, seed=3), split(data, seed=3), split(data, seed=4)
     assert a == b and a != c
-    assert (len(a.train), len(a.validation), len(a.test)) == (40, 5, 5)
+    assert (len(a.train), len(a.validation), len(a.test)) == (48, 6, 6)
     assert sorted(a.train.texts + a.validation.texts + a.test.texts) == sorted(data.texts)
+    assert sum(a.test.labels) == 2 and sum(a.validation.labels) == 2  # a third positive, as in the data
+    tiny = split(LabelledTexts(["a", "b", "c", "d", "e", "f"], [0, 1, 0, 1, 0, 1]), seed=0)
+    assert sorted(tiny.test.labels) == [0, 1] and sorted(tiny.validation.labels) == [0, 1]
 
 
 def test_imdb_folder(tmp_path: Path) -> None:
