@@ -79,3 +79,38 @@ def predict_many(sm: SentimentModel, texts: Sequence[str], progress: Progress | 
         out.extend(sm.probabilities(ids))
         progress.update(len(out), len(texts), f"{len(out)} of {len(texts)} texts")
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m ml.sentiment.predict MODEL.pt "some text" ["another" ...]: each text's label,
+    probability and most decisive words."""
+    import argparse
+    import sys
+
+    from ml.common.checkpoint import CheckpointError, load_checkpoint
+    from ml.common.family import validate
+    from ml.sentiment.family import FAMILY
+
+    p = argparse.ArgumentParser(prog="python -m ml.sentiment.predict", description=main.__doc__)
+    p.add_argument("model", help="a sentiment studio checkpoint")
+    p.add_argument("texts", nargs="+")
+    args = p.parse_args(argv)
+    try:
+        ckpt = load_checkpoint(args.model)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report = validate(FAMILY, ckpt)
+    if not report.ok:
+        print(f"error: not a usable sentiment model: {'; '.join(report.errors)}", file=sys.stderr)
+        return 1
+    sm = SentimentModel.from_checkpoint(ckpt)
+    for text in args.texts:
+        result = predict(sm, text)
+        words = ", ".join(f"{w} {d:+.3f}" for w, d in result.words)
+        print(f"{result.label} ({result.probability:.3f}): {text[:60]!r}  [{words}]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

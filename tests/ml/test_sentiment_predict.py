@@ -3,6 +3,8 @@ predictions equal one-at-a-time ones."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.common.progress import Cancelled
 from ml.sentiment.config import SentimentConfig
 from ml.sentiment.model import build_model
-from ml.sentiment.predict import SentimentModel, predict, predict_many
+from ml.sentiment.predict import SentimentModel, main, predict, predict_many
 from ml.sentiment.text import Vocab
 from tests.ml.conftest import Recorder
 
@@ -68,3 +70,14 @@ def test_batch_predict_equals_one_at_a_time(kind: str) -> None:
     assert [u["step"] for u in rec.updates] == [4, 6]
     with pytest.raises(Cancelled):
         predict_many(sm, texts, Recorder(cancel_after=1), chunk=2)
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sm = bow_model({"superb": 4.0, "awful": -4.0})
+    path = tmp_path / "model.pt"
+    torch.save(checkpoint_dict(family="sentiment", config=sm.config, state_dict=sm.model.state_dict()), path)
+    assert main([str(path), "superb film", "awful"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("positive (0.98") and "superb +" in out[0] and out[1].startswith("negative")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    assert main([str(tmp_path / "junk.pt"), "x"]) == 1
