@@ -151,7 +151,7 @@ def train(cfg: TrainConfig, data: LabelledTexts, progress: Progress, *,
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
     s: dict[str, Any] = {"step": 0, "perm": None, "history": [], "best_loss": math.inf, "best_state": None,
-                         "best_epoch": 0, "bad_epochs": 0, "stopped": False}
+                         "best_epoch": 0, "bad_epochs": 0, "stopped": False, "stop_note": ""}
     window = MetricWindow(METRICS)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     if path is not None and resume and path.exists():
@@ -196,13 +196,15 @@ def train(cfg: TrainConfig, data: LabelledTexts, progress: Progress, *,
                 means = window.report(s["history"], s["step"], s["step"] / spe, restart=True)
                 progress.update(s["step"], plan.total_steps, f"epoch {epoch + 1}/{cfg.epochs}", metrics=means)
         s["perm"] = None
-        _end_of_epoch(model, criterion, val_set, dev, s, epoch, cfg.patience, notes)
+        _end_of_epoch(model, val_set, dev, s, epoch, cfg.patience)
         val = s["history"][-1]
         progress.update(s["step"], plan.total_steps, f"epoch {epoch + 1}: validation loss "
                         f"{val['val_loss']:.3f}, accuracy {val['val_accuracy']:.3f}",
                         metrics={"val_loss": val["val_loss"], "val_accuracy": val["val_accuracy"]})
     save()
 
+    if s["stop_note"]:  # kept in the state, so a run resumed after an early stop still says why
+        notes.append(s["stop_note"])
     if s["best_state"] is not None:
         model.load_state_dict(s["best_state"])
     probs = predict_probabilities(model, test_set.ids, dev)
@@ -242,8 +244,8 @@ def _train_step(model: nn.Module, opt: torch.optim.Optimizer, criterion: nn.Modu
     return {"loss": float(loss.detach()), "accuracy": float(accuracy)}
 
 
-def _end_of_epoch(model: nn.Module, criterion: nn.Module, val_set: _Encoded, dev: torch.device,
-                  s: dict[str, Any], epoch: int, patience: int, notes: list[str]) -> None:
+def _end_of_epoch(model: nn.Module, val_set: _Encoded, dev: torch.device, s: dict[str, Any], epoch: int,
+                  patience: int) -> None:
     """Measure on the validation texts, keep the best weights, decide on early stopping."""
     probs = torch.tensor(predict_probabilities(model, val_set.ids, dev))
     loss = float(nn.functional.binary_cross_entropy(probs.clamp(1e-7, 1 - 1e-7), val_set.labels))
@@ -257,8 +259,8 @@ def _end_of_epoch(model: nn.Module, criterion: nn.Module, val_set: _Encoded, dev
         s["bad_epochs"] += 1
         if patience and s["bad_epochs"] >= patience:
             s["stopped"] = True
-            notes.append(f"stopped early after epoch {epoch + 1}: no better validation loss for {patience} "
-                         f"epochs; kept epoch {s['best_epoch']}")
+            s["stop_note"] = (f"stopped early after epoch {epoch + 1}: no better validation loss for "
+                              f"{patience} epochs; kept epoch {s['best_epoch']}")
 
 
 def predict_probabilities(model: nn.Module, ids: torch.Tensor, dev: torch.device) -> list[float]:

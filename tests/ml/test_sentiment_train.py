@@ -112,6 +112,22 @@ def test_resume_after_cancel_is_exact(kind: str, tmp_path: Path) -> None:
     assert same_weights(whole.checkpoint["state_dict"], resumed.checkpoint["state_dict"])
     assert resumed.history == whole.history
     assert resumed.checkpoint["extra"]["metrics"] == whole.checkpoint["extra"]["metrics"]
+    assert resumed.notes == whole.notes
+
+
+def test_early_stopping_keeps_the_best_epoch() -> None:
+    # Labels that are coin flips: whatever the model learns is memorised noise, so the validation
+    # loss soon stops improving.
+    data = synthetic(80)
+    rnd = random.Random(7)
+    noise = LabelledTexts(data.texts, [rnd.randint(0, 1) for _ in data.labels])
+    result = train(tiny("bow", epochs=30, lr=0.5, patience=2), noise, NullProgress(), device=CPU)
+    report = result.checkpoint["extra"]["report"]
+    val = [h["val_loss"] for h in result.history if "val_loss" in h]
+    assert report["stopped_early"]
+    assert result.step < result.total_steps and any("stopped early" in n for n in result.notes)
+    assert len(val) == report["best_epoch"] + 2
+    assert min(val) == val[report["best_epoch"] - 1] == result.checkpoint["extra"]["metrics"]["val_loss"]
 
 
 def test_resume_refuses_other_settings(tmp_path: Path) -> None:
