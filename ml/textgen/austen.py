@@ -21,6 +21,8 @@ from typing import Any
 from ml.textgen.rds import RFormatError, unserialize
 
 DEBIAN_DATA = Path("/usr/lib/R/site-library/janeaustenr/data")
+# Where scripts/text_data.sh unpacked the package instead of installing it (it prints this).
+ENV_VAR = "JANEAUSTENR_DATA"
 # In publication order, as janeaustenr::austen_books() lists them.
 NOVELS = ("sensesensibility", "prideprejudice", "mansfieldpark", "emma", "northangerabbey", "persuasion")
 TITLES = {
@@ -38,8 +40,11 @@ class AustenDataError(ValueError):
 
 
 def locate(path: str | os.PathLike[str] | None = None) -> Path:
-    """The folder holding Rdata.rdx and Rdata.rdb: ``path`` (that folder or the package's root)
-    or the Debian install location. Raises AustenDataError naming what to install."""
+    """The folder holding Rdata.rdx and Rdata.rdb: ``path`` (that folder or the package's root),
+    else $JANEAUSTENR_DATA, else the Debian install location. Raises AustenDataError naming what
+    to install."""
+    if path is None and os.environ.get(ENV_VAR):
+        path = os.environ[ENV_VAR]
     candidates = [Path(path), Path(path) / "data"] if path is not None else [DEBIAN_DATA]
     for folder in candidates:
         if (folder / "Rdata.rdx").is_file() and (folder / "Rdata.rdb").is_file():

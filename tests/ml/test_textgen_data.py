@@ -73,18 +73,15 @@ def test_locate_names_the_package(tmp_path: Path) -> None:
         austen.locate(tmp_path)
 
 
-# The janeaustenr files: /tmp/textdata here (dpkg-deb -x of the Debian package), the installed
-# package on CI, which must have them.
-LOCAL = Path("/tmp/textdata/usr/lib/R/site-library/janeaustenr/data")
-
-
 def _austen_folder() -> Path:
-    for folder in (LOCAL, austen.DEBIAN_DATA):
-        if (folder / "Rdata.rdx").is_file():
-            return folder
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI needs the janeaustenr data: apt-get install r-cran-janeaustenr")
-    pytest.skip("janeaustenr data not installed")
+    """The janeaustenr files where scripts/text_data.sh unpacked them ($JANEAUSTENR_DATA; .ci/run
+    does this) or installed; CI must have them."""
+    try:
+        return austen.locate()
+    except austen.AustenDataError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs the janeaustenr data (bash scripts/text_data.sh): {exc}")
+        pytest.skip(str(exc))
 
 
 def test_austen_novels() -> None:
