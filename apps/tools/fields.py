@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
-from PIL import Image
 
 from ml.common.image_zip import ImageZipError, ZipLimits, read_image_zip
 from ml.common.images import ImageError, load_image
@@ -37,7 +36,7 @@ class UploadedImageField(forms.FileField):
 class ImageZipField(forms.FileField):
     """A zip of training images, checked before the job is queued: a zip at all, within the upload
     limit, no bomb, not too many files, and at least one real image (ml.common.image_zip does the
-    checks; the worker reads it again with the same ones)."""
+    checks; the worker reads every image, skipping and naming the ones that are not)."""
 
     def clean(self, data: Any, initial: Any = None) -> Any:
         upload = super().clean(data, initial)
@@ -50,8 +49,9 @@ class ImageZipField(forms.FileField):
             )
         upload.seek(0)
         try:
-            # Each image shrinks as it is decoded: only one full-size image in memory at a time.
-            read_image_zip(upload, limits=zip_limits(), transform=_thumbnail)
+            # The directory's refusals (bomb, file count, size) and one usable image: decoding every
+            # image of a 200 MB set here would hold up the web request; the worker reads them all.
+            read_image_zip(upload, limits=zip_limits(), max_images=1)
         except ImageZipError as exc:
             raise forms.ValidationError(f"{upload.name}: {exc}") from exc
         upload.seek(0)
@@ -62,7 +62,3 @@ def zip_limits() -> ZipLimits:
     """The studio's limits for one uploaded image zip (pixels per image as for single uploads)."""
     return ZipLimits(max_pixels=settings.STUDIO_MAX_IMAGE_PIXELS)
 
-
-def _thumbnail(img: Image.Image) -> Image.Image:
-    img.thumbnail((16, 16))
-    return img

@@ -78,8 +78,9 @@ class _Entry:
 
 
 def read_image_zip(src: ZipSource, *, limits: ZipLimits | None = None,
-                   transform: Transform | None = None) -> ImageSet:
-    """Every usable image in the zip ``src`` (path, bytes or binary file object).
+                   transform: Transform | None = None, max_images: int | None = None) -> ImageSet:
+    """Every usable image in the zip ``src`` (path, bytes or binary file object), or the first
+    ``max_images`` of them (a check of an upload needs one: the refusals come first either way).
 
     Raises ImageZipError for a file that is not a zip, an empty zip, too many files, a zip bomb, too
     much data in all, or a zip in which no file is an image.
@@ -107,7 +108,7 @@ def read_image_zip(src: ZipSource, *, limits: ZipLimits | None = None,
             except (zipfile.BadZipFile, OSError, ValueError) as exc:
                 raise ImageZipError("not a zip file (its directory is damaged)") from exc
             entries = [_zip_entry(archive, info) for info in infos if not _skipped_zip_member(info)]
-            return _read_entries(entries, limits, transform, what="zip")
+            return _read_entries(entries, limits, transform, what="zip", max_images=max_images)
     finally:
         if isinstance(src, (str, os.PathLike)):
             fh.close()
@@ -182,7 +183,7 @@ def prepare(images: Sequence[Image.Image], size: int, mode: str = "center-crop")
 
 
 def _read_entries(entries: list[_Entry], limits: ZipLimits, transform: Transform | None,
-                  what: str) -> ImageSet:
+                  what: str, max_images: int | None = None) -> ImageSet:
     # Everything that can refuse the upload from sizes alone comes before the first decode.
     if not entries:
         raise ImageZipError(f"empty {what}: no images found")
@@ -215,6 +216,8 @@ def _read_entries(entries: list[_Entry], limits: ZipLimits, transform: Transform
                                 f"{limits.max_total_pixels / 1e6:,.0f} MP); use fewer or smaller images")
         result.images.append(img)
         result.names.append(entry.name)
+        if max_images is not None and len(result.images) >= max_images:
+            break
     if not result.images:
         count = len(entries)
         first = result.warnings[0]

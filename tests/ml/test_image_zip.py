@@ -253,3 +253,11 @@ def test_a_folder_reads_like_a_zip(tmp_path: Path) -> None:
         read_image_folder(tmp_path / "empty")
     (tmp_path / "up.zip").write_bytes(make_zip({"a.png": png()}))
     assert read_images(tmp_path / "up.zip").names == ["a.png"]
+
+
+def test_max_images_stops_decoding_at_the_first_usable_ones(count_decodes: list[int]) -> None:
+    files = {"0-notes.txt": b"not an image", **{f"{i}.png": png() for i in range(5)}}
+    found = read_image_zip(make_zip(files), max_images=1)
+    assert found.names == ["0.png"] and count_decodes[0] == 2  # the notes tried, then one image
+    with pytest.raises(ImageZipError, match=r"^too many files"):  # the refusals still come first
+        read_image_zip(make_zip(files), limits=ZipLimits(max_files=3), max_images=1)
