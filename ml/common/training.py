@@ -76,6 +76,14 @@ def check_same_settings(saved: dict[str, Any], now: dict[str, Any], keys: Sequen
                          f"({'; '.join(changed)})")
 
 
+def check_not_past(step: int, total_steps: int, length: str = "", more: str = "epochs") -> None:
+    """Refuse to resume a checkpoint that is further along than this run would go; ``length`` says
+    how the run's steps come about (e.g. " (3 epochs)"), ``more`` what to ask for."""
+    if step > total_steps:
+        raise TrainError(f"cannot resume: the checkpoint is at step {step}, past this run's "
+                         f"{total_steps} steps{length}; ask for more {more}")
+
+
 def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A module's weights as CPU tensors, detached (for a training checkpoint)."""
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}

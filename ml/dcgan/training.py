@@ -41,6 +41,7 @@ from ml.common.training import (
     TrainError,
     TrainResult,
     check_finite,
+    check_not_past,
     check_same_settings,
     checkpoint_or_cancel,
     cpu_state_dict,
@@ -346,7 +347,5 @@ def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
     if old["fingerprint"] != plan.fingerprint or old["images"] != plan.images:
         raise TrainError(f"cannot resume: the checkpoint was trained on other images "
                          f"({old['images']} then, {plan.images} now)")
-    if state["step"] > plan.total_steps:
-        raise TrainError(f"cannot resume: the checkpoint is at step {state['step']}, past this run's "
-                         f"{plan.total_steps} steps ({cfg.epochs} epochs); ask for more epochs")
+    check_not_past(state["step"], plan.total_steps, f" ({cfg.epochs} epochs)")
     return state

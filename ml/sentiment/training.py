@@ -37,6 +37,7 @@ from ml.common.training import (
     TrainError,
     TrainResult,
     check_finite,
+    check_not_past,
     check_same_settings,
     checkpoint_or_cancel,
     cpu_state_dict,
@@ -322,7 +323,5 @@ def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
     if old["fingerprint"] != plan.fingerprint:
         raise TrainError(f"cannot resume: the checkpoint was trained on other texts "
                          f"({old['rows']} then, {plan.rows} now)")
-    if state["step"] > plan.total_steps:
-        raise TrainError(f"cannot resume: the checkpoint is at step {state['step']}, past this run's "
-                         f"{plan.total_steps} steps ({cfg.epochs} epochs); ask for more epochs")
+    check_not_past(state["step"], plan.total_steps, f" ({cfg.epochs} epochs)")
     return state

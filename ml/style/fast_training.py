@@ -58,6 +58,7 @@ from ml.common.training import (
     TrainError,
     TrainResult,
     check_finite,
+    check_not_past,
     check_same_settings,
     checkpoint_or_cancel,
     cpu_state_dict,
@@ -409,7 +410,5 @@ def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
     if old["features"] != plan.features:
         raise TrainError(f"cannot resume: the checkpoint was trained with another feature network "
                          f"({old['features']} then, {plan.features} now)")
-    if state["step"] > plan.total_steps:
-        raise TrainError(f"cannot resume: the checkpoint is at step {state['step']}, past this run's "
-                         f"{plan.total_steps} steps; ask for more steps")
+    check_not_past(state["step"], plan.total_steps, more="steps")
     return state
