@@ -65,6 +65,11 @@ class JobReporter:
     def log(self, message: str) -> None:
         events.record(self.job, "log", {"message": message})
 
+    def text(self, chunk: str) -> None:
+        """Text as a tool writes it (apps.tools.base.TextStream); the caller sends chunks a few times
+        a second, so every one is kept (the page shows their concatenation)."""
+        events.record(self.job, "text", {"text": chunk})
+
     def _save_preview(self, image: Image.Image, step: int) -> str:
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="JPEG", quality=85)

@@ -4,7 +4,7 @@ generic submit view, job runner and pages do the rest."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from django import forms
 
@@ -31,6 +31,16 @@ class ToolOutput:
     model: LoadedModel[Any] | None = None  # the catalog version used; the job records it
 
 
+@runtime_checkable
+class TextStream(Protocol):
+    """A listener that shows text as it is written (the job reporter: "text" events that the job
+    page appends as they come). Tools that write text check for it; other listeners just get the
+    finished text in the result."""
+
+    def text(self, chunk: str) -> None:
+        """Append ``chunk`` to the text shown live."""
+
+
 class Tool:
     slug: ClassVar[str]
     title: ClassVar[str]
@@ -40,6 +50,9 @@ class Tool:
     trains: ClassVar[bool] = False  # a training tool (listed under "Train" on the home page)
     # The submit page; a tool with its own controls (e.g. a style picker) extends this template.
     submit_template: ClassVar[str] = "jobs/submit.html"
+    # A template shown in the job page's result box (with ``job``), for results that are not files
+    # (e.g. a sentiment's highlighted words); "" for none.
+    result_template: ClassVar[str] = ""
 
     def submit_context(self) -> dict[str, Any]:
         """Extra context for the submit page (e.g. the active model's style previews)."""
@@ -58,6 +71,17 @@ class Tool:
 
     def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
         raise NotImplementedError
+
+
+def checked_params(form_class: type[forms.Form], params: dict[str, Any]) -> dict[str, Any]:
+    """Stored parameters through the submit form's checks (a rerun, an old job), file fields aside."""
+    form = form_class(data=params)
+    for form_field in form.fields.values():
+        if isinstance(form_field, forms.FileField):
+            form_field.required = False
+    if not form.is_valid():
+        raise ToolError(f"Invalid parameters: {form.errors.as_text()}")
+    return form.cleaned_data
 
 
 REGISTRY: dict[str, Tool] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -62,3 +63,29 @@ def zip_limits() -> ZipLimits:
     """The studio's limits for one uploaded image zip (pixels per image as for single uploads)."""
     return ZipLimits(max_pixels=settings.STUDIO_MAX_IMAGE_PIXELS)
 
+
+
+class TextUploadField(forms.FileField):
+    """An uploaded text file (a CSV, a plain text), read at submit by ``check(bytes)``: a ValueError
+    it raises (e.g. SentimentDataError, TextDataError) becomes the field's error, so a bad file is
+    refused before a job is queued. Files are at most ``max_bytes`` (the ml readers' limit)."""
+
+    def __init__(self, *, check: Callable[[bytes], object], max_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.max_bytes = max_bytes
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        upload = super().clean(data, initial)
+        if upload is None:
+            return upload
+        if upload.size >= self.max_bytes:
+            raise forms.ValidationError(f"{upload.name} is {filesizeformat(upload.size)}; the limit is "
+                                        f"{filesizeformat(self.max_bytes)}.")
+        upload.seek(0)
+        try:
+            self.check(upload.read())
+        except ValueError as exc:
+            raise forms.ValidationError(f"{upload.name}: {exc}") from exc
+        upload.seek(0)
+        return upload

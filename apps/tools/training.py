@@ -76,6 +76,7 @@ class TrainingTool(Tool):
     queue = "gpu"
     trains = True
     chart_keys: ClassVar[tuple[str, ...]]  # the metrics drawn in the final loss chart
+    data_unit: ClassVar[str] = "images"  # what TrainResult.images counts, as the version's metric name
     form_class: ClassVar[type[forms.Form]]
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
@@ -115,7 +116,7 @@ class TrainingTool(Tool):
             self.family, name, result.checkpoint, previews=[("samples", _jpeg(result.preview))],
             description=self.model_card(p, result), created_by=job.owner,
             source_ref=f"job:{job.pk}",
-            metrics={**result.final, "steps": result.step, "images": result.images},
+            metrics={**result.final, "steps": result.step, self.data_unit: result.images},
         )
         state.unlink(missing_ok=True)  # finished: the model is in the catalog now
         record = lineage(self.slug, p, seed=p.get("seed"), trained={
@@ -132,7 +133,7 @@ class TrainingTool(Tool):
                         "status": version.status,
                         "admin_url": reverse("admin:catalog_modelversion_change", args=[version.pk])},
             "final": result.final, "steps": result.step, "total_steps": result.total_steps,
-            "resumed_from": result.resumed_from, "images": result.images,
+            "resumed_from": result.resumed_from, self.data_unit: result.images,
             "batch_size": result.batch_size, "notes": result.notes, "seconds": round(seconds, 1),
         }
         return ToolOutput(files=files, summary=summary, model_version=f"trained {version.label}")

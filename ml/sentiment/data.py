@@ -41,22 +41,7 @@ class LabelledTexts:
 def read_csv(source: bytes | str | os.PathLike[str], *, max_rows: int = MAX_ROWS,
              max_bytes: int = MAX_BYTES) -> LabelledTexts:
     """Parse a labelled CSV from its bytes or a path (see the module's docstring for the layout)."""
-    data = _read_bytes(source, max_bytes)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise SentimentDataError(f"the file is not UTF-8 text: invalid bytes on line {line} "
-                                 "(save it as UTF-8 CSV)") from None
-    if not text.strip():
-        raise SentimentDataError("the file is empty: no texts to learn from")
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise SentimentDataError(f"not a readable CSV file: {exc}") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]  # blank lines are no rows
+    rows = csv_rows(source, max_bytes)
     header = [cell.strip().lower() for cell in rows[0]]
     if "text" in header or "label" in header:
         missing = [name for name in ("text", "label") if name not in header]
@@ -87,6 +72,27 @@ def read_csv(source: bytes | str | os.PathLike[str], *, max_rows: int = MAX_ROWS
         texts.append(body)
         labels.append(LABELS[label.lower()])
     return LabelledTexts(texts, labels)
+
+
+def csv_rows(source: bytes | str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> list[list[str]]:
+    """The non-blank rows of a UTF-8 CSV (a byte-order mark is dropped); SentimentDataError when the
+    file is too large, not UTF-8, empty or not CSV."""
+    data = _read_bytes(source, max_bytes)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise SentimentDataError(f"the file is not UTF-8 text: invalid bytes on line {line} "
+                                 "(save it as UTF-8 CSV)") from None
+    if not text.strip():
+        raise SentimentDataError("the file is empty: no texts in it")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise SentimentDataError(f"not a readable CSV file: {exc}") from None
+    return [r for r in rows if any(cell.strip() for cell in r)]  # blank lines are no rows
 
 
 def _read_bytes(source: bytes | str | os.PathLike[str], max_bytes: int) -> bytes:

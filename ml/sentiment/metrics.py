@@ -79,3 +79,31 @@ def roc_image(points: Sequence[Sequence[float]], auc: float, size: int = 320) ->
     draw.text((m, size - m + 6), "false positive rate", fill=(90, 90, 90))
     draw.text((4, m - 16), "true positive rate", fill=(90, 90, 90))
     return img
+
+
+def score_histogram(probabilities: Sequence[float], bins: int = 20, size: tuple[int, int] = (400, 220)
+                    ) -> Image.Image:
+    """How the scores of a batch spread from 0 (negative) to 1 (positive): ``bins`` bars, red below
+    0.5 and green above, the counts either side written on top."""
+    width, height = size
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    m = 24
+    counts = [0] * bins
+    for p in probabilities:
+        counts[min(int(p * bins), bins - 1)] += 1
+    top = max(counts) or 1
+    bar = (width - 2 * m) / bins
+    for i, count in enumerate(counts):
+        x0 = m + i * bar
+        y0 = height - m - (height - 2 * m - 16) * count / top
+        colour = (214, 39, 40) if (i + 0.5) / bins < 0.5 else (44, 160, 44)
+        draw.rectangle([x0 + 1, y0, x0 + bar - 1, height - m], fill=colour)
+    draw.line([m, height - m, width - m, height - m], fill=(120, 120, 120))
+    negative = sum(1 for p in probabilities if p < 0.5)
+    draw.text((m, 4), f"{negative} negative", fill=(214, 39, 40))
+    draw.text((width - m - 80, 4), f"{len(probabilities) - negative} positive", fill=(44, 160, 44))
+    draw.text((m, height - m + 6), "0", fill=(90, 90, 90))
+    draw.text((width // 2 - 20, height - m + 6), "score", fill=(90, 90, 90))
+    draw.text((width - m - 6, height - m + 6), "1", fill=(90, 90, 90))
+    return img

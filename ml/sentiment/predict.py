@@ -8,6 +8,7 @@ and the bag of words, and needs no gradients.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,18 @@ def predict(sm: SentimentModel, text: str, top: int = TOP_WORDS) -> Prediction:
     effects = [(word, (p - q) if positive else (q - p)) for word, q in zip(distinct, probs[1:], strict=True)]
     effects.sort(key=lambda e: -e[1])
     return Prediction(probability=p, label="positive" if positive else "negative", words=effects[:top])
+
+
+def segments(text: str, weights: dict[str, float]) -> list[tuple[str, float | None]]:
+    """``text`` cut into pieces that join back to it exactly, each word with its weight (from
+    ``Prediction.words``) or None; spaces and words without a weight get None. Words are matched the
+    way ``tokenize`` makes them (lowercase, no punctuation), so "Great!" carries "great"'s weight."""
+    pieces = []
+    for piece in re.split(r"(\s+)", text):
+        if piece:
+            token = "".join(tokenize(piece))  # a piece has no whitespace: at most one token
+            pieces.append((piece, weights.get(token) if token else None))
+    return pieces
 
 
 def predict_many(sm: SentimentModel, texts: Sequence[str], progress: Progress | None = None,

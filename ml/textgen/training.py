@@ -190,6 +190,7 @@ def _run(cfg: TrainConfig, plan: _Plan, mcfg: CharRNNConfig, model: CharRNN, x: 
             reported = window.report(history, step, step / plan.steps_per_epoch,
                                      restart=step % plan.report_every == 0)
             message = f"epoch {epoch + 1}/{cfg.epochs}, step {step}"
+            picture = None
             if end_of_epoch:
                 hidden = None  # the next epoch starts from the text's start, with a fresh state
                 val_loss = validation_loss(model, val, plan.batch_size, plan.seq_length)
@@ -200,7 +201,8 @@ def _run(cfg: TrainConfig, plan: _Plan, mcfg: CharRNNConfig, model: CharRNN, x: 
                     sample = plan.prime + _sample(model, cfg, plan, dev)
                     samples.append(sample)
                     message += f"\n{sample}"
-            progress.update(step, plan.total_steps, message, metrics=reported)
+                    picture = text_image(sample)  # the studio's job page shows it as the preview
+            progress.update(step, plan.total_steps, message, preview=picture, metrics=reported)
     if step != resumed_from:
         save()
 

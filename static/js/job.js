@@ -9,6 +9,7 @@
   const $ = (id) => document.getElementById(id);
   let lastSeq = 0;
   let state = root.dataset.state;
+  const succeededAtLoad = state === "succeeded";
   let rate = null; // {t, step} of the first progress event seen, for the ETA
   let retries = 0;
   let socket = null;
@@ -70,6 +71,8 @@
         const doc = new DOMParser().parseFromString(html, "text/html");
         const fresh = doc.getElementById("results");
         if (fresh) document.getElementById("results").innerHTML = fresh.innerHTML;
+        // A finished text is in the result box now; the live copy above it would repeat it.
+        if (fresh && fresh.querySelector("#generated-text")) $("live-text-box").hidden = true;
       });
   }
 
@@ -78,6 +81,12 @@
     lastSeq = event.seq;
     const d = event.data || {};
     if (event.kind === "state") setState(d.state, d);
+    if (event.kind === "text") { // written text, a chunk at a time (the text generator)
+      if (succeededAtLoad) return; // the result box shows the whole text
+      $("live-text-box").hidden = false;
+      $("live-text").appendChild(document.createTextNode(d.text));
+      return; // the text box shows it; the log would only repeat it
+    }
     if (event.kind === "progress") {
       if (!d.history) showProgress(d.step, d.total, d.message);
       if (d.history && chart) d.history.forEach(([step, metrics]) => chart.add(step, metrics));
