@@ -78,7 +78,7 @@ def job_with_input(owner: Any, tool: str, field: str, name: str, data: bytes, **
 
 
 def run(job: Job) -> Job:
-    runner.run(str(job.pk), "task-1", "worker-a")
+    runner.run(str(job.pk), job.task_id or "task-1", "worker-a")
     job.refresh_from_db()
     return job
 
@@ -229,3 +229,26 @@ def test_text_tools_are_on_the_home_page(alice: Any, client: Client) -> None:
     page = client.get("/").content.decode()
     for slug in ("sentiment", "sentiment-batch", "textgen", "train-sentiment", "train-textgen"):
         assert f"/tools/{slug}/" in page
+
+
+def test_a_cancelled_textgen_training_resumes_where_it_stopped(alice: Any, monkeypatch: Any) -> None:
+    from apps.jobs import services
+    from apps.jobs.reporter import JobReporter
+
+    from .test_training_tools import cancel_after
+
+    job = job_with_input(alice, "train-textgen", "text", "austenish.txt", austenish(), epochs=3,
+                         dry_run=True, sample_prime="it ")
+    update, cancelled = cancel_after(1)  # stops after the first loss report
+    monkeypatch.setattr(JobReporter, "update", update)
+    monkeypatch.setattr(JobReporter, "cancelled", cancelled)
+    assert run(job).state == JobState.CANCELLED
+    monkeypatch.undo()
+    assert services.can_resume(job) and not ModelVersion.objects.exists()
+    resumed = run(services.resume(job, "gpu"))
+    assert resumed.state == JobState.SUCCEEDED, resumed.error
+    stopped = resumed.result["resumed_from"]
+    assert 0 < stopped < 6 and resumed.result["steps"] == 6  # went on from the checkpoint, not from 0
+    trained = [e.data["step"] for e in resumed.events.filter(kind="progress") if "metrics" in e.data]
+    assert trained[-1] == 6 and min(trained) > stopped
+    assert ModelVersion.objects.get().metrics["steps"] == 6
