@@ -1,0 +1,101 @@
+"""The starter sentiment models: trained (not downloaded) on Pang & Lee's movie-review polarity data,
+which the Debian package python3-pattern ships among its test corpora (1,500 reviews, half positive).
+
+scripts/text_data.sh unpacks that package under ``<var>/debian/root`` and prints ``PANG_LEE_DIR``.
+The corpora's README says they are "meant for personal use", so the data is never copied into git
+and the trained models carry that note.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from ml.common.progress import Progress
+from ml.common.training import TrainResult
+from ml.sentiment.data import read_csv
+from ml.sentiment.training import TrainConfig, train
+
+ENV_VAR = "PANG_LEE_DIR"
+FILE_NAME = "polarity-en-pang&lee1.csv"
+DEBIAN_PACKAGE = "python3-pattern"
+CORPORA = Path("usr/share/doc/python3-pattern/test/corpora")  # inside the package
+DEBIAN_DIR = Path("/") / CORPORA  # where apt-get install would put it
+LICENCE = "Pang & Lee movie-review data: personal use (python3-pattern test corpora README)"
+MISSING = f"no Pang & Lee polarity data ({FILE_NAME})"
+REMEDY = (f"Run: bash scripts/text_data.sh  (unpacks {DEBIAN_PACKAGE} under var/debian/). If STUDIO_VAR_DIR "
+          f"is set or the data lies elsewhere, also export the {ENV_VAR}=... line it prints.")
+
+# Quick: both kinds in about a minute on two CPU cores. The bag-of-words model learns in seconds;
+# an LSTM on 1,200 training reviews barely leaves chance level, so it gets a small net and few epochs.
+QUICK = {
+    "lstm": TrainConfig(kind="lstm", epochs=4, embedding_dim=128, hidden=128, layers=1, patience=2),
+    "bow": TrainConfig(kind="bow", epochs=10, patience=3),
+}
+# --full: the Udacity sentiment-rnn net (400 / 256 / 2 layers), more epochs, early stopping decides.
+FULL = {
+    "lstm": TrainConfig(kind="lstm", epochs=10, patience=3),
+    "bow": TrainConfig(kind="bow", epochs=30, patience=5),
+}
+
+
+def find_pang_lee(var_dirs: Iterable[Path] = ()) -> Path | None:
+    """The polarity CSV: in $PANG_LEE_DIR when that is set (then nowhere else: a wrong setting is
+    reported, not papered over), else where scripts/text_data.sh unpacks it under each of
+    ``var_dirs``, else where the Debian package installs it. None when it is in none of them."""
+    if os.environ.get(ENV_VAR):
+        path = Path(os.environ[ENV_VAR]) / FILE_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"${ENV_VAR} is {os.environ[ENV_VAR]}, which has no {FILE_NAME}")
+        return path
+    for folder in [Path(v) / "debian" / "root" / CORPORA for v in var_dirs] + [DEBIAN_DIR]:
+        if (folder / FILE_NAME).is_file():
+            return folder / FILE_NAME
+    return None
+
+
+def settings(kind: str, full: bool) -> TrainConfig:
+    """The training settings of the ``kind`` starter (a copy: callers may not change the table)."""
+    return replace((FULL if full else QUICK)[kind])
+
+
+def train_starter(path: Path, cfg: TrainConfig, progress: Progress, *,
+                  checkpoint_path: Path | None = None) -> TrainResult:
+    """Read the polarity CSV and train on it; ``checkpoint_path`` lets an interrupted run resume."""
+    return train(cfg, read_csv(path), progress, checkpoint_path=checkpoint_path)
+
+
+def model_card(cfg: TrainConfig, result: TrainResult, seconds: float) -> str:
+    """The model card: what it does, the data, the test figures and the settings it was trained with."""
+    report = result.checkpoint["extra"]["report"]
+    figures = result.checkpoint["extra"]["metrics"]
+    rows = report["train_rows"] + report["validation_rows"] + report["test_rows"]
+    if cfg.kind == "lstm":
+        model = "an LSTM classifier (Udacity sentiment-rnn: word embedding, LSTM, linear output)"
+        net = (f"embedding {cfg.embedding_dim}, {cfg.layers} x {cfg.hidden} LSTM, dropout {cfg.dropout}, "
+               f"first {cfg.length} words of each review, ")
+    else:
+        model = "a bag-of-words baseline (logistic regression on word counts)"
+        net = ""
+    stop = f", stopped early (kept epoch {report['best_epoch']})" if report["stopped_early"] else (
+        f", kept epoch {report['best_epoch']}")
+    return (
+        f"Says whether an English text is positive or negative: {model}, trained by the studio's "
+        "starter installer.\n"
+        f"Data: {rows:,} movie reviews (half positive, half negative) from Pang & Lee's movie-review "
+        f"polarity data, as the Debian package {DEBIAN_PACKAGE} ships it ({FILE_NAME}); split by "
+        f"seed {cfg.seed} into {report['train_rows']:,} training, {report['validation_rows']:,} "
+        f"validation and {report['test_rows']:,} test reviews.\n"
+        f"Test set ({report['test_rows']} reviews, never seen in training): accuracy "
+        f"{figures['accuracy']:.3f}, precision {figures['precision']:.3f}, recall {figures['recall']:.3f}, "
+        f"ROC AUC {figures['roc_auc']:.3f}.\n"
+        f"Settings: {net}vocabulary of the {cfg.max_words:,} most frequent training words, up to "
+        f"{cfg.epochs} epochs (early-stopping patience {cfg.patience}){stop}, batch {cfg.batch_size}, "
+        f"Adam lr {cfg.lr:g}, gradient clip {cfg.clip:g}; {result.step} steps in {seconds:.0f} s.\n"
+        "Limits: movie reviews only, and few of them; sarcasm, negation far from the sentiment "
+        "word and other domains fool it.\n"
+        f"Licence: {LICENCE}."
+    )
+

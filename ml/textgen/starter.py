@@ -1,0 +1,96 @@
+"""The starter text generator: a char-RNN trained (not downloaded) on Jane Austen's six novels, read
+from the Debian package r-cran-janeaustenr by ml/textgen/austen.py (public-domain text).
+
+scripts/text_data.sh unpacks that package under ``<var>/debian/root`` and prints ``JANEAUSTENR_DATA``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ml.common.progress import Progress
+from ml.common.training import TrainResult
+from ml.textgen import austen
+from ml.textgen.training import TrainConfig, train
+
+ENV_VAR = austen.ENV_VAR  # JANEAUSTENR_DATA
+DEBIAN_PACKAGE = "r-cran-janeaustenr"
+DATA = Path("usr/lib/R/site-library/janeaustenr/data")  # inside the package
+LICENCE = "Public domain text (Jane Austen's novels); weights trained by the studio"
+MISSING = "no Jane Austen text (the janeaustenr data: Rdata.rdx and Rdata.rdb)"
+REMEDY = (f"Run: bash scripts/text_data.sh  (unpacks {DEBIAN_PACKAGE} under var/debian/). If STUDIO_VAR_DIR "
+          f"is set or the data lies elsewhere, also export the {ENV_VAR}=... line it prints.")
+
+
+@dataclass(frozen=True)
+class AustenRun:
+    chars: int = 0  # characters of the novels' text used, from its start; 0: all of it (~4 M)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# Quick: one pass over half the text with one 256-unit layer, about two minutes on a CPU core: it
+# writes Austen-like words and punctuation, not yet sentences. Small batches: more updates per second.
+QUICK = AustenRun(chars=2_000_000, train=TrainConfig(n_hidden=256, n_layers=1, dropout=0.0, batch_size=64,
+                                                     lr=2e-3, epochs=1))
+# --full: two 256-unit layers over all six novels, 16 epochs (about 85 minutes on one CPU core).
+FULL = AustenRun(chars=0, train=TrainConfig(n_hidden=256, n_layers=2, dropout=0.3, lr=2e-3, epochs=16))
+
+
+def find_austen(var_dirs: Iterable[Path] = ()) -> Path | None:
+    """The janeaustenr ``Rdata.rdb`` (its ``Rdata.rdx`` beside it): in $JANEAUSTENR_DATA when that is
+    set (then nowhere else: a wrong setting is reported), else where scripts/text_data.sh unpacks it
+    under each of ``var_dirs``, else where the Debian package installs it. None when not found."""
+    if os.environ.get(ENV_VAR):
+        try:
+            return austen.locate(os.environ[ENV_VAR]) / "Rdata.rdb"
+        except austen.AustenDataError as exc:
+            raise FileNotFoundError(f"${ENV_VAR} is {os.environ[ENV_VAR]}: {exc}") from None
+    for folder in [Path(v) / "debian" / "root" / DATA for v in var_dirs] + [austen.DEBIAN_DATA]:
+        if (folder / "Rdata.rdx").is_file() and (folder / "Rdata.rdb").is_file():
+            return folder / "Rdata.rdb"
+    return None
+
+
+def settings(full: bool) -> AustenRun:
+    return replace(FULL if full else QUICK)
+
+
+def train_starter(path: Path, run: AustenRun, progress: Progress, *,
+                  checkpoint_path: Path | None = None) -> TrainResult:
+    """Train on the novels whose ``Rdata.rdb`` is ``path``; ``checkpoint_path`` lets a run resume."""
+    text = austen.text(path.parent)
+    if run.chars:
+        text = text[:run.chars]
+    return train(run.train, text, progress, checkpoint_path=checkpoint_path)
+
+
+def sample(result: TrainResult) -> str:
+    """The text the model wrote after its last epoch ("" when sampling was off)."""
+    samples = result.checkpoint["extra"]["samples"]
+    return samples[-1] if samples else ""
+
+
+def model_card(run: AustenRun, result: TrainResult, seconds: float) -> str:
+    """The model card: what it does, the data, the validation loss, a sample and the settings."""
+    cfg, extra = run.train, result.checkpoint["extra"]
+    used = f"the first {run.chars:,} characters" if run.chars else "all"
+    layers = f"{cfg.n_layers} x {cfg.n_hidden} LSTM" + (f", dropout {cfg.dropout:g}" if cfg.dropout else "")
+    return (
+        "Writes text in the manner of Jane Austen, one character at a time: a character-level LSTM "
+        "(char-RNN, the Udacity recipe), trained by the studio's starter installer.\n"
+        f"Data: Jane Austen's six novels (public domain) from the Debian package {DEBIAN_PACKAGE}; "
+        f"{used} of their ~4 M characters, the last {cfg.val_fraction:.0%} of that held out: "
+        f"{extra['characters']:,} training and {extra['validation_characters']:,} validation characters.\n"
+        f"Validation loss: {extra['val_loss']:.3f} nats per character.\n"
+        f"Sample (prime {cfg.sample_prime!r}, temperature {cfg.temperature:g}, top {cfg.top_k}):\n"
+        f"{sample(result)}\n"
+        f"Settings: {layers}, {cfg.epochs} epoch(s), batch {extra['batch_size']} x {cfg.seq_length} "
+        f"characters, Adam lr {cfg.lr:g}, gradient clip {cfg.clip:g}, seed {cfg.seed}; {result.step} steps "
+        f"in {seconds:.0f} s.\n"
+        "Limits: it imitates spelling, punctuation and names, not meaning; long passages wander. "
+        "Only the 19th-century English of six novels.\n"
+        f"Licence: {LICENCE}."
+    )
