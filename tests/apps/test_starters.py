@@ -51,6 +51,14 @@ def no_vgg19(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
 
 
+@pytest.fixture(autouse=True)
+def no_text_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The text starters (trained on install: tests/apps/test_starters_text.py) find no data here,
+    so they are reported missing instead of training for minutes."""
+    monkeypatch.setenv("PANG_LEE_DIR", str(tmp_path / "no-text-data"))
+    monkeypatch.setenv("JANEAUSTENR_DATA", str(tmp_path / "no-text-data"))
+
+
 def install(*args: str) -> str:
     out = io.StringIO()
     call_command("install_starter_models", *args, stdout=out)
