@@ -68,8 +68,27 @@ def _step(model: CharRNN, indices: torch.Tensor, hidden: Hidden | None) -> tuple
     """Feed (T,) indices; the last position's logits (V,) and the hidden state. Inference mode per
     step, not around the generator: grad mode must not leak to the caller between yields."""
     x = one_hot(indices, len(model.tokens)).unsqueeze(0)  # (1, T, V)
+    if hidden is not None and indices.numel() == 1 and x.device.type == "cpu":
+        return _cpu_step(model, x[0], hidden)
     logits, hidden = model(x, hidden)
     return logits[0, -1], hidden
+
+
+def _cpu_step(model: CharRNN, x: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
+    """One character on the CPU, layer by layer with ``torch.lstm_cell`` (nn.LSTMCell's kernel): the
+    same weights and arithmetic as ``model(x, hidden)``, without the oneDNN LSTM that nn.LSTM picks
+    on CPU, which re-lays out every weight matrix at each call; for one time step that took ~13 ms
+    at n_hidden 512 where the cells take ~1 ms (bench/text_tools.py)."""
+    lstm, (h, c) = model.lstm, hidden
+    hs, cs = [], []
+    for layer in range(model.n_layers):
+        h_l, c_l = torch.lstm_cell(x, (h[layer], c[layer]), getattr(lstm, f"weight_ih_l{layer}"),
+                                   getattr(lstm, f"weight_hh_l{layer}"), getattr(lstm, f"bias_ih_l{layer}"),
+                                   getattr(lstm, f"bias_hh_l{layer}"))
+        hs.append(h_l)
+        cs.append(c_l)
+        x = h_l  # dropout between layers and before fc acts in training only; the model is in eval
+    return model.fc(x)[0], (torch.stack(hs), torch.stack(cs))
 
 
 @torch.inference_mode()
