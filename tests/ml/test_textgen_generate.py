@@ -99,3 +99,20 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("It is") and len(out) == len("It is") + 25 + 1
     assert main(["--checkpoint", str(path), "--prime", "Zz", "--device", "cpu"]) == 1
     assert "not in the model's vocabulary" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_the_cpu_step_computes_what_the_model_does(layers: int) -> None:
+    """generate() runs carried CPU steps through torch.lstm_cell (nn.LSTM's oneDNN path is ~10x
+    slower for one step); it must give the model's own logits and hidden state."""
+    from ml.textgen.generate import _cpu_step
+
+    torch.manual_seed(layers)
+    model = CharRNN(CharRNNConfig(tokens=TOKENS, n_hidden=24, n_layers=layers)).eval()
+    x = one_hot(torch.tensor([3]), len(TOKENS)).unsqueeze(0)
+    hidden = (torch.randn(layers, 1, 24), torch.randn(layers, 1, 24))
+    with torch.no_grad():
+        want, (h, c) = model(x, hidden)
+        got, (h2, c2) = _cpu_step(model, x[0], hidden)
+    torch.testing.assert_close(got, want[0, -1], rtol=0, atol=1e-6)
+    torch.testing.assert_close((h2, c2), (h, c), rtol=0, atol=1e-6)
