@@ -32,6 +32,12 @@ class SentimentForm(forms.Form):
         return text
 
 
+def _significant(x: float) -> float:
+    """``x`` to 4 significant digits. Not to 4 decimals: a confident model's leave-one-out drops are
+    tiny (1e-6 at a probability of 0.9999), and rounding them to 0.0 loses which way a word pushed."""
+    return float(f"{x:.4g}")
+
+
 def load_sentiment() -> LoadedModel[SentimentModel]:
     """The active sentiment model, cached by the worker."""
     return load_active("sentiment", SentimentModel.from_checkpoint, purpose="cpu")
@@ -59,13 +65,13 @@ class SentimentTool(Tool):
         # a weight says how much the word supported the predicted label.
         sign = 1.0 if result.label == "positive" else -1.0
         strongest = max((abs(w) for w in weights.values()), default=0.0) or 1.0
-        pieces = [[piece, None if w is None else round(sign * w, 4), None if w is None else
+        pieces = [[piece, None if w is None else _significant(sign * w), None if w is None else
                    round(abs(w) / strongest, 3)] for piece, w in segments(text, weights)]
         cfg = loaded.model.config
         summary: dict[str, Any] = {
             "label": result.label, "probability": round(result.probability, 4),
             "percent": round(100 * result.probability, 1),
-            "top_words": [[w, round(d, 4)] for w, d in result.words[:5]],
+            "top_words": [[w, _significant(d)] for w, d in result.words[:5]],
             "segments": pieces, "model_kind": cfg.kind, "words_read": min(len(tokenize(text)), cfg.length),
             "words_limit": cfg.length, "seconds": round(time.monotonic() - t0, 4),
         }
