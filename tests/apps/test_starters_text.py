@@ -150,7 +150,8 @@ def test_missing_data_is_reported_with_the_remedy(tmp_path: Path, monkeypatch: p
 
     assert not ModelVersion.objects.exists()
     assert "NOT installed:" in output and "0 installed" in output
-    assert f"$PANG_LEE_DIR is {tmp_path / 'nowhere'}, which has no" in output
+    nowhere = tmp_path / "nowhere"
+    assert f"no Pang & Lee polarity data (polarity-en-pang&lee1.csv) ($PANG_LEE_DIR is {nowhere})" in output
     assert "textgen (textgen): no Jane Austen text" in output
     assert output.count("bash scripts/text_data.sh") == 3  # each starter's remedy
     assert "JANEAUSTENR_DATA=" in output and "PANG_LEE_DIR=" in output
