@@ -172,5 +172,5 @@ def test_the_real_pang_lee_file(monkeypatch: pytest.MonkeyPatch) -> None:
 
     active = services.active_version("sentiment")
     assert active is not None and "train:sentiment-bow" in active.source_ref, output
-    assert active.metrics["test_rows"] == 150 and active.metrics["accuracy"] > 0.65
+    assert active.metrics["test_rows"] == 150 and active.metrics["accuracy"] >= 0.85
     assert "1,500 movie reviews" in active.description
