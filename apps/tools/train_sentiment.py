@@ -39,7 +39,9 @@ class TrainSentimentForm(TrainingForm):
     max_words = forms.IntegerField(label="Vocabulary size", min_value=10, max_value=200_000, initial=20_000,
                                    required=False)
     length = forms.IntegerField(label="Words read per text", min_value=5, max_value=2_000, initial=200,
-                                required=False)
+                                required=False,
+                                help_text="Longer texts are cut to their first words; whole movie reviews "
+                                          "need 1,000 or more (the job's notes say how many were cut).")
     hidden = forms.IntegerField(label="LSTM width", min_value=4, max_value=2048, initial=256, required=False)
     field_order = ["texts", "kind", "epochs", "batch_size", "lr", "patience", "max_words", "length", "hidden",
                    "name", "seed", "dry_run"]

@@ -48,7 +48,7 @@ from ml.sentiment.config import KINDS, SentimentConfig
 from ml.sentiment.data import LabelledTexts, split
 from ml.sentiment.metrics import report, roc_image
 from ml.sentiment.model import build_model
-from ml.sentiment.text import PADDING_SIDES, Vocab, encode
+from ml.sentiment.text import PADDING_SIDES, Vocab, encode, tokenize
 
 TRAINING_FORMAT = "studio-sentiment-training"
 TRAINING_VERSION = 1
@@ -287,6 +287,11 @@ def _usable(cfg: TrainConfig, data: LabelledTexts, notes: list[str]) -> Labelled
                          "validation and test)")
     if len(set(data.labels)) < 2:
         raise TrainError("every text has the same label: a classifier needs positive and negative examples")
+    cut = sum(1 for t in data.texts if len(tokenize(t)) > cfg.length)
+    if cut > len(data) // 4:  # a quarter or more: what is cut off may be where the verdict is
+        notes.append(f"{cut} of {len(data)} texts are longer than {cfg.length} words and were cut to their "
+                     f"first {cfg.length}; if their ends matter (reviews often close with the verdict), "
+                     "train with a larger length")
     return data
 
 

@@ -161,3 +161,16 @@ def test_command_line_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (tmp_path / "bad.csv").write_text("text,label\ngood,7\n")
     assert main([str(tmp_path / "bad.csv"), "-o", str(out), "--dry-run"]) == 1
     assert "label '7' is not binary" in capsys.readouterr().err
+
+
+def test_a_note_says_when_many_texts_were_cut() -> None:
+    from ml.common.progress import NullProgress
+    from ml.sentiment.data import LabelledTexts
+    from ml.sentiment.training import TrainConfig, train
+
+    texts = [("great " if i % 2 else "awful ") + "word " * 30 for i in range(20)]
+    data = LabelledTexts(texts, [i % 2 for i in range(20)])
+    result = train(TrainConfig(kind="bow", epochs=1, length=10), data, NullProgress())
+    assert any("20 of 20 texts are longer than 10 words" in n for n in result.notes), result.notes
+    result = train(TrainConfig(kind="bow", epochs=1, length=40), data, NullProgress())
+    assert not any("longer than" in n for n in result.notes)
