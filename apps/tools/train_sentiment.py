@@ -59,6 +59,7 @@ class TrainSentimentTool(TrainingTool):
     form_class = TrainSentimentForm
     chart_keys = ("loss", "accuracy", "val_loss", "val_accuracy")
     data_unit = "texts"
+    preview_name = "roc-curve.png"
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:

@@ -54,6 +54,7 @@ class TrainTextgenTool(TrainingTool):
     form_class = TrainTextgenForm
     chart_keys = ("loss", "val_loss")
     data_unit = "characters"
+    preview_name = "sample.png"
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:

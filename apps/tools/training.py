@@ -77,6 +77,7 @@ class TrainingTool(Tool):
     trains = True
     chart_keys: ClassVar[tuple[str, ...]]  # the metrics drawn in the final loss chart
     data_unit: ClassVar[str] = "images"  # what TrainResult.images counts, as the version's metric name
+    preview_name: ClassVar[str] = "samples.png"  # the result file of TrainResult.preview
     form_class: ClassVar[type[forms.Form]]
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
@@ -123,7 +124,7 @@ class TrainingTool(Tool):
             "id": version.pk, "label": version.label, "sha256": version.sha256})
         chart = loss_chart(result.history, self.chart_keys, title=f"{self.title}: {version.label}")
         files = [
-            png_output("samples.png", result.preview, record),
+            png_output(self.preview_name, result.preview, record),
             png_output("loss-chart.png", chart, record),
             OutputFile("history.json", json.dumps(result.history).encode(), "application/json"),
             OutputFile(f"{self.family}-v{version.version}.pt", _read(version), "application/octet-stream"),

@@ -107,7 +107,7 @@ def test_a_sentiment_training_job_ends_in_a_draft_with_its_test_report(alice: An
     charted = [e.data["metrics"] for e in job.events.filter(kind="progress") if "metrics" in e.data]
     assert any("val_accuracy" in m for m in charted) and any("loss" in m for m in charted)
     names = set(job.files.filter(role=JobFile.Role.RESULT).values_list("name", flat=True))
-    assert {"samples.png", "loss-chart.png", "history.json"} <= names
+    assert {"roc-curve.png", "loss-chart.png", "history.json"} <= names
 
 
 def test_the_sentiment_tool_highlights_the_words_that_decided(alice: Any, client: Client) -> None:
@@ -191,6 +191,7 @@ def test_a_textgen_training_job_ends_in_a_draft_that_writes_streamed_text(alice:
     assert (version.family, version.status, version.validation) == ("textgen", "draft", "valid")
     assert "val_loss" in version.metrics and "characters" in version.metrics
     training = Job.objects.get(kind="train-textgen")
+    assert training.files.filter(role=JobFile.Role.RESULT, name="sample.png").exists()
     assert training.files.filter(role=JobFile.Role.PREVIEW).exists()  # each epoch's sample, as a picture
     catalog.activate(version)
     job = run(make_job(alice, kind="textgen", params={"prime": "it is", "length": 300, "seed": 5}))
