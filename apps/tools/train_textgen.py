@@ -30,9 +30,11 @@ class TrainTextgenForm(TrainingForm):
                                   required=False,
                                   help_text="512 is the Udacity recipe's; 256 trains ~3x faster.")
     n_layers = forms.IntegerField(label="LSTM layers", min_value=1, max_value=4, initial=2, required=False)
-    dropout = forms.FloatField(min_value=0.0, max_value=0.9, initial=0.3, required=False)
-    batch_size = forms.IntegerField(label="Rows per batch", min_value=1, max_value=1024, initial=128,
-                                    required=False)
+    dropout = forms.FloatField(min_value=0.0, max_value=0.9, initial=0.1, required=False)
+    batch_size = forms.IntegerField(label="Rows per batch", min_value=1, max_value=1024, initial=32,
+                                    required=False,
+                                    help_text="Small batches make more updates per character read (best "
+                                              "on a CPU); Udacity's 128 keeps a GPU busier.")
     seq_length = forms.IntegerField(label="Characters per row", min_value=5, max_value=1000, initial=100,
                                     required=False)
     lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1.0, initial=2e-3, required=False)

@@ -37,8 +37,11 @@ class AustenRun:
 # 2 M characters reached 2.17 nats/char; 32 x 50, lr 3e-3 reached 1.56 in less time).
 QUICK = AustenRun(chars=3_000_000, train=TrainConfig(n_hidden=256, n_layers=1, dropout=0.0, batch_size=32,
                                                      seq_length=50, lr=3e-3, epochs=1))
-# --full: two 256-unit layers over all six novels, 16 epochs (about 85 minutes on one CPU core).
-FULL = AustenRun(chars=0, train=TrainConfig(n_hidden=256, n_layers=2, dropout=0.3, lr=2e-3, epochs=16))
+# --full: two 256-unit layers over all six novels, 8 epochs of batch 32 x 100 (about 40 minutes on
+# one CPU core). Measured: validation loss 1.721, 1.464, 1.367, 1.316 nats/char after epochs 1-4
+# (Udacity's batch 128 with dropout 0.3 was at 1.877 after 2 epochs: four times fewer updates).
+FULL = AustenRun(chars=0, train=TrainConfig(n_hidden=256, n_layers=2, dropout=0.1, batch_size=32,
+                                            seq_length=100, lr=2e-3, epochs=8))
 
 
 def find_austen(var_dirs: Iterable[Path] = ()) -> Path | None:
