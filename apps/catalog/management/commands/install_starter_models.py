@@ -24,8 +24,8 @@ class Command(BaseCommand):
             "starters (sentiment: an LSTM and a bag-of-words model on Pang & Lee's movie reviews, the "
             "better one active; textgen: a char-RNN on Jane Austen) on the data scripts/text_data.sh "
             "unpacks. By default that training takes about 2 minutes on two CPU cores (measured: "
-            "134 s; sentiment LSTM 55 s, bag of words 1 s, textgen 78 s); with --full about an hour "
-            "and a half (textgen ~85 min; the sentiment LSTM an estimated 10 min more).")
+            "138 s; sentiment LSTM 56 s, bag of words 3 s, textgen 79 s); --full takes about 50 minutes "
+            "(measured: the sentiment pair 617 s, textgen 8 epochs about 40 min on one core).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--only", default="", metavar="FAMILY[,FAMILY]",
@@ -33,10 +33,10 @@ class Command(BaseCommand):
                                  "sentiment, textgen)")
         parser.add_argument("--full", action="store_true",
                             help="train the text starters with the long settings (textgen: 2 x 256 LSTM, "
-                                 "16 epochs on all of Austen, about 85 min on a CPU; sentiment: the "
-                                 "full-size LSTM, more epochs) instead of the quick ones (about 2 min in "
-                                 "all). New versions; each serves if it scores better than the active "
-                                 "starter of its family.")
+                                 "8 epochs of batch 32 x 100 on all of Austen, about 40 min on a CPU; "
+                                 "sentiment: the full-size LSTM, more epochs) instead of the quick ones "
+                                 "(about 2 min in all). New versions; each serves if it scores better "
+                                 "than the active starter of its family.")
 
     def handle(self, *args: Any, only: str, full: bool, **options: Any) -> None:
         families = [f.strip() for f in only.split(",") if f.strip()] or None
