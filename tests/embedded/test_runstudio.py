@@ -52,6 +52,9 @@ def test_it_runs_the_whole_studio_and_stops_it_on_ctrl_c(tmp_path: Path) -> None
     env["TORCH_HOME"] = str(tmp_path / "torch-home")
     for name in ("STUDIO_VGG19_WEIGHTS", "STUDIO_ALLOW_DOWNLOAD"):
         env.pop(name, None)
+    # Nor the text starters' data: they would train for minutes (tests/apps/test_starters_text.py
+    # covers them); pointed at an empty folder they are reported missing.
+    env["PANG_LEE_DIR"] = env["JANEAUSTENR_DATA"] = str(tmp_path / "no-text-data")
     proc = subprocess.Popen([sys.executable, "manage.py", "runstudio", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -84,6 +87,7 @@ def test_it_runs_the_whole_studio_and_stops_it_on_ctrl_c(tmp_path: Path) -> None
         assert f"starting the embedded one at redis://127.0.0.1:{redis_port}/0" in text
         assert "(sqlite3)" in text
         assert "Starter models: 4 installed" in text and "vgg19" in text
+        assert "textgen (textgen): " in text and "scripts/text_data.sh" in text  # missing, and why
         family = descendants(proc.pid)
         assert len(family) >= 4  # redis, worker + its pool child, daphne
     finally:
