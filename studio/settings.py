@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "apps.accounts",
+    "apps.api",
     "apps.jobs",
     "apps.tools",
     "apps.catalog",

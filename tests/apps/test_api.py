@@ -1,0 +1,183 @@
+"""The REST API with tokens: the OpenAPI schema is served and every documented operation is walked
+with a token; no token, a wrong one or a revoked one is a 401; another user's job is a 404;
+submitting goes through the tool's own form (same defaults and refusals as the submit page); the
+event stream replays in order and resumes from Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from unittest import mock
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from apps.api.models import ApiToken
+from apps.jobs import runner
+from apps.jobs.models import Job, JobState
+
+from .conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def token(alice: Any) -> str:
+    return ApiToken.issue(alice, "tests")[1]
+
+
+def api(token: str | None = None) -> Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return Client(headers=headers)
+
+
+def submit_sleep(client: Client, **params: Any) -> Any:
+    settings = {"steps": 3, "step_seconds": 0, **params}
+    return client.post("/api/tools/sleep/jobs", {"params": json.dumps(settings)})
+
+
+def sse(response: Any) -> list[dict[str, Any]]:
+    """The events of a finished stream: [{"id", "event", "data"}]. The stream is an async iterator
+    (what ASGI streams as it goes), read to its end here."""
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    text = async_to_sync(read)().decode()
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        if fields:
+            events.append({"id": int(fields["id"]), "event": fields["event"],
+                           "data": json.loads(fields["data"])})
+    return events
+
+
+def test_the_openapi_schema_is_served_and_every_operation_works_with_a_token(
+        token: str, apply_async: mock.MagicMock, django_capture_on_commit_callbacks: Any) -> None:
+    schema = Client().get("/api/openapi.json").json()
+    documented = {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
+    walked: set[tuple[str, str]] = set()
+    client = api(token)
+
+    tools = client.get("/api/tools")
+    walked.add(("GET", "/api/tools"))
+    assert tools.status_code == 200
+    sleep = next(t for t in tools.json() if t["slug"] == "sleep")
+    assert {p["name"]: p["type"] for p in sleep["params"]}["steps"] == "integer"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        made = submit_sleep(client)
+    walked.add(("POST", "/api/tools/{slug}/jobs"))
+    assert made.status_code == 201, made.content
+    job = made.json()
+    assert job["state"] == "queued" and job["params"]["steps"] == 3
+    assert apply_async.call_args.kwargs["queue"] == "cpu"
+
+    runner.run(job["id"], Job.objects.get(pk=job["id"]).task_id, "worker-a")
+
+    listed = client.get("/api/jobs")
+    walked.add(("GET", "/api/jobs"))
+    assert listed.json()["count"] == 1 and listed.json()["jobs"][0]["id"] == job["id"]
+
+    detail = client.get(f"/api/jobs/{job['id']}")
+    walked.add(("GET", "/api/jobs/{job_id}"))
+    body = detail.json()
+    assert body["state"] == "succeeded" and body["result"] == {"steps": 3}
+    result = next(f for f in body["files"] if f["role"] == "result")
+
+    file = client.get(result["url"])
+    walked.add(("GET", "/api/jobs/{job_id}/files/{file_id}"))
+    assert file.status_code == 200 and b"".join(file.streaming_content) == b"slept 3 steps\n"
+
+    stream = client.get(body["events_url"])
+    walked.add(("GET", "/api/jobs/{job_id}/events"))
+    assert stream["Content-Type"] == "text/event-stream"
+    events = sse(stream)
+    assert [e["id"] for e in events] == list(range(1, body["last_seq"] + 1))  # all, in order
+    assert events[-1]["event"] == "state" and events[-1]["data"]["data"]["state"] == "succeeded"
+
+    cancelled = client.post(f"/api/jobs/{submit_sleep(client).json()['id']}/cancel")
+    walked.add(("POST", "/api/jobs/{job_id}/cancel"))
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+
+    assert walked == documented, f"operations not walked: {documented - walked}"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nonsense", "Bearer st_" + "x" * 43, "Basic abc"])
+def test_requests_without_a_valid_token_get_401(header: str | None, alice: Any) -> None:
+    job = Job.objects.create(owner=alice, kind="sleep", params={})
+    client = Client(headers={"Authorization": header} if header else {})
+    for response in (client.get("/api/tools"), client.get("/api/jobs"), client.get(f"/api/jobs/{job.pk}"),
+                     client.post("/api/tools/sleep/jobs", {"params": "{}"})):
+        assert response.status_code == 401, response.content
+    assert Job.objects.count() == 1
+
+
+def test_a_revoked_token_stops_working(alice: Any) -> None:
+    row, token = ApiToken.issue(alice, "laptop")
+    assert api(token).get("/api/jobs").status_code == 200
+    row.revoke()
+    assert api(token).get("/api/jobs").status_code == 401
+
+
+def test_another_users_job_is_a_404_everywhere(alice: Any, bob: Any, token: str) -> None:
+    theirs = Job.objects.create(owner=bob, kind="sleep", params={})
+    client = api(token)
+    assert client.get(f"/api/jobs/{theirs.pk}").status_code == 404
+    assert client.post(f"/api/jobs/{theirs.pk}/cancel").status_code == 404
+    assert client.get(f"/api/jobs/{theirs.pk}/events").status_code == 404
+    assert client.get(f"/api/jobs/{theirs.pk}/files/1").status_code == 404
+    assert client.get("/api/jobs").json()["count"] == 0
+    theirs.refresh_from_db()
+    assert theirs.cancel_requested_at is None
+
+
+def test_submitting_uses_the_tools_form(token: str) -> None:
+    client = api(token)
+    bad = submit_sleep(client, steps=0)
+    assert bad.status_code == 400 and "steps" in bad.json()["errors"]
+    assert client.post("/api/tools/sleep/jobs", {"params": "{not json"}).status_code == 400
+    assert client.post("/api/tools/sleep/jobs", {"params": "[1]"}).status_code == 400
+    assert client.post("/api/tools/nope/jobs", {"params": "{}"}).status_code == 404
+    not_an_image = SimpleUploadedFile("photo.png", b"not a png", "image/png")
+    refused = client.post("/api/tools/cyclegan/jobs", {"params": "{}", "photo": not_an_image})
+    assert refused.status_code == 400 and "photo.png" in refused.json()["errors"]["photo"][0]
+    assert not Job.objects.exists()
+    ticked = submit_sleep(client, steps=2, fail=True)
+    assert ticked.status_code == 201 and ticked.json()["params"]["fail"] is True  # JSON true: a ticked box
+
+
+def test_the_event_stream_resumes_after_the_last_event_seen(alice: Any, token: str) -> None:
+    made = submit_sleep(api(token))
+    runner.run(made.json()["id"], Job.objects.get().task_id, "worker-a")
+    job = Job.objects.get()
+    url = f"/api/jobs/{job.pk}/events"
+    tail = sse(api(token).get(url, headers={"Last-Event-ID": "3"}))
+    assert [e["id"] for e in tail] == list(range(4, job.last_seq + 1))
+    assert [e["id"] for e in sse(api(token).get(url + "?after=5"))] == list(range(6, job.last_seq + 1))
+    assert job.state == JobState.SUCCEEDED
+
+
+def test_the_browser_session_is_not_an_api_login(alice: Any) -> None:
+    client = Client()
+    assert client.login(username="alice", password=PASSWORD)
+    assert client.get("/api/jobs").status_code == 401  # only tokens: no cookie, so nothing to forge
+
+
+def test_tokens_are_made_shown_once_and_revoked_in_the_account_page(alice: Any, bob: Any) -> None:
+    client = Client()
+    client.login(username="alice", password=PASSWORD)
+    page = client.post("/accounts/tokens/", {"name": "nightly script"}).content.decode()
+    row = ApiToken.objects.get(user=alice)
+    shown = page.split('id="new-token-value">', 1)[1].split("<", 1)[0]
+    assert shown.startswith(row.shown) and api(shown).get("/api/jobs").status_code == 200
+    again = client.get("/accounts/tokens/").content.decode()
+    assert shown not in again and "nightly script" in again  # listed, never shown again
+    other = Client()
+    other.login(username="bob", password=PASSWORD)
+    assert other.post(f"/accounts/tokens/{row.pk}/revoke/").status_code == 404  # not bob's
+    client.post(f"/accounts/tokens/{row.pk}/revoke/")
+    assert api(shown).get("/api/jobs").status_code == 401
