@@ -17,6 +17,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Form, NinjaAPI, Query, Status
@@ -27,7 +30,8 @@ from apps.jobs.models import TERMINAL_STATES, Job, JobEvent, JobFile
 from apps.tools.base import Tool, all_tools, get_tool
 from studio.version import VERSION
 
-from .auth import TokenAuth, user_of
+from .auth import TokenAuth, token_of, user_of
+from .models import Webhook
 from .schemas import ErrorOut, FormErrorOut, JobListOut, JobOut, ToolOut, job_out, tool_out
 
 api = NinjaAPI(title="GAN & style studio", version=VERSION, auth=TokenAuth(), urls_namespace="api",
@@ -68,10 +72,18 @@ def list_tools(request: HttpRequest) -> list[dict[str, Any]]:
 
 @api.post("/tools/{slug}/jobs", response={201: JobOut, 400: FormErrorOut, 404: ErrorOut},
           summary="Submit a job (multipart: the tool's files, and its parameters as JSON)")
-def submit(request: HttpRequest, slug: str, params: Form[str] = "{}") -> Status[dict[str, Any]]:
+def submit(request: HttpRequest, slug: str, params: Form[str] = "{}",
+           webhook: Form[str] = "") -> Status[dict[str, Any]]:
     """``params`` is a JSON object of the tool's parameters (GET /api/tools names them); files go
-    in the multipart body under the tool's file field names."""
+    in the multipart body under the tool's file field names. ``webhook``: a URL that gets a signed
+    POST when the job ends (see apps/api/webhooks.py)."""
     tool = _tool(slug)
+    if webhook:
+        try:
+            URLValidator(schemes=["http", "https"])(webhook)
+        except ValidationError:
+            return Status(400, {"detail": "webhook must be an http(s) URL",
+                                "errors": {"webhook": ["Enter a valid URL."]}})
     try:
         data = json.loads(params or "{}")
     except json.JSONDecodeError as exc:
@@ -83,7 +95,10 @@ def submit(request: HttpRequest, slug: str, params: Form[str] = "{}") -> Status[
         errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return Status(400, {"detail": "Invalid parameters or files.", "errors": errors})
     files = {name: form.cleaned_data[name] for name in tool.file_fields() if form.cleaned_data.get(name)}
-    job = services.submit(user_of(request), tool.slug, tool.queue, tool.params(form.cleaned_data), files)
+    with transaction.atomic():  # the webhook is stored before the job can be enqueued (on commit)
+        job = services.submit(user_of(request), tool.slug, tool.queue, tool.params(form.cleaned_data), files)
+        if webhook:
+            Webhook.objects.create(job=job, token=token_of(request), url=webhook)
     return Status(201, job_out(job))
 
 

@@ -5,3 +5,10 @@ class ApiConfig(AppConfig):
     name = "apps.api"
     label = "api"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.jobs.events import job_finished
+
+        from . import webhooks
+
+        job_finished.connect(webhooks.on_job_finished, dispatch_uid="api-webhooks")

@@ -17,6 +17,10 @@ from django.utils import timezone
 PREFIX = "st_"
 
 
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -29,6 +33,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Signs this token's webhooks (X-Studio-Signature); not a credential, so it is kept and shown.
+    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
 
     class Meta:
         ordering = ["-created_at"]
@@ -51,3 +57,15 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class Webhook(models.Model):
+    """Where to tell the API client that its job ended (apps/api/webhooks.py delivers)."""
+
+    job = models.OneToOneField("jobs.Job", on_delete=models.CASCADE, related_name="webhook")
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, help_text="Its webhook secret signs.")
+    url = models.URLField(max_length=500)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)

@@ -16,11 +16,17 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .models import TERMINAL_STATES, TRANSITIONS, Job, JobEvent
 
 log = logging.getLogger(__name__)
+
+
+# Sent once a job has reached a terminal state and that is committed (kwargs: job_id, state); e.g.
+# the API's webhooks listen (apps/api/webhooks.py).
+job_finished = Signal()
 
 
 def record(job: Job, kind: str, data: dict[str, Any], **fields: Any) -> JobEvent:
@@ -57,6 +63,9 @@ def transition(job: Job, to: str, message: str = "", **fields: Any) -> bool:
         if not moved:
             return False
         seq = Job.objects.filter(pk=job.pk).values_list("last_seq", flat=True).get()
+        if to in TERMINAL_STATES:
+            job_id = job.pk
+            transaction.on_commit(lambda: job_finished.send(sender=Job, job_id=job_id, state=to))
         job.refresh_from_db()
         data = {"state": to, "message": job.message, "error": job.error,
                 "step": job.step, "total": job.total}
