@@ -167,6 +167,14 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 # (3-4 s on a CPU) load once at start-up, not in the first job of each pool process.
 CELERY_IMPORTS = ["apps.tools.catalog"]
 
+# Per-user limits: jobs queued or running at once, and API requests per minute. Past either, a 429
+# with Retry-After (apps/jobs/services.py, apps/api/api.py).
+STUDIO_MAX_ACTIVE_JOBS_PER_USER = envint("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 200)
+STUDIO_API_REQUESTS_PER_MINUTE = envint("STUDIO_API_REQUESTS_PER_MINUTE", 1200)
+# The cache holds the API's request counters: in Redis, so all web processes count together.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": "studio"}}
+
 # The "sleep" diagnostics tool, for tests and for checking a deployment's workers.
 STUDIO_DIAGNOSTIC_TOOLS = envbool("STUDIO_DIAGNOSTIC_TOOLS", False)
 STUDIO_MAX_ATTEMPTS = envint("STUDIO_MAX_ATTEMPTS", 2)

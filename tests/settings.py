@@ -28,3 +28,7 @@ STORAGES = {
 
 # Serve static files straight from the source folders: test servers never run collectstatic.
 WHITENOISE_USE_FINDERS = True
+
+# Counters in the test process's memory: the unit tests need no Redis (the real stack's processes
+# each count their own, which no test relies on).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

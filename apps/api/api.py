@@ -17,13 +17,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Form, NinjaAPI, Query, Status
 from ninja.errors import HttpError
+from ninja.throttling import AuthRateThrottle
 
 from apps.jobs import services
 from apps.jobs.models import TERMINAL_STATES, Job, JobEvent, JobFile
@@ -35,6 +37,8 @@ from .models import Webhook
 from .schemas import ErrorOut, FormErrorOut, JobListOut, JobOut, ToolOut, job_out, tool_out
 
 api = NinjaAPI(title="GAN & style studio", version=VERSION, auth=TokenAuth(), urls_namespace="api",
+               # Per user (the token's owner), counted in the cache (Redis): 429 with Retry-After.
+               throttle=AuthRateThrottle(f"{settings.STUDIO_API_REQUESTS_PER_MINUTE}/m"),
                description="Submit jobs to the studio's tools, follow them and fetch their results. "
                            "Authenticate with `Authorization: Bearer <token>` (make one on your account "
                            "page).")
@@ -70,10 +74,10 @@ def list_tools(request: HttpRequest) -> list[dict[str, Any]]:
     return [tool_out(t) for t in all_tools()]
 
 
-@api.post("/tools/{slug}/jobs", response={201: JobOut, 400: FormErrorOut, 404: ErrorOut},
+@api.post("/tools/{slug}/jobs", response={201: JobOut, 400: FormErrorOut, 404: ErrorOut, 429: ErrorOut},
           summary="Submit a job (multipart: the tool's files, and its parameters as JSON)")
 def submit(request: HttpRequest, slug: str, params: Form[str] = "{}",
-           webhook: Form[str] = "") -> Status[dict[str, Any]]:
+           webhook: Form[str] = "") -> Status[dict[str, Any]] | HttpResponse:
     """``params`` is a JSON object of the tool's parameters (GET /api/tools names them); files go
     in the multipart body under the tool's file field names. ``webhook``: a URL that gets a signed
     POST when the job ends (see apps/api/webhooks.py)."""
@@ -95,10 +99,16 @@ def submit(request: HttpRequest, slug: str, params: Form[str] = "{}",
         errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return Status(400, {"detail": "Invalid parameters or files.", "errors": errors})
     files = {name: form.cleaned_data[name] for name in tool.file_fields() if form.cleaned_data.get(name)}
-    with transaction.atomic():  # the webhook is stored before the job can be enqueued (on commit)
-        job = services.submit(user_of(request), tool.slug, tool.queue, tool.params(form.cleaned_data), files)
-        if webhook:
-            Webhook.objects.create(job=job, token=token_of(request), url=webhook)
+    try:
+        with transaction.atomic():  # the webhook is stored before the job can be enqueued (on commit)
+            job = services.submit(user_of(request), tool.slug, tool.queue, tool.params(form.cleaned_data),
+                                  files)
+            if webhook:
+                Webhook.objects.create(job=job, token=token_of(request), url=webhook)
+    except services.TooManyJobs as exc:
+        response = api.create_response(request, {"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     return Status(201, job_out(job))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
@@ -14,11 +15,28 @@ from . import events
 from .models import Job, JobFile, JobState, job_workdir
 
 
+class TooManyJobs(Exception):
+    """The user has as many jobs queued or running as they may; the message says so."""
+
+    retry_after = 30  # seconds: about when some of them will have finished
+
+
+def check_quota(owner: User) -> None:
+    """TooManyJobs when ``owner`` already has STUDIO_MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""
+    limit = settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER
+    active = Job.objects.filter(owner=owner, state__in=[JobState.QUEUED, JobState.RUNNING]).count()
+    if active >= limit:
+        raise TooManyJobs(f"You have {active} jobs queued or running; the limit is {limit}. "
+                          "Submit more when some have finished.")
+
+
 def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
            files: dict[str, UploadedFile]) -> Job:
-    """Store the job and its inputs, and enqueue it once the transaction has committed."""
+    """Store the job and its inputs, and enqueue it once the transaction has committed; TooManyJobs
+    when the owner is at their limit of active jobs."""
     from .tasks import run_job
 
+    check_quota(owner)
     with transaction.atomic():
         job = Job.objects.create(owner=owner, kind=kind, params=params, seed=params.get("seed"),
                                  task_id=str(uuid.uuid4()))

@@ -41,13 +41,22 @@ def submit(request: AuthenticatedRequest, slug: str) -> HttpResponse:
         raise Http404("No such tool")
     # Bound on every POST, even an empty one: an unbound form would give a 400 with no message.
     form = tool.form_class(request.POST, request.FILES) if request.method == "POST" else tool.form_class()
+    retry_after = None
     if request.method == "POST" and form.is_valid():
         files = {name: form.cleaned_data[name] for name in tool.file_fields() if form.cleaned_data.get(name)}
-        job = services.submit(request.user, tool.slug, tool.queue, tool.params(form.cleaned_data), files)
-        return redirect("job-detail", job.pk)
-    status = 400 if request.method == "POST" else 200
+        try:
+            job = services.submit(request.user, tool.slug, tool.queue, tool.params(form.cleaned_data), files)
+        except services.TooManyJobs as exc:
+            form.add_error(None, str(exc))
+            retry_after = exc.retry_after
+        else:
+            return redirect("job-detail", job.pk)
+    status = 429 if retry_after else 400 if request.method == "POST" else 200
     context = {"tool": tool, "form": form, **tool.submit_context()}
-    return render(request, tool.submit_template, context, status=status)
+    response = render(request, tool.submit_template, context, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @login_required

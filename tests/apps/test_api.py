@@ -181,3 +181,35 @@ def test_tokens_are_made_shown_once_and_revoked_in_the_account_page(alice: Any, 
     assert other.post(f"/accounts/tokens/{row.pk}/revoke/").status_code == 404  # not bob's
     client.post(f"/accounts/tokens/{row.pk}/revoke/")
     assert api(shown).get("/api/jobs").status_code == 401
+
+
+def test_too_many_active_jobs_is_a_429_with_retry_after(alice: Any, token: str, settings: Any) -> None:
+    settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER = 2
+    client = api(token)
+    assert [submit_sleep(client).status_code for _ in range(2)] == [201, 201]
+    refused = submit_sleep(client)
+    assert refused.status_code == 429 and refused["Retry-After"] == "30"
+    assert "limit is 2" in refused.json()["detail"]
+    web = Client()
+    web.login(username="alice", password=PASSWORD)
+    page = web.post("/tools/sleep/", {"steps": 1, "step_seconds": 0})
+    assert page.status_code == 429 and page["Retry-After"] == "30" and "limit is 2" in page.content.decode()
+    assert Job.objects.count() == 2
+    Job.objects.filter(pk=Job.objects.first().pk).update(state=JobState.SUCCEEDED)  # one finished
+    assert submit_sleep(client).status_code == 201
+
+
+def test_too_many_requests_a_minute_is_a_429_with_retry_after(alice: Any, bob: Any) -> None:
+    from django.core.cache import cache
+
+    from apps.api.api import api as ninja_api
+
+    cache.clear()
+    throttle = ninja_api.throttle
+    with mock.patch.object(throttle, "num_requests", 3):
+        alices, bobs = api(ApiToken.issue(alice, "a")[1]), api(ApiToken.issue(bob, "b")[1])
+        assert [alices.get("/api/jobs").status_code for _ in range(3)] == [200, 200, 200]
+        refused = alices.get("/api/jobs")
+        assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
+        assert bobs.get("/api/jobs").status_code == 200  # counted per user
+    cache.clear()
