@@ -1,4 +1,5 @@
-"""Admin for model versions: upload, see validation, activate / retire / roll back."""
+"""Admin for model versions (upload, see validation, activate / retire / roll back) and for
+endpoints with their production variants (A/B traffic weights, figures side by side, promote)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from . import services
-from .models import ModelPreview, ModelVersion
+from . import routing, services, variant_metrics
+from .models import Endpoint, ModelPreview, ModelVersion, Variant
 from .tasks import validate_version
 
 RECENT_JOBS = 10
@@ -114,3 +115,60 @@ class ModelVersionAdmin(admin.ModelAdmin):
         for version in queryset:
             validate_version.apply_async(args=[version.pk], queue="cpu")
         messages.info(request, f"Validation queued for {queryset.count()} version(s).")
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 1
+    fields = ("name", "version", "weight")
+    autocomplete_fields = ("version",)
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    """An endpoint per family: its production variants with traffic weights (an A/B test), and
+    their figures side by side."""
+
+    list_display = ("family", "sticky", "variants_summary", "created_at")
+    readonly_fields = ("variant_report",)
+    fields = ("family", "sticky", "variant_report")
+    inlines = [VariantInline]
+
+    @admin.display(description="variants")
+    def variants_summary(self, obj: Endpoint) -> str:
+        variants = obj.variants.select_related("version")
+        return ", ".join(f"{v.name} {v.version.label} ({v.weight})" for v in variants)
+
+    @admin.display(description="Variants side by side")
+    def variant_report(self, obj: Endpoint) -> SafeString:
+        if obj.pk is None:
+            return SafeString("Save the endpoint first, then add variants.")
+        return render_to_string("catalog/variant_report.html", {
+            "rows": variant_metrics.report(obj), "family": obj.family, "endpoint_id": obj.pk})
+
+
+@admin.register(Variant)
+class VariantAdmin(admin.ModelAdmin):
+    list_display = ("endpoint", "name", "version", "weight", "jobs_count")
+    list_filter = ("endpoint",)
+    list_editable = ("weight",)
+    autocomplete_fields = ("version",)
+    actions = ["promote"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Variant]:
+        rows = super().get_queryset(request).select_related("endpoint", "version")
+        return rows.annotate(jobs_count=Count("jobs"))
+
+    @admin.display(description="jobs", ordering="jobs_count")
+    def jobs_count(self, obj: Variant) -> int:
+        return getattr(obj, "jobs_count", 0)
+
+    @admin.action(description="Promote to 100%% of its endpoint's traffic (and make its version active)")
+    def promote(self, request: HttpRequest, queryset: QuerySet[Variant]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one variant to promote.", messages.ERROR)
+            return
+        variant = queryset.get()
+        routing.promote(variant)
+        self.message_user(request, f"{variant.endpoint.family}/{variant.name} ({variant.version.label}) now "
+                                   "takes all of the endpoint's traffic.", messages.SUCCESS)

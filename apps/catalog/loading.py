@@ -1,6 +1,7 @@
 """Models for jobs: a family's active catalog version, loaded once per worker process and kept.
 
-Each job asks for the active version again (one indexed query), so an admin's switch reaches the
+Each job asks for the active version again (one indexed query; a job routed to an endpoint variant uses
+that variant's version instead, which the runner pins), so an admin's switch reaches the
 next job without restarting anything; the model itself comes from the process's ModelCache, keyed
 by the version's sha256, so the second job on the same version skips loading entirely.
 """
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -65,12 +68,27 @@ def read_checkpoint(version: ModelVersion) -> dict[str, Any]:
         raise CatalogError(f"{version}: {exc}") from exc
 
 
+# Versions a job must use instead of the active ones (its endpoint variant's): set by the runner.
+_pinned: ContextVar[dict[str, ModelVersion] | None] = ContextVar("pinned_versions", default=None)
+
+
+@contextmanager
+def pinned(version: ModelVersion | None) -> Iterator[None]:
+    """Inside, ``load_active(version.family, ...)`` loads ``version`` (None: nothing pinned)."""
+    current = _pinned.get() or {}
+    token = _pinned.set({**current, version.family: version} if version is not None else current)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
 def load_active(family: str, build: Callable[[dict[str, Any]], T], *, purpose: str = "") -> LoadedModel[T]:
     """The active version of ``family``, built by ``build(checkpoint)`` once per process.
 
     ``purpose`` separates different builds of the same bytes (e.g. the device, or which layers).
     """
-    version = active_version(family)
+    version = (_pinned.get() or {}).get(family) or active_version(family)
     if version is None:
         raise CatalogError(f"No {family} model is active. An admin can install the starter models "
                            "(manage.py install_starter_models) or activate one in the catalog.")

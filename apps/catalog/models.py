@@ -94,3 +94,37 @@ class ModelPreview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}: {self.label}"
+
+
+class Endpoint(models.Model):
+    """How a family's tools pick their model: with no endpoint (or no variant with weight), the
+    family's active version; with variants, each job is routed to one of them by weight (an A/B test
+    of two versions on live traffic). apps/catalog/routing.py routes; the job records its variant."""
+
+    family = models.CharField(max_length=30, choices=Family.choices, unique=True)
+    sticky = models.BooleanField(default=True, help_text="Each user keeps getting the same variant "
+                                                         "(as long as the weights stay the same).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["family"]
+
+    def __str__(self) -> str:
+        return f"{self.family} endpoint"
+
+
+class Variant(models.Model):
+    """One production variant of an endpoint: a model version and its share of the traffic."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=40, help_text="e.g. 'A', 'B', 'bigger-lstm'")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="variants")
+    weight = models.PositiveIntegerField(default=1, help_text="Relative traffic: 70 and 30 split 70/30; "
+                                                              "0 takes none.")
+
+    class Meta:
+        ordering = ["endpoint", "name"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "name"], name="variant_name_per_endpoint")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint.family}/{self.name} ({self.version.label}, weight {self.weight})"

@@ -48,6 +48,9 @@ class Job(models.Model):
     model = models.ForeignKey("catalog.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="jobs")
     model_sha256 = models.CharField(max_length=64, blank=True)
+    # The endpoint variant the job was routed to (an A/B test), if the tool's family has one.
+    variant = models.ForeignKey("catalog.Variant", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="jobs")
     model_version = models.CharField(max_length=200, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from apps.catalog.loading import pinned
 from apps.tools.base import ToolError, ToolOutput, get_tool
 from ml.common.progress import Cancelled
 
@@ -44,7 +45,8 @@ def run(job_id: str, task_id: str, worker: str) -> None:
     reporter = JobReporter(job)
     inputs = {f.field: _read(f) for f in job.files.filter(role=JobFile.Role.INPUT)}
     try:
-        with CancelWatchdog(job):
+        # A job routed to an endpoint variant uses that variant's version, not the active one.
+        with CancelWatchdog(job), pinned(job.variant.version if job.variant else None):
             output = tool.run(job.params, inputs, reporter)
     except Cancelled:
         events.transition(job, JobState.CANCELLED, "Cancelled")

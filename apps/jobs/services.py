@@ -11,6 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from apps.catalog import routing
+from apps.catalog.models import Variant
+
 from . import events
 from .models import Job, JobFile, JobState, job_workdir
 
@@ -39,7 +42,7 @@ def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
     check_quota(owner)
     with transaction.atomic():
         job = Job.objects.create(owner=owner, kind=kind, params=params, seed=params.get("seed"),
-                                 task_id=str(uuid.uuid4()))
+                                 task_id=str(uuid.uuid4()), variant=_route(kind, owner))
         for field_name, upload in files.items():
             assert upload.name is not None and upload.size is not None  # always set for a form upload
             job_file = JobFile(job=job, role=JobFile.Role.INPUT, field=field_name,
@@ -50,6 +53,16 @@ def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
         transaction.on_commit(lambda: run_job.apply_async(args=[str(job.pk)], queue=queue,
                                                           task_id=job.task_id))
     return job
+
+
+def _route(kind: str, owner: User) -> Variant | None:
+    """The endpoint variant a new job of tool ``kind`` goes to (None: the active version)."""
+    from apps.tools.base import get_tool
+
+    tool = get_tool(kind)
+    if tool is None or tool.trains or not tool.family:
+        return None
+    return routing.choose(tool.family, owner.pk)
 
 
 def rerun(job: Job, queue: str) -> Job:

@@ -48,6 +48,9 @@ class Tool:
     queue: ClassVar[str] = "gpu"
     form_class: ClassVar[type[forms.Form]]
     trains: ClassVar[bool] = False  # a training tool (listed under "Train" on the home page)
+    # The catalog family of the model it uses (jobs are routed to the family's endpoint variants),
+    # or, for a training tool, the family it trains. "" for tools without a model.
+    family: ClassVar[str] = ""
     # The submit page; a tool with its own controls (e.g. a style picker) extends this template.
     submit_template: ClassVar[str] = "jobs/submit.html"
     # A template shown in the job page's result box (with ``job``), for results that are not files

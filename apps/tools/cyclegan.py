@@ -55,6 +55,7 @@ def tile_size(choice: str, width: int, height: int) -> int | None:
 @register
 class CycleGANTool(Tool):
     slug = "cyclegan"
+    family = "cyclegan"
     title = "Photo translation (CycleGAN)"
     description = ("Translate a photo with the active CycleGAN model; the starter model makes it "
                    "look vintage (warmer, faded, softer contrast).")

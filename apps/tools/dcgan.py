@@ -65,6 +65,7 @@ def _generator(checkpoint: dict[str, Any]) -> Generator:
 @register
 class DCGANTool(Tool):
     slug = "dcgan"
+    family = "dcgan"
     title = "DCGAN faces"
     description = ("Generate 64x64 images with the catalog's DCGAN (Radford et al.): a grid from a "
                    "seed, or a latent walk from one seed's image to another's (a strip and an "

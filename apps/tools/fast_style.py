@@ -120,6 +120,7 @@ class FastStyleForm(forms.Form):
 @register
 class FastStyleTool(Tool):
     slug = "fast-style"
+    family = "fast-style"
     title = "Fast style"
     description = ("Repaint a photo in one of the studio's styles, or a blend of several, in a "
                    "single pass of a trained network: seconds, not minutes.")

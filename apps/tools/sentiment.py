@@ -46,6 +46,7 @@ def load_sentiment() -> LoadedModel[SentimentModel]:
 @register
 class SentimentTool(Tool):
     slug = "sentiment"
+    family = "sentiment"
     title = "Sentiment"
     description = ("Reads a text and says whether it is positive or negative, with how sure it is, and "
                    "highlights the words that pushed it most either way (found by leaving each word out "

@@ -44,6 +44,7 @@ class SentimentBatchForm(forms.Form):
 @register
 class SentimentBatchTool(Tool):
     slug = "sentiment-batch"
+    family = "sentiment"
     title = "Sentiment of a CSV"
     description = ("Scores every text of a CSV file with the catalog's sentiment model and gives the file "
                    "back with two more columns: positive_probability and predicted. If the file has a "

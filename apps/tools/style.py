@@ -39,6 +39,7 @@ class StyleForm(forms.Form):
 @register
 class StyleTool(Tool):
     slug = "style"
+    family = "style-features"
     title = "Neural style transfer"
     description = "Repaint a photo in the style of another image (Gatys et al.), with live previews."
     queue = "gpu"

@@ -58,6 +58,7 @@ def _char_rnn(checkpoint: dict[str, Any]) -> CharRNN:
 @register
 class TextgenTool(Tool):
     slug = "textgen"
+    family = "textgen"
     title = "Text generation"
     description = ("The catalog's character-level LSTM writes on from your opening words, one character at "
                    "a time; you watch the text appear as it is written.")

@@ -72,7 +72,6 @@ class TrainingForm(forms.Form):
 
 
 class TrainingTool(Tool):
-    family: ClassVar[str]  # the catalog family of the model it trains
     queue = "gpu"
     trains = True
     chart_keys: ClassVar[tuple[str, ...]]  # the metrics drawn in the final loss chart
