@@ -83,7 +83,8 @@ def test_1000_requests_split_70_30_then_promotion_takes_all(alice: Any, admin_cl
         scores = {j.variant.name: j.result["probability"] for j in Job.objects.filter(state="succeeded")}
         assert scores["B"] > scores["A"] > 0.5
 
-        response = admin_client.post("/admin/catalog/variant/", {"action": "promote", "_selected_action": [b.pk]})
+        promote = {"action": "promote", "_selected_action": [b.pk]}
+        response = admin_client.post("/admin/catalog/variant/", promote)
         assert response.status_code == 302
         messages = [str(m) for m in admin_client.get("/admin/catalog/variant/").context["messages"]]
         assert any("now takes all of the endpoint's traffic" in m for m in messages), messages
@@ -107,8 +108,8 @@ def test_sticky_routing_keeps_each_user_on_one_variant(ab: tuple[Endpoint, Varia
     assert all(again[u] == first[u] for u in again)
 
 
-def test_no_endpoint_or_no_weight_means_the_active_version(alice: Any, ab: tuple[Endpoint, Variant, Variant]) -> None:
-    endpoint, a, b = ab
+def test_no_endpoint_or_no_weight_means_the_active_version(alice: Any,
+                                                           ab: tuple[Endpoint, Variant, Variant]) -> None:
     Variant.objects.update(weight=0)
     assert routing.choose("sentiment", alice.pk) is None
     assert routing.choose("dcgan", alice.pk) is None  # no endpoint at all
