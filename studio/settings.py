@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.tools",
     "apps.catalog",
     "apps.embedded",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +175,9 @@ STUDIO_API_REQUESTS_PER_MINUTE = envint("STUDIO_API_REQUESTS_PER_MINUTE", 1200)
 # The cache holds the API's request counters: in Redis, so all web processes count together.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "studio"}}
+
+# /metrics (Prometheus): open unless this is set; then scrapes need "Authorization: Bearer <it>".
+STUDIO_METRICS_TOKEN = os.environ.get("STUDIO_METRICS_TOKEN", "")
 
 # The "sleep" diagnostics tool, for tests and for checking a deployment's workers.
 STUDIO_DIAGNOSTIC_TOOLS = envbool("STUDIO_DIAGNOSTIC_TOOLS", False)

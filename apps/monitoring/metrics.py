@@ -1,0 +1,111 @@
+"""Prometheus metrics, read at scrape time from where the truth is: the queues' lengths from Redis,
+everything about jobs from the database. So every web process serves the same figures, whichever
+process or worker did the work, and nothing is lost when a process restarts.
+
+Exported (prefix ``studio_``):
+  queue_depth{queue}                      messages waiting in each Celery queue
+  jobs{tool,state}                        jobs by tool and state
+  job_duration_seconds{tool,variant}      summary (count, sum) of finished jobs' run time, start to end
+  job_wait_seconds{tool}                  summary of the time finished jobs waited in the queue
+  job_failures_total{tool}                failed jobs
+  model_loads_total{cache}                model loads by workers: "hit" (already in memory) or "miss"
+  scrape_seconds                          how long reading all this took
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet, Sum
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.registry import Collector
+
+from apps.jobs.models import Job, JobState
+
+QUEUES = ("gpu", "cpu")
+
+
+def _seconds(delta: Any) -> float:
+    return delta.total_seconds() if delta is not None else 0.0
+
+
+class StudioCollector(Collector):
+    def collect(self) -> Iterator[Any]:
+        started = time.monotonic()
+        yield _queue_depth()
+        yield _jobs()
+        finished = Job.objects.filter(state__in=[JobState.SUCCEEDED, JobState.FAILED],
+                                      started_at__isnull=False, finished_at__isnull=False)
+        yield _durations(finished)
+        yield _waits(finished)
+        yield _failures()
+        yield _model_loads()
+        yield GaugeMetricFamily("studio_scrape_seconds", "Time to read these metrics",
+                                value=time.monotonic() - started)
+
+
+def _queue_depth() -> GaugeMetricFamily:
+    depth = GaugeMetricFamily("studio_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
+    for queue, length in queue_lengths().items():
+        depth.add_metric([queue], length)
+    return depth
+
+
+def _jobs() -> GaugeMetricFamily:
+    jobs = GaugeMetricFamily("studio_jobs", "Jobs by tool and state", labels=["tool", "state"])
+    for kind, state, n in Job.objects.values_list("kind", "state").annotate(n=Count("id")).order_by():
+        jobs.add_metric([kind, state], n)
+    return jobs
+
+
+def _durations(finished: QuerySet[Job]) -> SummaryMetricFamily:
+    run = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    summary = SummaryMetricFamily("studio_job_duration_seconds", "Run time of finished jobs",
+                                  labels=["tool", "variant"])
+    rows = (finished.values_list("kind", "variant__endpoint__family", "variant__name")
+            .annotate(n=Count("id"), total=Sum(run)).order_by())
+    for kind, family, name, n, total in rows:
+        variant = f"{family}/{name}" if name else ""
+        summary.add_metric([kind, variant], count_value=n, sum_value=_seconds(total))
+    return summary
+
+
+def _waits(finished: QuerySet[Job]) -> SummaryMetricFamily:
+    wait = ExpressionWrapper(F("started_at") - F("created_at"), output_field=DurationField())
+    summary = SummaryMetricFamily("studio_job_wait_seconds", "Time finished jobs waited in the queue",
+                                  labels=["tool"])
+    for kind, n, total in finished.values_list("kind").annotate(n=Count("id"), total=Sum(wait)).order_by():
+        summary.add_metric([kind], count_value=n, sum_value=_seconds(total))
+    return summary
+
+
+def _failures() -> CounterMetricFamily:
+    failures = CounterMetricFamily("studio_job_failures", "Failed jobs", labels=["tool"])
+    failed = Job.objects.filter(state=JobState.FAILED)
+    for kind, n in failed.values_list("kind").annotate(n=Count("id")).order_by():
+        failures.add_metric([kind], n)
+    return failures
+
+
+def _model_loads() -> CounterMetricFamily:
+    loads = CounterMetricFamily("studio_model_loads", "Model loads by workers, by cache outcome",
+                                labels=["cache"])
+    used = Job.objects.filter(state=JobState.SUCCEEDED).exclude(model=None)
+    for outcome, n in used.values_list("result__model__cache").annotate(n=Count("id")).order_by():
+        if outcome in ("hit", "miss"):
+            loads.add_metric([outcome], n)
+    return loads
+
+
+def queue_lengths() -> dict[str, int]:
+    """Messages waiting per Celery queue (Redis lists named after the queues); -1 if Redis is down."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+        return {queue: int(client.llen(queue)) for queue in QUEUES}
+    except redis.RedisError:
+        return {queue: -1 for queue in QUEUES}
