@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
@@ -10,9 +12,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.tools.base import all_tools, get_tool
+from apps.tools.fields import ImageZipField
 
 from . import services
-from .models import Job, JobFile
+from .models import Job, JobFile, JobState
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -120,6 +123,36 @@ def resume(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     if tool is None or not services.can_resume(job):
         raise Http404("This job has no training checkpoint to resume from")
     return redirect("job-detail", services.resume(job, tool.queue).pk)
+
+
+class ReplacementsForm(forms.Form):
+    images = ImageZipField()
+
+
+@login_required
+@require_POST
+def retry_failed(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    """A batch with failed images, again for a zip of replacements: a new job that keeps the
+    earlier results and runs only the uploaded images."""
+    from apps.tools.batch_images import CONTINUE_FROM
+
+    job = _own_job(request, job_id)
+    tool = get_tool(job.kind)
+    finished_with_failures = job.state == JobState.SUCCEEDED and bool(job.result.get("failed"))
+    if tool is None or job.kind != "batch-images" or not finished_with_failures:
+        raise Http404("This job has no failed images to retry")
+    form = ReplacementsForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(m) for m in form.errors.get("images", [])))
+        return redirect("job-detail", job.pk)
+    params = {**job.params, CONTINUE_FROM: str(job.pk)}
+    try:
+        retry = services.submit(request.user, job.kind, tool.queue, params,
+                                {"images": form.cleaned_data["images"]})
+    except services.TooManyJobs as exc:
+        messages.error(request, str(exc))
+        return redirect("job-detail", job.pk)
+    return redirect("job-detail", retry.pk)
 
 
 @login_required

@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from . import (
+    batch_images,  # noqa: F401
     cyclegan,  # noqa: F401
     dcgan,  # noqa: F401
     fast_style,  # noqa: F401
