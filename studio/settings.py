@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.embedded",
     "apps.monitoring",
+    "apps.serving",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +176,9 @@ STUDIO_API_REQUESTS_PER_MINUTE = envint("STUDIO_API_REQUESTS_PER_MINUTE", 1200)
 # The cache holds the API's request counters: in Redis, so all web processes count together.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "studio"}}
+
+# Synchronous invoke (POST /api/tools/sentiment/invoke): how long a request waits for its answer.
+STUDIO_INVOKE_TIMEOUT_S = envfloat("STUDIO_INVOKE_TIMEOUT_S", 10.0)
 
 # /metrics (Prometheus): open unless this is set; then scrapes need "Authorization: Bearer <it>".
 STUDIO_METRICS_TOKEN = os.environ.get("STUDIO_METRICS_TOKEN", "")

@@ -32,6 +32,7 @@ from apps.jobs.models import TERMINAL_STATES, Job, JobEvent, JobFile
 from apps.tools.base import Tool, all_tools, get_tool
 from studio.version import VERSION
 
+from . import invoke
 from .auth import TokenAuth, token_of, user_of
 from .models import Webhook
 from .schemas import ErrorOut, FormErrorOut, JobListOut, JobOut, ToolOut, job_out, tool_out
@@ -46,6 +47,9 @@ api = NinjaAPI(title="GAN & style studio", version=VERSION, auth=TokenAuth(), ur
 SSE_POLL_S = 0.25  # how often the event stream looks for new events
 SSE_KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing a quiet stream
 SSE_MAX_S = 3600.0  # a stream ends after this long; the client reconnects with Last-Event-ID
+
+
+invoke.register(api)
 
 
 def urls() -> tuple[list[Any], str, str]:

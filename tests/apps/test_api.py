@@ -38,6 +38,23 @@ def submit_sleep(client: Client, **params: Any) -> Any:
     return client.post("/api/tools/sleep/jobs", {"params": json.dumps(settings)})
 
 
+class FakeRedis:
+    """Stands in for the batching server: answers every invoke at once (the real one is in
+    tests/integration/test_invoke.py)."""
+
+    async def rpush(self, key: str, value: str) -> None:
+        self.pushed = json.loads(value)
+
+    async def blpop(self, keys: list[str], timeout: float) -> tuple[str, str] | None:
+        return keys[0], json.dumps({"label": "positive", "probability": 0.9, "model": "sentiment/v1",
+                                    "batch": 1})
+
+
+class SilentRedis(FakeRedis):
+    async def blpop(self, keys: list[str], timeout: float) -> tuple[str, str] | None:
+        return None
+
+
 def sse(response: Any) -> list[dict[str, Any]]:
     """The events of a finished stream: [{"id", "event", "data"}]. The stream is an async iterator
     (what ASGI streams as it goes), read to its end here."""
@@ -102,6 +119,12 @@ def test_the_openapi_schema_is_served_and_every_operation_works_with_a_token(
     cancelled = client.post(f"/api/jobs/{submit_sleep(client).json()['id']}/cancel")
     walked.add(("POST", "/api/jobs/{job_id}/cancel"))
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+
+    with mock.patch("apps.api.invoke._client", return_value=FakeRedis()):
+        scored = client.post("/api/tools/sentiment/invoke", {"text": "a fine film"},
+                             content_type="application/json")
+    walked.add(("POST", "/api/tools/sentiment/invoke"))
+    assert scored.status_code == 200 and scored.json()["label"] == "positive"
 
     assert walked == documented, f"operations not walked: {documented - walked}"
 
@@ -213,3 +236,17 @@ def test_too_many_requests_a_minute_is_a_429_with_retry_after(alice: Any, bob: A
         assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
         assert bobs.get("/api/jobs").status_code == 200  # counted per user
     cache.clear()
+
+
+def test_invoke_refuses_bad_text_and_says_when_no_server_answers(token: str) -> None:
+    client = api(token)
+    for body in ({"text": "?!"}, {"text": "word " * 5000}, {}):
+        refused = client.post("/api/tools/sentiment/invoke", body, content_type="application/json")
+        assert refused.status_code in (400, 422), body  # 422: no text field at all
+    big = {"text": "x" * 70_000}
+    assert client.post("/api/tools/sentiment/invoke", big, content_type="application/json").status_code == 413
+    with mock.patch("apps.api.invoke._client", return_value=SilentRedis()):
+        late = client.post("/api/tools/sentiment/invoke", {"text": "fine"}, content_type="application/json")
+    assert late.status_code == 504 and "serve_invoke" in late.json()["detail"]
+    assert Client().post("/api/tools/sentiment/invoke", {"text": "fine"},
+                         content_type="application/json").status_code == 401

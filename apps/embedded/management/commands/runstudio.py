@@ -122,6 +122,8 @@ class Command(BaseCommand):
             "--pool", "prefork", "-n", "studio@%h", "--without-gossip", "--without-mingle",
             "--loglevel", "INFO"], env, root)
         self.children.append(self.worker)
+        # The synchronous sentiment invoke's batching server (apps/serving/batcher.py).
+        self.children.append(Child("invoke", [py, str(root / "manage.py"), "serve_invoke"], env, root))
         self.web = Child("web", [py, "-m", "daphne", "-b", host, "-p", str(port),
                                  "studio.asgi:application"], env, root)
         self.children.append(self.web)
@@ -154,6 +156,8 @@ class Command(BaseCommand):
         by_name = {c.name: c for c in self.children}
         if "web" in by_name:
             by_name["web"].stop(10)
+        if "invoke" in by_name:
+            by_name["invoke"].stop(5)
         if "worker" in by_name:
             # SIGTERM is Celery's warm shutdown: it finishes the running task first. A job cut off
             # by the kill is re-delivered to the next worker (late acks).
