@@ -177,6 +177,9 @@ STUDIO_API_REQUESTS_PER_MINUTE = envint("STUDIO_API_REQUESTS_PER_MINUTE", 1200)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "studio"}}
 
+# Webhooks to loopback, private or link-local addresses are refused (SSRF) unless this is on.
+STUDIO_WEBHOOK_ALLOW_PRIVATE = envbool("STUDIO_WEBHOOK_ALLOW_PRIVATE", False)
+
 # Synchronous invoke (POST /api/tools/sentiment/invoke): how long a request waits for its answer.
 STUDIO_INVOKE_TIMEOUT_S = envfloat("STUDIO_INVOKE_TIMEOUT_S", 10.0)
 

@@ -32,7 +32,7 @@ from apps.jobs.models import TERMINAL_STATES, Job, JobEvent, JobFile
 from apps.tools.base import Tool, all_tools, get_tool
 from studio.version import VERSION
 
-from . import invoke
+from . import invoke, webhooks
 from .auth import TokenAuth, token_of, user_of
 from .models import Webhook
 from .schemas import ErrorOut, FormErrorOut, JobListOut, JobOut, ToolOut, job_out, tool_out
@@ -89,9 +89,12 @@ def submit(request: HttpRequest, slug: str, params: Form[str] = "{}",
     if webhook:
         try:
             URLValidator(schemes=["http", "https"])(webhook)
+            webhooks.check_address(webhook, resolve=False)
         except ValidationError:
             return Status(400, {"detail": "webhook must be an http(s) URL",
                                 "errors": {"webhook": ["Enter a valid URL."]}})
+        except webhooks.RefusedAddress as exc:
+            return Status(400, {"detail": str(exc), "errors": {"webhook": [str(exc)]}})
     try:
         data = json.loads(params or "{}")
     except json.JSONDecodeError as exc:

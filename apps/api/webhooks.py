@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.jobs.models import Job
@@ -31,12 +35,41 @@ class DeliveryError(Exception):
     """The receiver did not take the webhook; worth trying again later."""
 
 
+class RefusedAddress(ValueError):
+    """The webhook points into this machine's own networks; never retried."""
+
+
+def check_address(url: str, *, resolve: bool) -> None:
+    """RefusedAddress when ``url``'s host is (or, with ``resolve``, resolves to) a loopback,
+    private, link-local or otherwise internal address: a webhook must not let an API user make the
+    server call its own network (SSRF). STUDIO_WEBHOOK_ALLOW_PRIVATE=1 allows it (a receiver on the
+    same LAN)."""
+    if settings.STUDIO_WEBHOOK_ALLOW_PRIVATE:
+        return
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        if not resolve:
+            return  # a name: checked when it is delivered, against what it resolves to then
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except OSError as exc:
+            raise DeliveryError(f"cannot resolve {host}: {exc}") from exc
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    for address in addresses:
+        if not address.is_global:
+            raise RefusedAddress(f"{host} is an internal address ({address}); webhooks go to public "
+                                 "addresses only (STUDIO_WEBHOOK_ALLOW_PRIVATE=1 allows others)")
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def deliver(webhook: Webhook) -> int:
     """POST the job's final state once; the receiver's status. DeliveryError when it failed."""
+    check_address(webhook.url, resolve=True)
     job = Job.objects.get(pk=webhook.job_id)
     body = json.dumps({"event": "job.finished", "job": job_out(job)}, default=str).encode()
     request = urllib.request.Request(webhook.url, data=body, method="POST", headers={

@@ -45,6 +45,12 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(settings: Any) -> None:
+    """The receivers here listen on 127.0.0.1, which webhooks refuse by default (SSRF)."""
+    settings.STUDIO_WEBHOOK_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver([])
@@ -118,3 +124,27 @@ def test_a_bad_webhook_url_is_refused(alice: Any, url: str) -> None:
     response = submit(Client(headers={"Authorization": f"Bearer {token}"}), webhook=url)
     assert response.status_code == 400 and "webhook" in response.json()["errors"]
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/x", "http://10.1.2.3/hook", "http://169.254.169.254/latest",
+                                 "http://[::1]/x"])
+def test_webhooks_to_internal_addresses_are_refused(alice: Any, settings: Any, url: str) -> None:
+    settings.STUDIO_WEBHOOK_ALLOW_PRIVATE = False
+    _, token = ApiToken.issue(alice, "hooks")
+    response = submit(Client(headers={"Authorization": f"Bearer {token}"}), webhook=url)
+    assert response.status_code == 400 and "internal address" in response.json()["detail"]
+    assert not Job.objects.exists()
+
+
+def test_a_name_resolving_inside_is_refused_at_delivery_without_retries(alice: Any, settings: Any) -> None:
+    settings.STUDIO_WEBHOOK_ALLOW_PRIVATE = False
+    row, _ = ApiToken.issue(alice, "hooks")
+    job = Job.objects.create(owner=alice, kind="sleep", params={}, state="succeeded")
+    webhook = Webhook.objects.create(job=job, token=row, url="http://localhost:9/hook")
+    from apps.api.tasks import deliver_webhook
+
+    with mock.patch.object(deliver_webhook, "retry") as retry:
+        deliver_webhook.run(webhook.pk)
+    retry.assert_not_called()
+    webhook.refresh_from_db()
+    assert "internal address" in webhook.last_error and webhook.delivered_at is None and webhook.attempts == 0
