@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
-from .upload_limits import limit_for
+from .upload_limits import API_TRAINING_PREFIX, limit_for, token_user
 
 
 class RequestSizeLimitMiddleware:
@@ -20,7 +20,10 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = limit_for(request.path, request.user)
+        user = request.user
+        if request.path.startswith(API_TRAINING_PREFIX):  # the API says who it is with a token
+            user = token_user(request.headers.get("Authorization", ""))
+        limit = limit_for(request.path, user)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

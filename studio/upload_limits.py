@@ -18,6 +18,7 @@ from django.http import parse_cookie
 
 CATALOG_UPLOAD_PATH = "/admin/catalog/modelversion/"
 TRAINING_PATH_PREFIX = "/tools/train-"  # the training tools' submit pages (apps/tools/train_*.py)
+API_TRAINING_PREFIX = "/api/tools/train-"  # the same tools through the API (a token says who)
 TRAINING_ZIPS = 2  # the most zips a training form takes (CycleGAN: domains A and B)
 FORM_ALLOWANCE = 1024 * 1024  # the rest of the admin form around the file
 
@@ -31,7 +32,8 @@ def limit_for(path: str, user: Any) -> int:
     """Bytes a request to ``path`` by ``user`` may carry."""
     if path.startswith(CATALOG_UPLOAD_PATH) and may_upload_checkpoints(user):
         return settings.STUDIO_MAX_CHECKPOINT_BYTES + FORM_ALLOWANCE
-    if path.startswith(TRAINING_PATH_PREFIX) and user.is_authenticated and user.is_active:
+    training_path = path.startswith((TRAINING_PATH_PREFIX, API_TRAINING_PREFIX))
+    if training_path and user.is_authenticated and user.is_active:
         training = TRAINING_ZIPS * settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES + FORM_ALLOWANCE
         return max(int(training), int(settings.STUDIO_MAX_REQUEST_BYTES))
     return settings.STUDIO_MAX_REQUEST_BYTES
@@ -42,9 +44,28 @@ async def asgi_limit(scope: dict[str, Any]) -> int:
     catalog's and the training tools' pages (every other request is judged without touching the
     database)."""
     path = scope.get("path", "")
-    if not path.startswith((CATALOG_UPLOAD_PATH, TRAINING_PATH_PREFIX)):
+    if not path.startswith((CATALOG_UPLOAD_PATH, TRAINING_PATH_PREFIX, API_TRAINING_PREFIX)):
         return int(settings.STUDIO_MAX_REQUEST_BYTES)
+    if path.startswith(API_TRAINING_PREFIX):
+        headers = dict(scope.get("headers", []))
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        return await sync_to_async(lambda: limit_for(path, token_user(authorization)))()
     return await sync_to_async(_limit_from_cookie)(scope)
+
+
+def token_user(authorization: str) -> Any:
+    """The user an API request's ``Authorization: Bearer <token>`` belongs to (AnonymousUser for a
+    missing, unknown or revoked token): the API's size limits depend on who asks, as the pages' do."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from apps.api.models import ApiToken, digest
+
+    scheme, _, token = authorization.partition(" ")
+    row = None
+    if scheme.lower() == "bearer" and token:
+        row = (ApiToken.objects.select_related("user")
+               .filter(key_hash=digest(token.strip()), revoked_at__isnull=True).first())
+    return row.user if row is not None else AnonymousUser()
 
 
 def _limit_from_cookie(scope: dict[str, Any]) -> int:

@@ -82,3 +82,31 @@ def test_signed_in_users_may_send_training_sets_to_the_training_tools(
     assert _post_as(client, "/tools/train-cyclegan/", 8 * MB) == 413  # past two zips
     assert _post_as(client, "/tools/style/", 2 * MB) == 413  # other tools keep the picture limit
     assert _post_as(None, "/tools/train-dcgan/", 2 * MB) == 413  # not signed in
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_tokens_may_send_training_sets_to_the_api_training_tools(settings: Any,
+                                                                     django_user_model: Any) -> None:
+    """The API's training submits get the training pages' limit for a valid token, over ASGI and
+    through the middleware; no token, a revoked one or another API path keep the small one."""
+    from apps.api.models import ApiToken
+
+    settings.STUDIO_MAX_REQUEST_BYTES = 1 * MB
+    settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES = 3 * MB
+    row, token = ApiToken.issue(django_user_model.objects.create_user("api-trainer"), "t")
+
+    def post(path: str, size: int, bearer: str | None) -> int:
+        headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/octet-stream"),
+                   (b"content-length", str(size).encode())]
+        if bearer:
+            headers.append((b"authorization", f"Bearer {bearer}".encode()))
+        comm = HttpCommunicator(application, "POST", path, body=b"\0" * size, headers=headers)
+        return async_to_sync(comm.get_response)(timeout=10)["status"]
+
+    path = "/api/tools/train-dcgan/jobs"
+    assert post(path, 5 * MB, token) not in (413,)  # through to the API (a 400: not a form body)
+    assert post(path, 8 * MB, token) == 413  # past two zips
+    assert post(path, 2 * MB, None) == 413
+    assert post("/api/tools/sentiment/jobs", 2 * MB, token) == 413  # other tools: the picture limit
+    row.revoke()
+    assert post(path, 2 * MB, token) == 413
