@@ -58,13 +58,10 @@ def token_user(authorization: str) -> Any:
     missing, unknown or revoked token): the API's size limits depend on who asks, as the pages' do."""
     from django.contrib.auth.models import AnonymousUser
 
-    from apps.api.models import ApiToken, digest
+    from apps.api.models import ApiToken
 
     scheme, _, token = authorization.partition(" ")
-    row = None
-    if scheme.lower() == "bearer" and token:
-        row = (ApiToken.objects.select_related("user")
-               .filter(key_hash=digest(token.strip()), revoked_at__isnull=True).first())
+    row = ApiToken.find(token) if scheme.lower() == "bearer" and token else None
     return row.user if row is not None else AnonymousUser()
 
 

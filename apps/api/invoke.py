@@ -17,8 +17,7 @@ from ninja import Schema
 from ninja.responses import Status
 
 from apps.serving.batcher import QUEUE, reply_key
-from apps.tools.sentiment import MAX_TEXT_CHARS
-from ml.sentiment.text import tokenize
+from apps.tools.sentiment import SentimentForm
 
 from .schemas import ErrorOut
 
@@ -55,8 +54,9 @@ def register(api: Any) -> None:
     async def invoke_sentiment(request: HttpRequest, body: InvokeIn) -> Status[dict[str, Any]]:
         if len(request.body) > INVOKE_MAX_BYTES:
             return Status(413, {"detail": f"the request is over {INVOKE_MAX_BYTES:,} bytes"})
-        if len(body.text) > MAX_TEXT_CHARS or not tokenize(body.text):
-            return Status(400, {"detail": f"text must have words and at most {MAX_TEXT_CHARS:,} characters"})
+        form = SentimentForm(data={"text": body.text})  # the same checks as the sentiment page
+        if not form.is_valid():
+            return Status(400, {"detail": " ".join(str(m) for m in form.errors["text"])})
         request_id = uuid.uuid4().hex
         client = _client()
         await client.rpush(QUEUE, json.dumps({"id": request_id, "text": body.text}))

@@ -53,6 +53,12 @@ class ApiToken(models.Model):
         row = cls.objects.create(user=user, name=name, key_hash=digest(token), shown=token[:11])
         return row, token
 
+    @classmethod
+    def find(cls, token: str) -> ApiToken | None:
+        """The live token row (not revoked, its user active) for ``token`` as a client sent it."""
+        live = cls.objects.select_related("user").filter(revoked_at__isnull=True, user__is_active=True)
+        return live.filter(key_hash=digest(token.strip())).first()
+
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = timezone.now()

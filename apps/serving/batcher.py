@@ -18,8 +18,8 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from apps.catalog.loading import LoadedModel, load_active
-from ml.sentiment.predict import SentimentModel, predict_many
+from apps.tools.sentiment import load_sentiment
+from ml.sentiment.predict import predict_many
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,7 @@ class Batcher:
     def answer(self, batch: list[dict[str, Any]]) -> None:
         """Score the batch in one forward pass and reply to each request."""
         try:
-            loaded: LoadedModel[SentimentModel] = load_active("sentiment", SentimentModel.from_checkpoint,
-                                                              purpose="cpu")
+            loaded = load_sentiment()
             scores = predict_many(loaded.model, [r["text"] for r in batch], chunk=max(len(batch), 1))
             replies = [{"probability": p, "label": "positive" if p >= 0.5 else "negative",
                         "model": loaded.version.label, "batch": len(batch)} for p in scores]

@@ -17,7 +17,7 @@ from ml.dcgan.infer import grid, latent_walk, sample, square_nrow, strip, walk_g
 from ml.dcgan.model import Generator
 from ml.families import get_family
 
-from .base import OutputFile, Tool, ToolError, ToolOutput, register
+from .base import OutputFile, Tool, ToolOutput, checked_params, register
 from .lineage import lineage, png_output
 
 MAX_SEED = 2**31 - 1
@@ -80,10 +80,7 @@ class DCGANTool(Tool):
 
     def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
         # Stored parameters go through the same checks as the submit form (a rerun, an old job).
-        form = DCGANForm(data=params)
-        if not form.is_valid():
-            raise ToolError(f"Invalid parameters: {form.errors.as_text()}")
-        p = self.params(form.cleaned_data)
+        p = self.params(checked_params(DCGANForm, params))
         device = pick_device()
         loaded = load_active("dcgan", lambda ckpt: _generator(ckpt).to(device), purpose=str(device))
         total = p["n"] if p["mode"] == "grid" else p["steps"]

@@ -68,9 +68,11 @@ def zip_limits() -> ZipLimits:
 class TextUploadField(forms.FileField):
     """An uploaded text file (a CSV, a plain text), read at submit by ``check(bytes)``: a ValueError
     it raises (e.g. SentimentDataError, TextDataError) becomes the field's error, so a bad file is
-    refused before a job is queued. Files are at most ``max_bytes`` (the ml readers' limit)."""
+    refused before a job is queued. Files are at most ``max_bytes`` (the ml readers' limit). Without
+    ``check`` only the size is checked here (a form whose clean() reads the file with other fields)."""
 
-    def __init__(self, *, check: Callable[[bytes], object], max_bytes: int, **kwargs: Any) -> None:
+    def __init__(self, *, max_bytes: int, check: Callable[[bytes], object] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check = check
         self.max_bytes = max_bytes
@@ -82,10 +84,11 @@ class TextUploadField(forms.FileField):
         if upload.size >= self.max_bytes:
             raise forms.ValidationError(f"{upload.name} is {filesizeformat(upload.size)}; the limit is "
                                         f"{filesizeformat(self.max_bytes)}.")
-        upload.seek(0)
-        try:
-            self.check(upload.read())
-        except ValueError as exc:
-            raise forms.ValidationError(f"{upload.name}: {exc}") from exc
-        upload.seek(0)
+        if self.check is not None:
+            upload.seek(0)
+            try:
+                self.check(upload.read())
+            except ValueError as exc:
+                raise forms.ValidationError(f"{upload.name}: {exc}") from exc
+            upload.seek(0)
         return upload

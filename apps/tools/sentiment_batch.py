@@ -10,7 +10,7 @@ from django import forms
 
 from ml.common.progress import Progress
 from ml.sentiment.batch import read_texts, scored_csv
-from ml.sentiment.data import MAX_BYTES, SentimentDataError, csv_rows
+from ml.sentiment.data import MAX_BYTES, SentimentDataError
 from ml.sentiment.metrics import score_histogram
 from ml.sentiment.predict import predict_many
 
@@ -21,7 +21,7 @@ from .sentiment import load_sentiment
 
 
 class SentimentBatchForm(forms.Form):
-    csv = TextUploadField(label="CSV file", check=lambda data: csv_rows(data), max_bytes=MAX_BYTES,
+    csv = TextUploadField(label="CSV file", max_bytes=MAX_BYTES,
                           help_text="UTF-8 CSV with a header row; one text per row (up to 50,000 rows, "
                                     "10 MB). Other columns are kept.")
     column = forms.CharField(label="Text column", max_length=100, initial="text", required=False,
@@ -31,7 +31,7 @@ class SentimentBatchForm(forms.Form):
         data = super().clean() or {}
         data["column"] = (data.get("column") or "").strip() or "text"
         upload = data.get("csv")
-        if upload is not None:  # the file is readable CSV (its field said so); now its columns
+        if upload is not None:  # read once, here: the texts' column is another field
             upload.seek(0)
             try:
                 read_texts(upload.read(), data["column"])

@@ -32,7 +32,7 @@ from ml.common.image_zip import ImageSet, ImageZipError, read_image_zip
 from ml.common.progress import Progress
 from ml.common.training import TrainResult
 
-from .base import OutputFile, Tool, ToolError, ToolOutput
+from .base import OutputFile, Tool, ToolError, ToolOutput, checked_params
 from .fields import zip_limits
 from .lineage import lineage, png_output
 
@@ -96,12 +96,7 @@ class TrainingTool(Tool):
     def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
         if not isinstance(progress, JobProgress):
             raise ToolError("training runs only as a studio job")
-        form = self.form_class(data=params)
-        for name in self.file_fields():  # the files were checked at submit; here they are inputs
-            form.fields[name].required = False
-        if not form.is_valid():  # stored parameters get the form's checks (a rerun, an old job)
-            raise ToolError(f"Invalid parameters: {form.errors.as_text()}")
-        p = self.params(form.cleaned_data)
+        p = self.params(checked_params(self.form_class, params))
         state = progress.workdir / TRAINING_STATE
         if params.get(RESUME_FROM) and not state.exists():
             _copy_state(str(params[RESUME_FROM]), state)
