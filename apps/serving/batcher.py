@@ -1,9 +1,12 @@
-"""Synchronous sentiment invoke with dynamic batching: requests wait in a Redis list; one server
-process takes the first, gathers whatever else arrives within a few milliseconds (up to a batch),
-scores them all in one forward pass and answers each on its own reply key.
+"""Synchronous invokes with dynamic batching: requests wait in one Redis list per tool; the server
+takes the first request of any list, gathers whatever else arrives in that list within a few
+milliseconds (up to a batch), answers them together (apps/serving/invokers.py: one forward pass for
+sentiment and DCGAN) and replies to each on its own reply key.
 
-The API view (apps/api/invoke.py) pushes ``{"id", "text"}`` to ``QUEUE`` and waits on
-``reply_key(id)``. ``max_batch=1`` is the one-request-one-forward baseline (bench/serving.py).
+The API view (apps/api/invoke.py) pushes ``{"id", "version", ...}`` to ``queue_key(tool)`` and waits
+on ``reply_key(id)``. ``version`` is the model version of the endpoint variant the request was routed
+to (None: the active one); requests for different versions of one batch are answered per version.
+``max_batch=1`` is the one-request-one-forward baseline (bench/serving.py).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,13 +22,22 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from apps.tools.sentiment import load_sentiment
-from ml.sentiment.predict import predict_many
+from apps.catalog.loading import pinned
+from apps.catalog.models import ModelVersion
+
+from .invokers import INVOKERS
 
 log = logging.getLogger(__name__)
 
-QUEUE = "studio:invoke:sentiment"
 REPLY_TTL_S = 60  # an answer nobody collected (the client gave up) is dropped after this
+
+
+def queue_key(tool: str) -> str:
+    return f"studio:invoke:{tool}"
+
+
+QUEUE = queue_key("sentiment")
+QUEUES = {queue_key(tool): tool for tool in INVOKERS}
 
 
 def reply_key(request_id: str) -> str:
@@ -41,35 +54,42 @@ class Batcher:
         if self.client is None:
             self.client = redis.Redis.from_url(settings.REDIS_URL)
 
-    def gather(self, block_s: float = 1.0) -> list[dict[str, Any]]:
-        """The next batch: blocks up to ``block_s`` for a first request, then collects for
-        ``window_ms`` or until ``max_batch``. [] when nothing came."""
-        first = self.client.blpop([QUEUE], timeout=block_s)
+    def gather(self, block_s: float = 1.0) -> tuple[str, list[dict[str, Any]]]:
+        """The next batch and its tool: blocks up to ``block_s`` for a first request in any queue,
+        then collects from that queue for ``window_ms`` or until ``max_batch``. ("", []) when
+        nothing came."""
+        first = self.client.blpop(list(QUEUES), timeout=block_s)
         if first is None:
-            return []
+            return "", []
+        key = first[0].decode() if isinstance(first[0], bytes) else first[0]
         batch = [json.loads(first[1])]
         deadline = time.monotonic() + self.window_ms / 1000
         while len(batch) < self.max_batch and time.monotonic() < deadline:
-            more = self.client.lpop(QUEUE, self.max_batch - len(batch))
+            more = self.client.lpop(key, self.max_batch - len(batch))
             if more:
                 batch.extend(json.loads(m) for m in more)
             else:
                 time.sleep(0.0002)
-        return batch
+        return QUEUES[key], batch
 
-    def answer(self, batch: list[dict[str, Any]]) -> None:
-        """Score the batch in one forward pass and reply to each request."""
-        try:
-            loaded = load_sentiment()
-            scores = predict_many(loaded.model, [r["text"] for r in batch], chunk=max(len(batch), 1))
-            replies = [{"probability": p, "label": "positive" if p >= 0.5 else "negative",
-                        "model": loaded.version.label, "batch": len(batch)} for p in scores]
-        except Exception as exc:  # every waiting client hears why, instead of timing out
-            log.exception("invoke batch failed")
-            replies = [{"error": f"{type(exc).__name__}: {exc}"} for _ in batch]
+    def answer(self, tool: str, batch: list[dict[str, Any]]) -> None:
+        """Answer the batch, one forward pass per model version in it, and reply to each request."""
+        replies: dict[str, dict[str, Any]] = {}
+        by_version: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+        for request in batch:
+            by_version[request.get("version")].append(request)
+        for version_id, requests in by_version.items():
+            try:
+                version = ModelVersion.objects.get(pk=version_id) if version_id is not None else None
+                with pinned(version):
+                    answers = INVOKERS[tool][1](requests)
+            except Exception as exc:  # every waiting client hears why, instead of timing out
+                log.exception("%s invoke batch failed", tool)
+                answers = [{"error": f"{type(exc).__name__}: {exc}"} for _ in requests]
+            replies.update({r["id"]: a for r, a in zip(requests, answers, strict=True)})
         pipe = self.client.pipeline(transaction=False)
-        for request, reply in zip(batch, replies, strict=True):
-            key = reply_key(request["id"])
+        for request_id, reply in replies.items():
+            key = reply_key(request_id)
             pipe.rpush(key, json.dumps(reply))
             pipe.expire(key, REPLY_TTL_S)
         pipe.execute()
@@ -78,9 +98,9 @@ class Batcher:
         """Answer batches until ``stop()`` (a callable) says so."""
         try:
             while not (stop and stop()):
-                batch = self.gather()
+                tool, batch = self.gather()
                 if batch:
                     close_old_connections()  # a long-lived process: drop a stale database link
-                    self.answer(batch)
+                    self.answer(tool, batch)
         finally:
             connections.close_all()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import torch
 from django import forms
 
-from apps.catalog.loading import load_active
+from apps.catalog.loading import LoadedModel, load_active
 from ml.common.device import pick_device
 from ml.common.family import build_from_checkpoint
 from ml.common.images import tensor_to_image
@@ -62,6 +63,11 @@ def _generator(checkpoint: dict[str, Any]) -> Generator:
     return model
 
 
+def load_generator(device: torch.device) -> LoadedModel[Generator]:
+    """The active (or pinned) DCGAN generator on ``device``, cached by the process."""
+    return load_active("dcgan", lambda ckpt: _generator(ckpt).to(device), purpose=str(device))
+
+
 @register
 class DCGANTool(Tool):
     slug = "dcgan"
@@ -82,7 +88,7 @@ class DCGANTool(Tool):
         # Stored parameters go through the same checks as the submit form (a rerun, an old job).
         p = self.params(checked_params(DCGANForm, params))
         device = pick_device()
-        loaded = load_active("dcgan", lambda ckpt: _generator(ckpt).to(device), purpose=str(device))
+        loaded = load_generator(device)
         total = p["n"] if p["mode"] == "grid" else p["steps"]
         progress.update(0, total, loaded.status())
         t0 = time.monotonic()

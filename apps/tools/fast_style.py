@@ -7,16 +7,17 @@ import math
 import time
 from typing import Any
 
+import torch
 from django import forms
 
-from apps.catalog.loading import load_active
+from apps.catalog.loading import LoadedModel, load_active
 from apps.catalog.models import ModelVersion
 from apps.catalog.services import active_version
 from ml.common.device import pick_device
 from ml.common.images import load_image
 from ml.common.progress import Progress, check_cancelled
 from ml.style.fast_config import FastStyleConfig
-from ml.style.fast_family import load_fast_style
+from ml.style.fast_family import FastStyleModel, load_fast_style
 from ml.style.fast_infer import stylize_fast
 
 from .base import Tool, ToolOutput, register
@@ -117,6 +118,11 @@ class FastStyleForm(forms.Form):
         return data
 
 
+def load_style_network(device: torch.device) -> LoadedModel[FastStyleModel]:
+    """The active (or pinned) fast-style network on ``device``, cached by the process."""
+    return load_active(FAMILY, lambda ckpt: load_fast_style(ckpt, device), purpose=str(device))
+
+
 @register
 class FastStyleTool(Tool):
     slug = "fast-style"
@@ -144,7 +150,7 @@ class FastStyleTool(Tool):
         weights = {str(k): float(v) for k, v in params["styles"].items()}
         max_side, preserve = int(params["max_side"]), bool(params.get("preserve_colors"))
         device = pick_device()
-        loaded = load_active(FAMILY, lambda ckpt: load_fast_style(ckpt, device), purpose=f"{device}")
+        loaded = load_style_network(device)
         progress.update(0, 1, loaded.status())
         check_cancelled(progress)
         started = time.perf_counter()

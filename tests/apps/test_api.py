@@ -5,6 +5,8 @@ event stream replays in order and resumes from Last-Event-ID."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from typing import Any
 from unittest import mock
@@ -13,6 +15,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from PIL import Image
 
 from apps.api.models import ApiToken
 from apps.jobs import runner
@@ -38,21 +41,35 @@ def submit_sleep(client: Client, **params: Any) -> Any:
     return client.post("/api/tools/sleep/jobs", {"params": json.dumps(settings)})
 
 
+def png_bytes(size: tuple[int, int] = (8, 8)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "red").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 class FakeRedis:
     """Stands in for the batching server: answers every invoke at once (the real one is in
-    tests/integration/test_invoke.py)."""
+    tests/integration/test_invoke.py and tests/apps/test_invoke_server.py)."""
 
     async def rpush(self, key: str, value: str) -> None:
-        self.pushed = json.loads(value)
+        self.queue, self.pushed = key, json.loads(value)
 
     async def blpop(self, keys: list[str], timeout: float) -> tuple[str, str] | None:
-        return keys[0], json.dumps({"label": "positive", "probability": 0.9, "model": "sentiment/v1",
-                                    "batch": 1})
+        if self.queue.endswith(":sentiment"):
+            reply = {"label": "positive", "probability": 0.9, "model": "sentiment/v1", "batch": 1}
+        else:
+            reply = {"png": base64.b64encode(png_bytes()).decode(), "model": "x/v1", "batch": 1}
+        return keys[0], json.dumps(reply)
 
 
 class SilentRedis(FakeRedis):
     async def blpop(self, keys: list[str], timeout: float) -> tuple[str, str] | None:
         return None
+
+
+def one_style() -> Any:
+    """The fast-style form as if a network with one style, "starry", were active."""
+    return mock.patch("apps.tools.fast_style.active_styles", return_value=(mock.Mock(), ["starry"]))
 
 
 def sse(response: Any) -> list[dict[str, Any]]:
@@ -125,6 +142,19 @@ def test_the_openapi_schema_is_served_and_every_operation_works_with_a_token(
                              content_type="application/json")
     walked.add(("POST", "/api/tools/sentiment/invoke"))
     assert scored.status_code == 200 and scored.json()["label"] == "positive"
+
+    with mock.patch("apps.api.invoke._client", return_value=FakeRedis()):
+        faces = client.post("/api/tools/dcgan/invoke", {"n": 4, "seed": 7}, content_type="application/json")
+    walked.add(("POST", "/api/tools/dcgan/invoke"))
+    assert faces.status_code == 200 and faces["Content-Type"] == "image/png", faces.content
+    assert faces["X-Studio-Seed"] == "7" and faces.content == png_bytes()
+
+    with mock.patch("apps.api.invoke._client", return_value=FakeRedis()), one_style():
+        painted = client.post("/api/tools/fast-style/invoke", {
+            "photo": SimpleUploadedFile("p.png", png_bytes((40, 30)), "image/png"), "style": "starry",
+            "max_side": 128})
+    walked.add(("POST", "/api/tools/fast-style/invoke"))
+    assert painted.status_code == 200 and painted["Content-Type"] == "image/png", painted.content
 
     assert walked == documented, f"operations not walked: {documented - walked}"
 
@@ -250,3 +280,32 @@ def test_invoke_refuses_bad_text_and_says_when_no_server_answers(token: str) -> 
     assert late.status_code == 504 and "serve_invoke" in late.json()["detail"]
     assert Client().post("/api/tools/sentiment/invoke", {"text": "fine"},
                          content_type="application/json").status_code == 401
+
+
+def test_the_image_invokes_refuse_what_a_job_should_do(token: str) -> None:
+    client = api(token)
+    many = client.post("/api/tools/dcgan/invoke", {"n": 17}, content_type="application/json")
+    assert many.status_code == 400 and "at most 16" in many.json()["detail"]
+    negative = client.post("/api/tools/dcgan/invoke", {"seed": -1}, content_type="application/json")
+    assert negative.status_code == 400 and "seed" in negative.json()["detail"]
+    with one_style():
+        large = client.post("/api/tools/fast-style/invoke", {
+            "photo": SimpleUploadedFile("p.png", png_bytes(), "image/png"), "style": "starry",
+            "max_side": 1024})
+        assert large.status_code == 400 and "at most 512" in large.json()["detail"]
+        broken = client.post("/api/tools/fast-style/invoke", {
+            "photo": SimpleUploadedFile("p.png", b"not a picture", "image/png"), "style": "starry"})
+        assert broken.status_code == 400 and "photo" in broken.json()["detail"]
+        unknown = client.post("/api/tools/fast-style/invoke", {
+            "photo": SimpleUploadedFile("p.png", png_bytes(), "image/png"), "style": "cubist"})
+        assert unknown.status_code == 400 and "style" in unknown.json()["detail"]
+        fake = FakeRedis()
+        with mock.patch("apps.api.invoke._client", return_value=fake):
+            blend = client.post("/api/tools/fast-style/invoke", {
+                "photo": SimpleUploadedFile("p.png", png_bytes(), "image/png"), "blend": "starry=2"})
+        assert blend.status_code == 200
+        assert fake.queue == "studio:invoke:fast-style" and fake.pushed["styles"] == {"starry": 2.0}
+        assert fake.pushed["version"] is None  # no endpoint: the active version answers
+    no_model = client.post("/api/tools/fast-style/invoke", {
+        "photo": SimpleUploadedFile("p.png", png_bytes(), "image/png"), "style": "starry"})
+    assert no_model.status_code == 400 and "install the starter models" in no_model.json()["detail"]
