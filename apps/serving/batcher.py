@@ -25,6 +25,7 @@ from django.db import close_old_connections, connections
 from apps.catalog.loading import pinned
 from apps.catalog.models import ModelVersion
 
+from . import stats
 from .invokers import INVOKERS
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,12 @@ class Batcher:
     def answer(self, tool: str, batch: list[dict[str, Any]]) -> None:
         """Answer the batch, one forward pass per model version in it, and reply to each request."""
         replies: dict[str, dict[str, Any]] = {}
+        pipe = self.client.pipeline(transaction=False)
         by_version: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
         for request in batch:
             by_version[request.get("version")].append(request)
         for version_id, requests in by_version.items():
+            started = time.perf_counter()
             try:
                 version = ModelVersion.objects.get(pk=version_id) if version_id is not None else None
                 with pinned(version):
@@ -86,8 +89,9 @@ class Batcher:
             except Exception as exc:  # every waiting client hears why, instead of timing out
                 log.exception("%s invoke batch failed", tool)
                 answers = [{"error": f"{type(exc).__name__}: {exc}"} for _ in requests]
+            stats.record(pipe, tool, answers[0].get("model", ""), len(requests),
+                         time.perf_counter() - started, failed="error" in answers[0])
             replies.update({r["id"]: a for r, a in zip(requests, answers, strict=True)})
-        pipe = self.client.pipeline(transaction=False)
         for request_id, reply in replies.items():
             key = reply_key(request_id)
             pipe.rpush(key, json.dumps(reply))

@@ -38,7 +38,7 @@ def _png(image: Any) -> str:
 
 
 def sentiment(requests: list[dict[str, Any]]) -> list[Reply]:
-    loaded = load_sentiment()
+    loaded = load_sentiment(pick_device())
     scores = predict_many(loaded.model, [r["text"] for r in requests], chunk=max(len(requests), 1))
     return [{"probability": p, "label": "positive" if p >= 0.5 else "negative",
              "model": loaded.version.label, "batch": len(requests)} for p in scores]

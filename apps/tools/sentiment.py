@@ -7,16 +7,17 @@ import json
 import time
 from typing import Any
 
+import torch
 from django import forms
 
 from apps.catalog.loading import LoadedModel, load_active
 from ml.common.progress import Progress
+from ml.sentiment.batch import MAX_TEXT_CHARS  # a CSV's texts have the same limit
 from ml.sentiment.predict import SentimentModel, predict, segments
 from ml.sentiment.text import tokenize
 
 from .base import OutputFile, Tool, ToolOutput, checked_params, register
 
-MAX_TEXT_CHARS = 20_000  # a long review is ~2,000; more is not a review
 ALL_WORDS = 10_000  # predict(top=...) large enough to weigh every distinct word
 
 
@@ -38,9 +39,12 @@ def _significant(x: float) -> float:
     return float(f"{x:.4g}")
 
 
-def load_sentiment() -> LoadedModel[SentimentModel]:
-    """The active sentiment model, cached by the worker."""
-    return load_active("sentiment", SentimentModel.from_checkpoint, purpose="cpu")
+def load_sentiment(device: torch.device | None = None) -> LoadedModel[SentimentModel]:
+    """The active (or pinned) sentiment model on ``device`` (the CPU unless told), cached by the
+    process. The tools score on the CPU; the invoke server's batches go to a GPU where there is one."""
+    where = device or torch.device("cpu")
+    return load_active("sentiment", lambda ckpt: SentimentModel.from_checkpoint(ckpt, where),
+                       purpose=str(where))
 
 
 @register

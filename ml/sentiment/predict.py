@@ -39,18 +39,23 @@ class SentimentModel:
     model: nn.Module
     config: SentimentConfig
     vocab: Vocab
+    device: torch.device = torch.device("cpu")
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> SentimentModel:
-        """From a checkpoint that passed ``ml.common.family.validate`` (eval mode, CPU)."""
+    def from_checkpoint(cls, checkpoint: dict[str, Any],
+                        device: torch.device | str = "cpu") -> SentimentModel:
+        """From a checkpoint that passed ``ml.common.family.validate``, in eval mode on ``device``.
+        The CPU serves one text well; a GPU pays off for batches (the invoke server's)."""
         from ml.sentiment.family import FAMILY
 
         cfg = config_from_dict(FAMILY, checkpoint["config"])
-        return cls(build_from_checkpoint(FAMILY, checkpoint), cfg, Vocab.from_words(cfg.words))
+        device = torch.device(device)
+        model = build_from_checkpoint(FAMILY, checkpoint).to(device)
+        return cls(model, cfg, Vocab.from_words(cfg.words), device)
 
     def probabilities(self, ids: torch.Tensor) -> list[float]:
         with torch.no_grad():
-            return torch.sigmoid(self.model(ids)).tolist()
+            return torch.sigmoid(self.model(ids.to(self.device))).tolist()
 
 
 def predict(sm: SentimentModel, text: str, top: int = TOP_WORDS) -> Prediction:

@@ -17,6 +17,7 @@ from PIL import Image
 
 from apps.catalog import services
 from apps.catalog.models import ModelVersion
+from apps.serving import stats
 from apps.serving.batcher import Batcher, reply_key
 from apps.tools.dcgan import DCGANTool
 from apps.tools.fast_style import FastStyleTool
@@ -36,6 +37,7 @@ class Replies:
 
     def __init__(self) -> None:
         self.sent: dict[str, dict[str, Any]] = {}
+        self.counters: dict[str, float] = {}
 
     def pipeline(self, transaction: bool = False) -> Replies:
         return self
@@ -46,12 +48,21 @@ class Replies:
     def expire(self, key: str, seconds: int) -> None:
         assert seconds > 0
 
+    def hincrby(self, key: str, field: str, amount: float) -> None:
+        assert key == stats.STATS_KEY
+        self.counters[field] = self.counters.get(field, 0) + amount
+
+    hincrbyfloat = hincrby
+
+    def hgetall(self, key: str) -> dict[str, float]:
+        return self.counters
+
     def execute(self) -> None:
         pass
 
 
-def answer(tool: str, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    replies = Replies()
+def answer(tool: str, requests: list[dict[str, Any]], replies: Replies | None = None) -> list[dict[str, Any]]:
+    replies = replies or Replies()
     Batcher(client=replies).answer(tool, requests)
     return [replies.sent[reply_key(r["id"])] for r in requests]
 
@@ -97,18 +108,26 @@ def test_dcgan_requests_share_a_pass_and_each_gets_its_jobs_grid() -> None:
 def test_a_batch_for_two_versions_is_answered_by_each() -> None:
     gentle, bold = sentiment_version("gentle", 1.0), sentiment_version("bold", 4.0)
     services.activate(gentle)
+    counted = Replies()
     replies = answer("sentiment", [{"id": "1", "version": bold.pk, "text": "good film"},
                                    {"id": "2", "version": None, "text": "good film"},
-                                   {"id": "3", "version": bold.pk, "text": "good good film"}])
+                                   {"id": "3", "version": bold.pk, "text": "good good film"}], counted)
     assert [r["model"] for r in replies] == [bold.label, gentle.label, bold.label]
     assert [r["batch"] for r in replies] == [2, 1, 2]  # one pass per version
     assert replies[0]["probability"] > replies[1]["probability"] > 0.5
+    answer("sentiment", [{"id": "4", "version": None, "text": "bad"}], counted)
+    rows = {row.model: row for row in stats.read(counted)}
+    assert (rows[bold.label].requests, rows[bold.label].batches) == (2, 1)
+    assert (rows[gentle.label].requests, rows[gentle.label].batches) == (2, 2)
+    assert rows[gentle.label].seconds > 0 and rows[gentle.label].tool == "sentiment"
 
 
 def test_a_failure_is_told_to_every_request_of_the_batch() -> None:
+    counted = Replies()
     replies = answer("dcgan", [{"id": "a", "version": None, "n": 1, "seed": 1},
-                               {"id": "b", "version": None, "n": 2, "seed": 2}])
+                               {"id": "b", "version": None, "n": 2, "seed": 2}], counted)
     assert all("No dcgan model is active" in r["error"] for r in replies)
+    assert stats.read(counted) == [stats.InvokeStats("dcgan", "", errors=2)]
     gone = answer("sentiment", [{"id": "c", "version": 10**6, "text": "good"}])
     assert "DoesNotExist" in gone[0]["error"]
 
