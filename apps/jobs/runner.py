@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from apps.catalog.loading import pinned
+from apps.monitoring import gpu
 from apps.tools.base import ToolError, ToolOutput, get_tool
 from ml.common.progress import Cancelled
 
@@ -46,7 +47,9 @@ def run(job_id: str, task_id: str, worker: str) -> None:
     inputs = {f.field: _read(f) for f in job.files.filter(role=JobFile.Role.INPUT)}
     try:
         # A job routed to an endpoint variant uses that variant's version, not the active one.
-        with CancelWatchdog(job), pinned(job.variant.version if job.variant else None):
+        # GPU memory goes to Redis while the job runs and after it, for /metrics (apps/monitoring/gpu.py).
+        with CancelWatchdog(job), gpu.publishing("celery"), \
+                pinned(job.variant.version if job.variant else None):
             output = tool.run(job.params, inputs, reporter)
     except Cancelled:
         events.transition(job, JobState.CANCELLED, "Cancelled")

@@ -1,6 +1,7 @@
 """Prometheus metrics, read at scrape time from where the truth is: the queues' lengths from Redis,
-everything about jobs from the database. So every web process serves the same figures, whichever
-process or worker did the work, and nothing is lost when a process restarts.
+everything about jobs from the database, GPU memory from Redis (where the GPU processes publish it).
+So every web process serves the same figures, whichever process or worker did the work, and nothing
+is lost when a process restarts.
 
 Exported (prefix ``studio_``):
   queue_depth{queue}                      messages waiting in each Celery queue
@@ -9,6 +10,9 @@ Exported (prefix ``studio_``):
   job_wait_seconds{tool}                  summary of the time finished jobs waited in the queue
   job_failures_total{tool}                failed jobs
   model_loads_total{cache}                model loads by workers: "hit" (already in memory) or "miss"
+  gpu_memory_bytes{worker,device,kind}    CUDA memory of each GPU process (workers, serve_invoke) as it
+                                          last published it to Redis (apps/monitoring/gpu.py); kind:
+                                          allocated, reserved, peak, total. None without a GPU
   scrape_seconds                          how long reading all this took
 """
 
@@ -24,6 +28,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.registry import Collector
 
 from apps.jobs.models import Job, JobState
+
+from .gpu import KINDS, read_gpu_memory
 
 QUEUES = ("gpu", "cpu")
 
@@ -43,6 +49,7 @@ class StudioCollector(Collector):
         yield _waits(finished)
         yield _failures()
         yield _model_loads()
+        yield _gpu_memory()
         yield GaugeMetricFamily("studio_scrape_seconds", "Time to read these metrics",
                                 value=time.monotonic() - started)
 
@@ -98,6 +105,15 @@ def _model_loads() -> CounterMetricFamily:
         if outcome in ("hit", "miss"):
             loads.add_metric([outcome], n)
     return loads
+
+
+def _gpu_memory() -> GaugeMetricFamily:
+    memory = GaugeMetricFamily("studio_gpu_memory_bytes", "CUDA memory of GPU processes, as last published",
+                               labels=["worker", "device", "kind"])
+    for row in read_gpu_memory():
+        for kind in KINDS:
+            memory.add_metric([row.worker, str(row.device), kind], getattr(row, kind))
+    return memory
 
 
 def queue_lengths() -> dict[str, int]:

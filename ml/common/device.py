@@ -1,8 +1,9 @@
-"""Which torch device ml code runs on."""
+"""Which torch device ml code runs on, and what this process holds on the CUDA ones."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 
@@ -19,3 +20,31 @@ def pick_device(prefer: str | None = None) -> torch.device:
             raise RuntimeError(f"device {choice!r} requested but CUDA is not available")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass(frozen=True)
+class CudaMemory:
+    """One CUDA device's memory as this process sees it, in bytes."""
+
+    index: int
+    allocated: int  # held by live tensors
+    reserved: int  # held by torch's caching allocator: allocated plus cached blocks
+    peak: int  # the most ever allocated at once by this process
+    total: int  # the device's capacity
+
+
+def cuda_memory() -> list[CudaMemory]:
+    """This process's memory on each visible CUDA device; [] when CUDA is unavailable or this process
+    has not used it.
+
+    It never initialises CUDA: in a Celery prefork parent that would leave the forked pool children
+    unable to use the GPU (torch "poisons" fork), and a process that has not used CUDA holds nothing.
+    The total comes from the device properties rather than mem_get_info, which would create a CUDA
+    context (hundreds of MB) on every device this process has not touched.
+    """
+    if not torch.cuda.is_initialized():
+        return []
+    return [CudaMemory(index=i, allocated=torch.cuda.memory_allocated(i),
+                       reserved=torch.cuda.memory_reserved(i), peak=torch.cuda.max_memory_allocated(i),
+                       total=torch.cuda.get_device_properties(i).total_memory)
+            for i in range(torch.cuda.device_count())]
