@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.catalog.loading import pinned
 from apps.monitoring import gpu
-from apps.tools.base import ToolError, ToolOutput, get_tool
+from apps.tools.base import CancelledWithResults, ToolError, ToolOutput, get_tool
 from ml.common.progress import Cancelled
 
 from . import events
@@ -51,6 +51,8 @@ def run(job_id: str, task_id: str, worker: str) -> None:
         with CancelWatchdog(job), gpu.publishing("celery"), \
                 pinned(job.variant.version if job.variant else None):
             output = tool.run(job.params, inputs, reporter)
+    except CancelledWithResults as exc:
+        _store(job, exc.output, JobState.CANCELLED, "Cancelled; what was done is kept")
     except Cancelled:
         events.transition(job, JobState.CANCELLED, "Cancelled")
     except (ToolError, ValueError) as exc:
@@ -60,12 +62,13 @@ def run(job_id: str, task_id: str, worker: str) -> None:
         events.transition(job, JobState.FAILED, "Failed",
                           error=f"Internal error ({type(exc).__name__}); see the worker log.")
     else:
-        _succeed(job, output)
+        _store(job, output, JobState.SUCCEEDED, "Done")
 
 
-def _succeed(job: Job, output: ToolOutput) -> None:
-    """Result files and the final state in one transaction: one commit rather than one per file
-    (a DCGAN grid has 17), and `succeeded` is pushed once its results are stored with it."""
+def _store(job: Job, output: ToolOutput, state: str, message: str) -> None:
+    """Result files and the final state (succeeded, or cancelled with partial results) in one
+    transaction: one commit rather than one per file (a DCGAN grid has 17), and the state is pushed
+    once its results are stored with it."""
     summary = output.summary
     model_fields: dict[str, Any] = {"model_version": output.model_version}
     if output.model is not None:
@@ -77,8 +80,8 @@ def _succeed(job: Job, output: ToolOutput) -> None:
             job_file = JobFile(job=job, role=JobFile.Role.RESULT, name=out.name,
                                content_type=out.content_type, size=len(out.content))
             job_file.file.save(out.name, ContentFile(out.content), save=True)
-        events.transition(job, JobState.SUCCEEDED, "Done", result=summary, step=job.total or 1,
-                          total=job.total or 1, **model_fields)
+        done = {"step": job.total or 1, "total": job.total or 1} if state == JobState.SUCCEEDED else {}
+        events.transition(job, state, message, result=summary, **done, **model_fields)
 
 
 def _read(job_file: JobFile) -> bytes:

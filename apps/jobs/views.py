@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -11,8 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.tools.base import all_tools, get_tool
-from apps.tools.fields import ImageZipField
+from apps.tools.base import CONTINUE_FROM, all_tools, get_tool
 
 from . import services
 from .models import Job, JobFile, JobState
@@ -125,30 +123,25 @@ def resume(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     return redirect("job-detail", services.resume(job, tool.queue).pk)
 
 
-class ReplacementsForm(forms.Form):
-    images = ImageZipField()
-
-
 @login_required
 @require_POST
 def retry_failed(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
-    """A batch with failed images, again for a zip of replacements: a new job that keeps the
-    earlier results and runs only the uploaded images."""
-    from apps.tools.batch_images import CONTINUE_FROM
-
+    """A batch with failed items (images, CSV rows), again with a file of replacements: a new job
+    that keeps the earlier results and runs only what failed. The upload goes through the tool's own
+    form with the earlier job's settings; a cancelled batch that kept partial results counts too."""
     job = _own_job(request, job_id)
     tool = get_tool(job.kind)
-    finished_with_failures = job.state == JobState.SUCCEEDED and bool(job.result.get("failed"))
-    if tool is None or job.kind != "batch-images" or not finished_with_failures:
-        raise Http404("This job has no failed images to retry")
-    form = ReplacementsForm(request.POST, request.FILES)
+    has_failures = job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and bool(job.result.get("failed"))
+    if tool is None or not tool.retry_field or not has_failures:
+        raise Http404("This job has no failed items to retry")
+    form = tool.form_class(tool.form_data(job.params), request.FILES)
     if not form.is_valid():
-        messages.error(request, " ".join(str(m) for m in form.errors.get("images", [])))
+        messages.error(request, " ".join(str(m) for errors in form.errors.values() for m in errors))
         return redirect("job-detail", job.pk)
-    params = {**job.params, CONTINUE_FROM: str(job.pk)}
+    params = {**tool.params(form.cleaned_data), CONTINUE_FROM: str(job.pk)}
     try:
         retry = services.submit(request.user, job.kind, tool.queue, params,
-                                {"images": form.cleaned_data["images"]})
+                                {tool.retry_field: form.cleaned_data[tool.retry_field]})
     except services.TooManyJobs as exc:
         messages.error(request, str(exc))
         return redirect("job-detail", job.pk)

@@ -9,7 +9,11 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from django import forms
 
 from apps.catalog.loading import LoadedModel
-from ml.common.progress import Progress
+from ml.common.progress import Cancelled, Progress
+
+# A batch retry's parameter naming the batch job whose results it completes. Set only by the retry
+# view (apps/jobs/views.py) for a job of the same owner: no form has this field.
+CONTINUE_FROM = "continue_from"
 
 
 class ToolError(Exception):
@@ -29,6 +33,15 @@ class ToolOutput:
     summary: dict[str, Any] = field(default_factory=dict)
     model_version: str = ""  # a label, for work that uses no catalog model (e.g. diagnostics)
     model: LoadedModel[Any] | None = None  # the catalog version used; the job records it
+
+
+class CancelledWithResults(Cancelled):
+    """A cancel that stopped a tool part way, with what it finished (a batch's partial results): the
+    runner stores the output's files and summary, and the job still ends cancelled."""
+
+    def __init__(self, output: ToolOutput) -> None:
+        super().__init__("cancelled; partial results kept")
+        self.output = output
 
 
 @runtime_checkable
@@ -56,6 +69,10 @@ class Tool:
     # A template shown in the job page's result box (with ``job``), for results that are not files
     # (e.g. a sentiment's highlighted words); "" for none.
     result_template: ClassVar[str] = ""
+    # A batch tool whose failed items can be retried from the job page: the file field that takes
+    # the replacements ("" for other tools). The retry goes through the tool's form again, with the
+    # earlier job's settings (``form_data``) and the new file, and its job gets CONTINUE_FROM.
+    retry_field: ClassVar[str] = ""
 
     def submit_context(self) -> dict[str, Any]:
         """Extra context for the submit page (e.g. the active model's style previews)."""
@@ -68,6 +85,10 @@ class Tool:
             for name, value in cleaned_data.items()
             if name not in self.file_fields() and value is not None
         }
+
+    def form_data(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The form data that gives back these stored parameters (the inverse of ``params``)."""
+        return dict(params)
 
     def file_fields(self) -> list[str]:
         return [name for name, f in self.form_class.base_fields.items() if isinstance(f, forms.FileField)]

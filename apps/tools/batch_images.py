@@ -1,7 +1,8 @@
 """One image tool over every image of a zip, as one job: per-image progress, a zip of results, and
 a report naming each image that failed and why. A job with failures can be retried with a zip of
 replacements ("Retry the failed images" on its page): the new job keeps the earlier results and
-runs only the uploaded images, so the set completes without redoing what worked."""
+runs only the uploaded images, so the set completes without redoing what worked. A cancelled batch
+keeps the images it finished; the ones it did not reach are listed as failed, to retry the same way."""
 
 from __future__ import annotations
 
@@ -19,16 +20,22 @@ from django.utils.datastructures import MultiValueDict
 
 from apps.jobs.models import JobFile
 from ml.common.image_zip import ImageZipError, read_image_zip
-from ml.common.progress import Progress, check_cancelled
+from ml.common.progress import NOT_RUN, Cancelled, Progress, check_cancelled
 
-from .base import OutputFile, Tool, ToolError, ToolOutput, get_tool, register
+from .base import (
+    CONTINUE_FROM,
+    CancelledWithResults,
+    OutputFile,
+    Tool,
+    ToolError,
+    ToolOutput,
+    get_tool,
+    register,
+)
 from .fields import ImageZipField, zip_limits
 
 # The tools a batch can run: those that take one picture (the field named here) and make one.
 BATCH_TOOLS = {"cyclegan": "photo", "fast-style": "photo"}
-# A retry's parameter naming the batch job whose results it completes. Set only by the retry view
-# (apps/jobs/views.py) for a job of the same owner: no form has this field.
-CONTINUE_FROM = "continue_from"
 RESULTS, REPORT = "results.zip", "report.csv"
 
 
@@ -105,9 +112,13 @@ class BatchImagesTool(Tool):
     queue = "gpu"
     form_class = BatchImagesForm
     result_template = "tools/batch_result.html"
+    retry_field = "images"
 
     def params(self, cleaned_data: dict[str, Any]) -> dict[str, Any]:
         return {"tool": cleaned_data["tool"], "tool_params": cleaned_data["tool_params"]}
+
+    def form_data(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"tool": params.get("tool"), "tool_params": json.dumps(params.get("tool_params") or {})}
 
     def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
         slug = params.get("tool")
@@ -120,24 +131,34 @@ class BatchImagesTool(Tool):
         except ImageZipError as exc:
             raise ToolError(f"Images: {exc}") from exc
         kept = _earlier_results(params.get(CONTINUE_FROM))
-        failures = [tuple(w.split(": ", 1)) if ": " in w else (w, "unreadable") for w in found.warnings]
+        failures = [_name_and_reason(w) for w in found.warnings]
         results: dict[str, bytes] = dict(kept)
         total = len(found.images)
         progress.update(0, total, f"{total} images, {len(failures)} unreadable"
                         + (f", {len(kept)} results kept from the earlier job" if kept else ""))
         started = time.monotonic()
         quiet = _Quiet(progress)
-        for i, (name, image) in enumerate(zip(found.names, found.images, strict=True), start=1):
-            check_cancelled(progress)
+        names = list(found.names)
+        for i, (name, image) in enumerate(zip(names, found.images, strict=True), start=1):
             try:
+                check_cancelled(progress)
                 output = tool.run(dict(params.get("tool_params") or {}), {field: _png(image)}, quiet)
                 picture = next(f for f in output.files if f.content_type == "image/png")
+            except Cancelled:  # keep what is done; the images not reached are failures to retry
+                failures += [(n, NOT_RUN) for n in names[i - 1:]]
+                raise CancelledWithResults(self._output(str(slug), results, failures, len(kept),
+                                                        started)) from None
             except (ToolError, ValueError, StopIteration) as exc:
                 failures.append((name, str(exc) or "the tool made no picture"))
             else:
                 results[str(PurePosixPath(name).with_suffix(".png"))] = picture.content
                 failures = [f for f in failures if f[0] != name]
             progress.update(i, total, f"{i} of {total}: {name}")
+        return self._output(str(slug), results, failures, len(kept), started)
+
+    def _output(self, slug: str, results: dict[str, bytes], failures: list[tuple[str, str]], kept: int,
+                started: float) -> ToolOutput:
+        """results.zip and report.csv, for a finished batch or what a cancelled one did."""
         report = io.StringIO()
         writer = csv.writer(report)
         writer.writerow(["image", "status", "reason"])
@@ -147,10 +168,17 @@ class BatchImagesTool(Tool):
             writer.writerow([name, "failed", reason])
         summary = {"tool": slug, "done": len(results),
                    "failed": [{"image": n, "reason": r} for n, r in failures],
-                   "kept_from_earlier": len(kept), "seconds": round(time.monotonic() - started, 2)}
+                   "not_run": sum(1 for _, r in failures if r == NOT_RUN),
+                   "kept_from_earlier": kept, "seconds": round(time.monotonic() - started, 2)}
         return ToolOutput(files=[OutputFile(RESULTS, _zip(results), "application/zip"),
                                  OutputFile(REPORT, report.getvalue().encode(), "text/csv")],
                           summary=summary, model_version=f"batch of {slug}")
+
+
+def _name_and_reason(warning: str) -> tuple[str, str]:
+    """"name: why" from the zip reader's warning about an image it skipped."""
+    name, _, reason = warning.partition(": ")
+    return (name, reason) if reason else (warning, "unreadable")
 
 
 def _zip(files: dict[str, bytes]) -> bytes:

@@ -16,6 +16,10 @@ class Cancelled(Exception):
     """Raised by ml code at a progress check when the listener asked it to stop."""
 
 
+# The reason a batch gives for each item it did not reach because it was cancelled.
+NOT_RUN = "not run: cancelled"
+
+
 @runtime_checkable
 class Progress(Protocol):
     def update(

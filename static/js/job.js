@@ -61,6 +61,7 @@
       $("cancel-form").hidden = true;
       $("job-eta").textContent = "";
       if (next === "succeeded") { showProgress(data.total || 1, data.total || 1); refreshResults(); }
+      if (next === "cancelled") refreshResults(); // a batch keeps what it finished
     }
   }
 

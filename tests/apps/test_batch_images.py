@@ -1,6 +1,7 @@
 """Batch jobs over a zip of images: 50 images of which 3 are broken end with 47 results and the 3
 listed with their reasons; retrying with replacements for the 3 completes the set without redoing
-the 47; the tool's settings are checked by the tool's own form at submit; only the owner retries."""
+the 47; a cancelled batch keeps the images it finished and retries the rest; the tool's settings
+are checked by the tool's own form at submit; only the owner retries."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from PIL import Image
 from apps.catalog import services as catalog
 from apps.jobs import runner
 from apps.jobs.models import Job, JobFile, JobState
+from apps.jobs.reporter import JobReporter
 from apps.tools.batch_images import BatchImagesForm
 from ml.common.checkpoint import checkpoint_dict
+from ml.common.progress import NOT_RUN
 from ml.cyclegan.config import CycleGANConfig
 from ml.cyclegan.family import build
 
@@ -106,6 +109,37 @@ def test_50_images_with_3_broken_give_47_results_then_a_retry_completes_the_set(
     assert retry.result["done"] == 50 and len(result_names(retry)) == 50
     steps = [e.data["step"] for e in retry.events.filter(kind="progress")]
     assert steps[-1] == 3  # only the replacements ran
+
+
+def test_a_cancelled_batch_keeps_the_images_done_and_a_retry_runs_the_rest(
+        alice: Any, tiny_cyclegan: None, monkeypatch: Any) -> None:
+    names = [f"img-{i}.png" for i in range(6)]
+    client = Client()
+    client.login(username="alice", password=PASSWORD)
+    update, done = JobReporter.update, {"step": 0}
+
+    def counting(self: JobReporter, step: int, total: int, *a: Any, **kw: Any) -> None:
+        update(self, step, total, *a, **kw)
+        done["step"] = step
+
+    monkeypatch.setattr(JobReporter, "update", counting)
+    monkeypatch.setattr(JobReporter, "cancelled", lambda self: done["step"] >= 2)  # after two images
+    job = run(submit(client, image_zip(names)))
+    monkeypatch.undo()
+    assert job.state == JobState.CANCELLED
+    assert job.result["done"] == 2 and result_names(job) == {"img-0.png", "img-1.png"}
+    assert job.result["failed"] == [{"image": n, "reason": NOT_RUN} for n in names[2:]]
+    assert job.result["not_run"] == 4
+    report = list(csv.DictReader(io.StringIO(job.files.get(name="report.csv").file.read().decode())))
+    assert [r["status"] for r in report] == ["ok"] * 2 + ["failed"] * 4
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Download results.zip" in page and 'id="retry-failed-form"' in page
+
+    client.post(f"/jobs/{job.pk}/retry-failed/",
+                {"images": SimpleUploadedFile("rest.zip", image_zip(names[2:]), "application/zip")})
+    retry = run(Job.objects.exclude(pk=job.pk).get())
+    assert retry.state == JobState.SUCCEEDED, retry.error
+    assert (retry.result["done"], retry.result["kept_from_earlier"], retry.result["failed"]) == (6, 2, [])
 
 
 def test_the_tools_settings_are_checked_at_submit(alice: Any) -> None:
