@@ -149,12 +149,18 @@ def test_a_csv_is_scored_as_a_job_with_a_score_column(alice: Any) -> None:
     assert job.files.filter(role=JobFile.Role.RESULT, name="scores.png").exists()
 
 
+def test_the_batch_form_takes_a_csv_with_some_rows_that_cannot_be_scored() -> None:
+    data = b"id,text\n1,fine\n2,\n3,?!\n"  # the job scores row 2 and lists rows 3 and 4
+    form = SentimentBatchForm(data={"column": "text"}, files={"csv": SimpleUploadedFile("x.csv", data)})
+    assert form.is_valid(), form.errors
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (b"", "empty"),
     (b"words,label\nhello,1\n", "no 'text' column"),
     (b"text,label\n", "header but no rows"),
     (b"text\n\xff\xfe bad\n", "not UTF-8"),
-    (b"id,text\n1,fine\n2,\n", "empty text on row 3"),
+    (b"id,text\n1,\n2,?!\n", "no row has a text to score (row 2: empty text; row 3: no words"),
 ])
 def test_the_batch_form_refuses_bad_csvs(data: bytes, message: str) -> None:
     form = SentimentBatchForm(data={"column": "text"}, files={"csv": SimpleUploadedFile("x.csv", data)})
