@@ -1,6 +1,6 @@
 """Synchronous sentiment invoke: dynamic batching against one request, one forward pass.
 
-    python -m bench.serving [--model lstm|bow] [--seconds 8] [--clients 1,8,64]
+    python -m bench.serving [--model lstm|bow] [--seconds 8] [--clients 1,8,64] [--device cpu|cuda]
 
 Starts a real daphne (the studio's ASGI app) and the invoke server (``manage.py serve_invoke``) on a
 scratch SQLite database and the Redis at REDIS_URL (default redis://127.0.0.1:6379/4), makes a user,
@@ -9,7 +9,8 @@ weights, or the bag of words), then loads ``POST /api/tools/sentiment/invoke`` o
 with 1, 8 and 64 concurrent clients (threads, keep-alive connections) for a fixed time each. It
 runs twice in the same script, the invoke server gathering up to 64 requests within 5 ms, then
 with ``--max-batch 1``, and prints both side by side: requests per second and latency p50 / p99.
-The load generator shares the machine's cores with the server, as a loopback test does.
+The load generator shares the machine's cores with the server, as a loopback test does. The invoke
+server puts the model on ``--device`` (default: CUDA where there is one, as ``serve_invoke`` does).
 """
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+def wait_answering(port: int, token: str, timeout: float = 120) -> None:
+    """Until the invoke server (just started: Django, torch, the model) answers one request."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/api/tools/sentiment/invoke", json.dumps({"text": "w1 w2"}),
+                     {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        if response.status == 200:
+            return
+    raise RuntimeError("the invoke server did not answer")
+
+
 def load(port: int, token: str, clients: int, seconds: float, texts: list[str]) -> dict[str, float]:
     """``clients`` threads posting invokes back to back for ``seconds``; throughput and latencies."""
     latencies: list[float] = []
@@ -124,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=8.0, help="load time per client count")
     p.add_argument("--clients", default="1,8,64")
     p.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4"))
+    p.add_argument("--device", default="", help="the invoke server's device (STUDIO_DEVICE); default: "
+                                                 "CUDA if present, else the CPU")
     args = p.parse_args(argv)
     counts = [int(c) for c in args.clients.split(",")]
 
@@ -131,16 +149,23 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="studio.settings", STUDIO_VAR_DIR=str(scratch),
                DATABASE_URL=f"sqlite:///{scratch / 'bench.sqlite3'}", REDIS_URL=args.redis,
                STUDIO_API_REQUESTS_PER_MINUTE="100000000", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    if args.device:
+        env["STUDIO_DEVICE"] = args.device
     import redis
 
-    redis.Redis.from_url(args.redis).flushdb()
+    store = redis.Redis.from_url(args.redis)
+    store.flushdb()
     token = setup(env, args.model)
+    from apps.serving import stats
+    from ml.common.device import pick_device
+
     port = free_port()
     web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                             "studio.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     texts = [" ".join(f"w{(i * 7 + j * 13) % 12_000}" for j in range(30 + i % 170)) for i in range(500)]
     results: dict[int, dict[int, dict[str, float]]] = {}
+    per_pass: dict[int, float] = {}  # requests per forward pass, from the invoke server's counters
     try:
         wait_port(port)
         for max_batch in (64, 1):
@@ -148,8 +173,12 @@ def main(argv: list[str] | None = None) -> int:
                        "--window-ms", "5"]
             server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
             try:
+                wait_answering(port, token)
                 load(port, token, 4, 2.0, texts)  # warm-up: model loaded, connections open
+                store.delete(stats.STATS_KEY)
                 results[max_batch] = {c: load(port, token, c, args.seconds, texts) for c in counts}
+                rows = stats.read(store)
+                per_pass[max_batch] = sum(r.requests for r in rows) / max(1, sum(r.batches for r in rows))
             finally:
                 server.terminate()
                 server.wait(10)
@@ -160,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     net = "Udacity 400/256/2, " if args.model == "lstm" else ""
-    print(f"sentiment invoke over loopback HTTP: model {args.model} ({net}200 words), {args.seconds:g} s per "
-          f"client count, torch {torch.__version__}, {os.cpu_count()} CPUs, server and load generator on the "
-          "same machine")
+    print(f"sentiment invoke over loopback HTTP: model {args.model} ({net}200 words) on "
+          f"{pick_device(args.device or None)}, {args.seconds:g} s per client count, torch "
+          f"{torch.__version__}, {os.cpu_count()} CPUs, server and load generator on the same machine")
     print("clients | batched (<= 64 per forward, 5 ms): req/s   p50 ms   p99 ms | one per forward: req/s   "
           "p50 ms   p99 ms | throughput x")
     for c in counts:
@@ -170,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{c:>7} | {b['rps']:>40.1f} {b['p50']:>8.1f} {b['p99']:>8.1f} | {s['rps']:>21.1f} "
               f"{s['p50']:>8.1f} {s['p99']:>8.1f} | x{b['rps'] / s['rps']:.2f}   "
               f"(errors {b['errors']} / {s['errors']})")
+    print(f"requests per forward pass over the run: batched {per_pass[64]:.1f}, "
+          f"one per forward {per_pass[1]:.1f}")
     return 0
 
 
