@@ -1,7 +1,8 @@
 """The text tools in a real browser, against the real stack (worker, daphne, Redis, PostgreSQL):
 train a sentiment model from a CSV while its loss chart grows, have an admin activate the draft in
 the Django admin, then score a text (its deciding words highlighted) and a whole CSV (scored.csv to
-download, the histogram shown); train a text generator the same way and watch generated text
+download, the histogram shown; rows that cannot be scored listed, then retried with the file
+corrected); train a text generator the same way and watch generated text
 appear in the page as it is written; and see a bad training CSV refused on the form, with no job."""
 
 from __future__ import annotations
@@ -187,6 +188,26 @@ def test_train_sentiment_activate_it_then_score_a_text_and_a_csv(admin: Any, sta
     right = sum((float(r["positive_probability"]) >= 0.5) == (y == 1)
                 for r, (_, y) in zip(scored, rows, strict=True))
     assert right >= 32  # the giveaway words: at least 80% right
+
+    # 3b. Rows that cannot be scored fail alone and are listed; "Retry the failed rows" with the file
+    # corrected scores only those, keeping the other 38 scores.
+    broken = [("" if i == 3 else "?!" if i == 9 else text, y) for i, (text, y) in enumerate(rows)]
+    page.goto(f"{stack.base_url}/tools/sentiment-batch/")
+    page.set_input_files("#id_csv", upload("broken.csv", csv_bytes(broken), "text/csv"))
+    submit(page)
+    wait_for_success(page)
+    page.locator("#csv-failures").wait_for()  # the result box, refreshed when the job ended
+    assert page.locator("#csv-scored").inner_text() == "38"
+    assert page.locator("#csv-failures td").all_inner_texts() == [
+        "5", "empty text", "11", "no words (only spaces or punctuation)"]
+    first = page.url.rstrip("/").rsplit("/", 1)[-1]
+    page.set_input_files("#retry-csv", upload("fixed.csv", csv_bytes(rows), "text/csv"))
+    page.click("#retry-failed")
+    page.wait_for_url(re.compile(rf"/jobs/(?!{first})[0-9a-f-]{{36}}/$"))
+    wait_for_success(page)
+    page.locator("#csv-batch-result").wait_for()
+    assert page.locator("#csv-scored").inner_text() == "40"
+    assert "38 kept from the earlier job" in page.locator("#csv-batch-result").inner_text()
 
 
 @pytest.mark.browser
