@@ -13,6 +13,12 @@ Exported (prefix ``studio_``):
   gpu_memory_bytes{worker,device,kind}    CUDA memory of each GPU process (workers, serve_invoke) as it
                                           last published it to Redis (apps/monitoring/gpu.py); kind:
                                           allocated, reserved, peak, total. None without a GPU
+  invoke_queue_depth{tool}                synchronous invokes waiting for the invoke server
+  invoke_requests_total{tool,model}       invokes answered, per tool and model version
+  invoke_passes_total{tool,model}         forward passes that answered them (requests / passes is the
+                                          mean dynamic batch)
+  invoke_seconds_total{tool,model}        time the invoke server spent answering
+  invoke_errors_total{tool}               invokes answered with an error
   scrape_seconds                          how long reading all this took
 """
 
@@ -50,6 +56,7 @@ class StudioCollector(Collector):
         yield _failures()
         yield _model_loads()
         yield _gpu_memory()
+        yield from _invokes()
         yield GaugeMetricFamily("studio_scrape_seconds", "Time to read these metrics",
                                 value=time.monotonic() - started)
 
@@ -114,6 +121,38 @@ def _gpu_memory() -> GaugeMetricFamily:
         for kind in KINDS:
             memory.add_metric([row.worker, str(row.device), kind], getattr(row, kind))
     return memory
+
+
+def _invokes() -> Iterator[Any]:
+    """The invoke server's counters (apps/serving/stats.py) and waiting requests, from Redis."""
+    import redis
+
+    from apps.serving import stats
+    from apps.serving.batcher import QUEUES
+
+    depth = GaugeMetricFamily("studio_invoke_queue_depth", "Synchronous invokes waiting", labels=["tool"])
+    families = {name: CounterMetricFamily(f"studio_invoke_{name}", help_text, labels=["tool", "model"])
+                for name, help_text in (("requests", "Invokes answered"),
+                                        ("passes", "Forward passes that answered invokes"),
+                                        ("seconds", "Time the invoke server spent answering"))}
+    errors = CounterMetricFamily("studio_invoke_errors", "Invokes answered with an error", labels=["tool"])
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        for key, tool in QUEUES.items():
+            depth.add_metric([tool], int(client.llen(key)))
+        rows = stats.read(client)
+    except redis.RedisError:
+        rows = []
+    for row in rows:
+        if row.errors:
+            errors.add_metric([row.tool], row.errors)
+        if row.requests:
+            families["requests"].add_metric([row.tool, row.model], row.requests)
+            families["passes"].add_metric([row.tool, row.model], row.batches)
+            families["seconds"].add_metric([row.tool, row.model], row.seconds)
+    yield depth
+    yield from families.values()
+    yield errors
 
 
 def queue_lengths() -> dict[str, int]:

@@ -24,6 +24,7 @@ from django.db import close_old_connections, connections
 
 from apps.catalog.loading import pinned
 from apps.catalog.models import ModelVersion
+from apps.monitoring.gpu import publish_gpu_memory
 
 from . import stats
 from .invokers import INVOKERS
@@ -106,5 +107,6 @@ class Batcher:
                 if batch:
                     close_old_connections()  # a long-lived process: drop a stale database link
                     self.answer(tool, batch)
+                publish_gpu_memory("serve_invoke", at_most_every=30.0)  # idle too: figures stay fresh
         finally:
             connections.close_all()

@@ -14,13 +14,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+import redis
 import torch
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from apps.api.models import ApiToken
 from apps.catalog import services
 from apps.catalog.models import Endpoint, Variant
+from apps.serving import stats
 from apps.serving.batcher import Batcher
 from ml.common.checkpoint import checkpoint_dict
 from ml.sentiment.config import SentimentConfig
@@ -60,6 +64,7 @@ def serving() -> tuple[threading.Thread, threading.Event]:
 def test_concurrent_invokes_are_batched_and_each_gets_its_own_score(stack: Any) -> None:
     reference = SentimentModel.from_checkpoint(active_model())
     token = ApiToken.issue(get_user_model().objects.create_user("invoker"), "t")[1]
+    redis.Redis.from_url(settings.REDIS_URL).delete(stats.STATS_KEY)
     server, stop = serving()
     texts = [" ".join(["good"] * (i % 4) + ["bad"] * (i % 3) + ["film"]) for i in range(48)]
 
@@ -81,6 +86,14 @@ def test_concurrent_invokes_are_batched_and_each_gets_its_own_score(stack: Any) 
         assert answer["probability"] == pytest.approx(predict(reference, text).probability, abs=1e-6), text
         assert answer["model"].startswith("sentiment/v")
     assert max(a["batch"] for a in answers) > 1  # gathered, not one forward per request
+    # /metrics counts them: 48 requests in fewer passes.
+    text = urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=30).read().decode()
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for family in text_string_to_metric_families(text) for s in family.samples}
+    labels = (("model", answers[0]["model"]), ("tool", "sentiment"))
+    assert got[("studio_invoke_requests_total", labels)] == 48
+    assert got[("studio_invoke_passes_total", labels)] < 48
+    assert got[("studio_invoke_queue_depth", (("tool", "sentiment"),))] == 0
 
 
 def test_dcgan_invokes_follow_the_endpoints_variants(stack: Any) -> None:
