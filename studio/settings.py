@@ -174,7 +174,10 @@ CELERY_IMPORTS = ["apps.tools.catalog"]
 STUDIO_MAX_ACTIVE_JOBS_PER_USER = envint("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 200)
 STUDIO_API_REQUESTS_PER_MINUTE = envint("STUDIO_API_REQUESTS_PER_MINUTE", 1200)
 # The cache holds the API's request counters: in Redis, so all web processes count together.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+# django-redis, not Django's own Redis backend: under ASGI every request gets a fresh cache object,
+# and Django's opens a new connection pool (and a new connection) with it, on each API request's
+# rate-limit check; django-redis keeps one pool per process.
+CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "studio"}}
 
 # Webhooks to loopback, private or link-local addresses are refused (SSRF) unless this is on.
