@@ -1,10 +1,12 @@
 """Per-variant figures for an endpoint's A/B test, side by side: traffic, errors, latency and (for
-sentiment) how the scores spread. Read from the jobs each variant served."""
+sentiment) how the scores spread, read from the jobs each variant served; and the synchronous
+invokes its version answered, from the invoke server's counters in Redis."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F
 
 from .models import Endpoint
@@ -26,6 +28,7 @@ def report(endpoint: Endpoint) -> list[dict[str, Any]]:
     error rate, latency p50/p95/p99 in seconds (submit to end), and for sentiment the counts of
     scores in ten bins from 0 to 1."""
     variants = list(endpoint.variants.select_related("version").order_by("name"))
+    invokes = invoke_totals(endpoint.family)
     total_weight = sum(v.weight for v in variants) or 1
     rows = []
     for variant in variants:
@@ -41,6 +44,7 @@ def report(endpoint: Endpoint) -> list[dict[str, Any]]:
             "failed": failed, "error_rate": round(failed / len(finished), 4) if finished else None,
             "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
             "p99": percentile(latencies, 0.99),
+            "invokes": invokes.get(variant.version.label),
         }
         if endpoint.family == "sentiment":
             bins = [0] * SCORE_BINS
@@ -52,3 +56,29 @@ def report(endpoint: Endpoint) -> list[dict[str, Any]]:
             row["score_peak"] = max(bins) or 1
         rows.append(row)
     return rows
+
+
+def invoke_totals(family: str) -> dict[str, dict[str, float]]:
+    """Per model version of ``family``: synchronous invokes answered, the mean requests per forward
+    pass, and the mean milliseconds per pass. Counted per version, so an invoke the version answered
+    as the family's active one (no endpoint then) counts too. {} when Redis cannot be read."""
+    import redis
+
+    from apps.serving import stats
+    from apps.serving.invokers import INVOKERS
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        rows = stats.read(client)
+    except redis.RedisError:
+        return {}
+    totals: dict[str, dict[str, float]] = {}
+    for row in rows:
+        if row.model and row.tool in INVOKERS and INVOKERS[row.tool][0] == family:
+            t = totals.setdefault(row.model, {"requests": 0, "passes": 0, "seconds": 0.0})
+            t["requests"] += row.requests
+            t["passes"] += row.batches
+            t["seconds"] += row.seconds
+    return {model: {"requests": t["requests"], "batch": round(t["requests"] / t["passes"], 1),
+                    "ms_per_pass": round(1000 * t["seconds"] / t["passes"], 1)}
+            for model, t in totals.items() if t["passes"]}

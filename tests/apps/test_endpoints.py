@@ -21,6 +21,7 @@ from apps.catalog import routing, services
 from apps.catalog.models import Endpoint, ModelVersion, Variant
 from apps.jobs import runner
 from apps.jobs.models import Job, JobState
+from apps.serving import stats
 from ml.common.checkpoint import checkpoint_dict
 from ml.sentiment.config import SentimentConfig
 from ml.sentiment.model import build_model
@@ -125,10 +126,16 @@ def test_the_admin_shows_each_variants_figures_side_by_side(alice: Any, admin_cl
                 Job.objects.filter(pk=job.pk).update(state=JobState.FAILED, finished_at=job.created_at)
             else:
                 runner.run(str(job.pk), job.task_id, "worker-a")
-    page = admin_client.get(f"/admin/catalog/endpoint/{endpoint.pk}/change/").content.decode()
+    # Synchronous invokes A's version answered, as the invoke server counts them in Redis.
+    counted = [stats.InvokeStats("sentiment", a.version.label, requests=40, batches=8, seconds=0.4),
+               stats.InvokeStats("dcgan", b.version.label, requests=7, batches=7, seconds=1.0)]
+    with mock.patch.object(stats, "read", return_value=counted):
+        page = admin_client.get(f"/admin/catalog/endpoint/{endpoint.pk}/change/").content.decode()
     assert 'id="variant-report"' in page
     row_a = page.split('data-variant="A"', 1)[1].split("</tr>", 1)[0]
     row_b = page.split('data-variant="B"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="invokes">40</td>' in row_a and "5.0 req, 50.0 ms" in row_a
+    assert '<td class="invokes">0</td>' in row_b  # another family's counts are not B's
     assert '<td class="jobs">6</td>' in row_a and '<td class="jobs">3</td>' in row_b
     assert "17 %" in row_a and "0 %" in row_b  # error rates: 1 of 6, none of 3
     assert "score histogram" in row_a  # sentiment: the spread of the scores
