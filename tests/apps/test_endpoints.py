@@ -72,6 +72,7 @@ def test_1000_requests_split_70_30_then_promotion_takes_all(alice: Any, admin_cl
         assert all(client.post("/api/tools/sentiment/jobs", params).status_code == 201 for _ in range(N))
         split = Counter(Job.objects.values_list("variant__name", flat=True))
         assert LOW <= split["A"] <= HIGH and split["A"] + split["B"] == N, split
+        print(f"70/30 endpoint: {split['A']} to A, {split['B']} to B of {N} requests")
 
         # Each job runs on its variant's version (B is not the active version).
         for variant in (a, b):
