@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest="${STUDIO_VAR_DIR:-var}/debian"
 mkdir -p "$dest/debs"
+dest="$(cd "$dest" && pwd)"  # absolute, whether STUDIO_VAR_DIR was relative or absolute
 for pkg in r-cran-janeaustenr python3-pattern; do
   if ! ls "$dest/debs/${pkg}_"*.deb >/dev/null 2>&1; then
     (cd "$dest/debs" && { apt-get download "$pkg" >/dev/null 2>&1 \
@@ -15,5 +16,5 @@ for pkg in r-cran-janeaustenr python3-pattern; do
   fi
   dpkg-deb -x "$dest/debs/${pkg}_"*.deb "$dest/root"
 done
-echo "JANEAUSTENR_DATA=$PWD/$dest/root/usr/lib/R/site-library/janeaustenr/data"
-echo "PANG_LEE_DIR=$PWD/$dest/root/usr/share/doc/python3-pattern/test/corpora"
+echo "JANEAUSTENR_DATA=$dest/root/usr/lib/R/site-library/janeaustenr/data"
+echo "PANG_LEE_DIR=$dest/root/usr/share/doc/python3-pattern/test/corpora"
