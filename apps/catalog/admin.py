@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
@@ -130,21 +130,24 @@ class EndpointAdmin(admin.ModelAdmin):
     their figures side by side."""
 
     list_display = ("family", "sticky", "variants_summary", "created_at")
-    readonly_fields = ("variant_report",)
-    fields = ("family", "sticky", "variant_report")
+    fields = ("family", "sticky")
     inlines = [VariantInline]
+    change_form_template = "admin/catalog/endpoint/change_form.html"
 
     @admin.display(description="variants")
     def variants_summary(self, obj: Endpoint) -> str:
         variants = obj.variants.select_related("version")
         return ", ".join(f"{v.name} {v.version.label} ({v.weight})" for v in variants)
 
-    @admin.display(description="Variants side by side")
-    def variant_report(self, obj: Endpoint) -> SafeString:
-        if obj.pk is None:
-            return SafeString("Save the endpoint first, then add variants.")
-        return render_to_string("catalog/variant_report.html", {
-            "rows": variant_metrics.report(obj), "family": obj.family, "endpoint_id": obj.pk})
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        endpoint = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if endpoint is not None:
+            context["variant_report"] = render_to_string("catalog/variant_report.html", {
+                "rows": variant_metrics.report(endpoint), "family": endpoint.family,
+                "endpoint_id": endpoint.pk})
+        return super().change_view(request, object_id, form_url, context)
 
 
 @admin.register(Variant)
