@@ -113,10 +113,14 @@ def submit(request: HttpRequest, slug: str, params: Form[str] = "{}",
             if webhook:
                 Webhook.objects.create(job=job, token=token_of(request), url=webhook)
     except services.TooManyJobs as exc:
-        response = api.create_response(request, {"detail": str(exc)}, status=429)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
+        return _too_many(request, exc)
     return Status(201, job_out(job))
+
+
+def _too_many(request: HttpRequest, exc: services.TooManyJobs) -> HttpResponse:
+    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.get("/jobs", response=JobListOut, summary="Your jobs, newest first")
@@ -144,6 +148,48 @@ def cancel(request: HttpRequest, job_id: str) -> dict[str, Any]:
     services.request_cancel(job)
     job.refresh_from_db()
     return job_out(job)
+
+
+@api.post("/jobs/{job_id}/rerun", response={201: JobOut, 404: ErrorOut, 429: ErrorOut},
+          summary="Run a job again: same tool, parameters, seed and input files")
+def rerun(request: HttpRequest, job_id: str) -> Status[dict[str, Any]] | HttpResponse:
+    job = _own_job(request, job_id)
+    tool = _tool(job.kind)
+    try:
+        return Status(201, job_out(services.rerun(job, tool.queue)))
+    except services.TooManyJobs as exc:
+        return _too_many(request, exc)
+
+
+@api.post("/jobs/{job_id}/resume", response={201: JobOut, 404: ErrorOut, 429: ErrorOut},
+          summary="Continue a cancelled or failed training from its last checkpoint, as a new job")
+def resume(request: HttpRequest, job_id: str) -> Status[dict[str, Any]] | HttpResponse:
+    job = _own_job(request, job_id)
+    tool = _tool(job.kind)
+    if not services.can_resume(job):
+        raise HttpError(404, "This job has no training checkpoint to resume from.")
+    try:
+        return Status(201, job_out(services.resume(job, tool.queue)))
+    except services.TooManyJobs as exc:
+        return _too_many(request, exc)
+
+
+@api.post("/jobs/{job_id}/retry", response={201: JobOut, 400: FormErrorOut, 404: ErrorOut, 429: ErrorOut},
+          summary="Retry a batch's failed items with replacements (multipart)")
+def retry(request: HttpRequest, job_id: str) -> Status[dict[str, Any]] | HttpResponse:
+    """The replacements go in the multipart body under the batch tool's file field (``images``: a
+    zip of images with the same names; ``csv``: the corrected CSV). The new job keeps the earlier
+    results and runs only what failed."""
+    job = _own_job(request, job_id)
+    try:
+        again = services.retry_failed(job, request.FILES)
+    except services.NothingToRetry as exc:
+        raise HttpError(404, str(exc)) from exc
+    except services.RetryRejected as exc:
+        return Status(400, {"detail": "Invalid replacements.", "errors": exc.errors})
+    except services.TooManyJobs as exc:
+        return _too_many(request, exc)
+    return Status(201, job_out(again))
 
 
 @api.get("/jobs/{job_id}/files/{file_id}", response={200: None, 404: ErrorOut},

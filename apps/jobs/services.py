@@ -93,6 +93,37 @@ def resume(job: Job, queue: str) -> Job:
     return submit(job.owner, job.kind, queue, params, _input_copies(job))
 
 
+class NothingToRetry(Exception):
+    """The job is not a batch with failed items."""
+
+
+class RetryRejected(Exception):
+    """The replacements did not pass the tool's form; ``errors`` says why, per field."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(" ".join(m for messages in errors.values() for m in messages))
+        self.errors = errors
+
+
+def retry_failed(job: Job, files: Any) -> Job:
+    """A batch with failed items (images, CSV rows), again with a file of replacements: a new job
+    that keeps the earlier results and runs only what failed. The upload (``files``, as
+    ``request.FILES``) goes through the tool's own form with the earlier job's settings; a cancelled
+    batch that kept partial results counts too. The job page and the API both come here."""
+    from apps.tools.base import CONTINUE_FROM, get_tool
+
+    tool = get_tool(job.kind)
+    has_failures = job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and bool(job.result.get("failed"))
+    if tool is None or not tool.retry_field or not has_failures:
+        raise NothingToRetry("This job has no failed items to retry.")
+    form = tool.form_class(tool.form_data(job.params), files)
+    if not form.is_valid():
+        raise RetryRejected({name: [str(m) for m in messages] for name, messages in form.errors.items()})
+    params = {**tool.params(form.cleaned_data), CONTINUE_FROM: str(job.pk)}
+    return submit(job.owner, job.kind, tool.queue, params,
+                  {tool.retry_field: form.cleaned_data[tool.retry_field]})
+
+
 def _input_copies(job: Job) -> dict[str, UploadedFile]:
     files: dict[str, UploadedFile] = {}
     for f in job.files.filter(role=JobFile.Role.INPUT):

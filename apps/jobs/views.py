@@ -10,10 +10,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.tools.base import CONTINUE_FROM, all_tools, get_tool
+from apps.tools.base import all_tools, get_tool
 
 from . import services
-from .models import Job, JobFile, JobState
+from .models import Job, JobFile
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -130,19 +130,11 @@ def retry_failed(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     that keeps the earlier results and runs only what failed. The upload goes through the tool's own
     form with the earlier job's settings; a cancelled batch that kept partial results counts too."""
     job = _own_job(request, job_id)
-    tool = get_tool(job.kind)
-    has_failures = job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and bool(job.result.get("failed"))
-    if tool is None or not tool.retry_field or not has_failures:
-        raise Http404("This job has no failed items to retry")
-    form = tool.form_class(tool.form_data(job.params), request.FILES)
-    if not form.is_valid():
-        messages.error(request, " ".join(str(m) for errors in form.errors.values() for m in errors))
-        return redirect("job-detail", job.pk)
-    params = {**tool.params(form.cleaned_data), CONTINUE_FROM: str(job.pk)}
     try:
-        retry = services.submit(request.user, job.kind, tool.queue, params,
-                                {tool.retry_field: form.cleaned_data[tool.retry_field]})
-    except services.TooManyJobs as exc:
+        retry = services.retry_failed(job, request.FILES)
+    except services.NothingToRetry as exc:
+        raise Http404(str(exc)) from exc
+    except (services.RetryRejected, services.TooManyJobs) as exc:
         messages.error(request, str(exc))
         return redirect("job-detail", job.pk)
     return redirect("job-detail", retry.pk)

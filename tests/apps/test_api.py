@@ -90,7 +90,7 @@ def sse(response: Any) -> list[dict[str, Any]]:
 
 
 def test_the_openapi_schema_is_served_and_every_operation_works_with_a_token(
-        token: str, apply_async: mock.MagicMock, django_capture_on_commit_callbacks: Any) -> None:
+        alice: Any, token: str, apply_async: mock.MagicMock, django_capture_on_commit_callbacks: Any) -> None:
     schema = Client().get("/api/openapi.json").json()
     documented = {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
     walked: set[tuple[str, str]] = set()
@@ -136,6 +136,27 @@ def test_the_openapi_schema_is_served_and_every_operation_works_with_a_token(
     cancelled = client.post(f"/api/jobs/{submit_sleep(client).json()['id']}/cancel")
     walked.add(("POST", "/api/jobs/{job_id}/cancel"))
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+
+    again = client.post(f"/api/jobs/{job['id']}/rerun")
+    walked.add(("POST", "/api/jobs/{job_id}/rerun"))
+    assert again.status_code == 201 and again.json()["id"] != job["id"]
+    assert again.json()["params"] == job["params"]
+
+    assert client.post(f"/api/jobs/{job['id']}/resume").status_code == 404  # not a stopped training
+    with mock.patch("apps.jobs.services.can_resume", return_value=True):  # as if it had a checkpoint
+        resumed = client.post(f"/api/jobs/{cancelled.json()['id']}/resume")
+    walked.add(("POST", "/api/jobs/{job_id}/resume"))
+    assert resumed.status_code == 201 and resumed.json()["params"]["resume_from"] == cancelled.json()["id"]
+
+    failed = {"failed": [{"row": 2, "reason": "empty text"}]}
+    batch = Job.objects.create(owner=alice, kind="sentiment-batch", params={"column": "text"},
+                               state=JobState.SUCCEEDED, result=failed)
+    retried = client.post(f"/api/jobs/{batch.pk}/retry",
+                          {"csv": SimpleUploadedFile("fixed.csv", b"text\na fine film\n", "text/csv")})
+    walked.add(("POST", "/api/jobs/{job_id}/retry"))
+    assert retried.status_code == 201, retried.content
+    assert retried.json()["params"] == {"column": "text", "continue_from": str(batch.pk)}
+    assert client.post(f"/api/jobs/{job['id']}/retry").status_code == 404  # no failed items
 
     with mock.patch("apps.api.invoke._client", return_value=FakeRedis()):
         scored = client.post("/api/tools/sentiment/invoke", {"text": "a fine film"},
@@ -183,6 +204,8 @@ def test_another_users_job_is_a_404_everywhere(alice: Any, bob: Any, token: str)
     assert client.post(f"/api/jobs/{theirs.pk}/cancel").status_code == 404
     assert client.get(f"/api/jobs/{theirs.pk}/events").status_code == 404
     assert client.get(f"/api/jobs/{theirs.pk}/files/1").status_code == 404
+    for action in ("rerun", "resume", "retry"):
+        assert client.post(f"/api/jobs/{theirs.pk}/{action}").status_code == 404, action
     assert client.get("/api/jobs").json()["count"] == 0
     theirs.refresh_from_db()
     assert theirs.cancel_requested_at is None

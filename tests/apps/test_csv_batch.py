@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from apps.api.models import ApiToken
 from apps.catalog import services as catalog
 from apps.jobs.models import Job, JobFile, JobState
 from apps.jobs.reporter import JobReporter
@@ -144,3 +145,21 @@ def test_only_the_owner_retries_and_only_a_batch_with_failures(
                                  {"csv": SimpleUploadedFile("f.csv", fixed)})
     assert response.status_code == 404
     assert Job.objects.filter(kind="sentiment-batch").count() == 2
+
+
+def test_the_api_retries_too(alice: Any, bob: Any, alice_client: Client, sentiment_model: None) -> None:
+    rows = reviews(4)
+    job = run(submit(alice_client, csv_bytes([(WORDLESS, 1), *rows])))
+    fixed = csv_bytes([("a fine film", 1), *rows])
+    api = Client(headers={"Authorization": f"Bearer {ApiToken.issue(alice, 'retry')[1]}"})
+    refused = api.post(f"/api/jobs/{job.pk}/retry", {"csv": SimpleUploadedFile("f.csv", b"words\nhi\n")})
+    assert refused.status_code == 400 and "no 'text' column" in refused.json()["errors"]["csv"][0]
+    made = api.post(f"/api/jobs/{job.pk}/retry", {"csv": SimpleUploadedFile("f.csv", fixed)})
+    assert made.status_code == 201, made.content
+    again = run(Job.objects.get(pk=made.json()["id"]))
+    assert (again.result["scored"], again.result["kept_from_earlier"], again.result["failed"]) == (5, 4, [])
+    done = api.post(f"/api/jobs/{again.pk}/retry", {"csv": SimpleUploadedFile("f.csv", fixed)})
+    assert done.status_code == 404  # nothing failed
+    other = Client(headers={"Authorization": f"Bearer {ApiToken.issue(bob, 'retry')[1]}"})
+    theirs = other.post(f"/api/jobs/{job.pk}/retry", {"csv": SimpleUploadedFile("f.csv", fixed)})
+    assert theirs.status_code == 404
