@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import F
 
 from .models import Endpoint
@@ -64,12 +63,12 @@ def invoke_totals(family: str) -> dict[str, dict[str, float]]:
     as the family's active one (no endpoint then) counts too. {} when Redis cannot be read."""
     import redis
 
+    from apps.monitoring import store
     from apps.serving import stats
     from apps.serving.invokers import INVOKERS
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        rows = stats.read(client)
+        rows = stats.read(store.client())
     except redis.RedisError:
         return {}
     totals: dict[str, dict[str, float]] = {}

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from django.conf import settings
+
+from . import store
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ def worker_name(process: str) -> str:
     return f"{process}@{socket.gethostname()}/{os.getpid()}"
 
 
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-
-
 def publish_gpu_memory(process: str, *, at_most_every: float = 0.0) -> bool:
     """Write this process's CUDA memory figures to Redis. True when it wrote some; False when CUDA is
     absent or unused here, when the last publish was under ``at_most_every`` seconds ago (so a loop
@@ -73,7 +70,7 @@ def publish_gpu_memory(process: str, *, at_most_every: float = 0.0) -> bool:
         if not figures:
             return False
         worker = worker_name(process)
-        pipe = _client().pipeline(transaction=False)
+        pipe = store.client().pipeline(transaction=False)
         for f in figures:
             key = f"{KEY_PREFIX}{worker}:{f.index}"
             pipe.hset(key, mapping={"worker": worker, "device": f.index, "allocated": f.allocated,
@@ -110,7 +107,7 @@ def publishing(process: str, every: float = REFRESH_S) -> Iterator[None]:
 def read_gpu_memory() -> list[GpuMemory]:
     """Every process's published figures, sorted by worker and device; [] if Redis is down."""
     try:
-        client = _client()
+        client = store.client()
         keys = sorted(client.scan_iter(match=f"{KEY_PREFIX}*", count=500))
         pipe = client.pipeline(transaction=False)
         for key in keys:

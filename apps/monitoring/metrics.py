@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 
 from apps.jobs.models import Job, JobState
 
+from . import store
 from .gpu import KINDS, read_gpu_memory
 
 QUEUES = ("gpu", "cpu")
@@ -137,7 +138,7 @@ def _invokes() -> Iterator[Any]:
                                         ("seconds", "Time the invoke server spent answering"))}
     errors = CounterMetricFamily("studio_invoke_errors", "Invokes answered with an error", labels=["tool"])
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client = store.client()
         for key, tool in QUEUES.items():
             depth.add_metric([tool], int(client.llen(key)))
         rows = stats.read(client)

@@ -11,7 +11,7 @@ from django import forms
 
 from apps.catalog.loading import LoadedModel, load_active
 from ml.common.device import pick_device
-from ml.common.family import build_from_checkpoint
+from ml.common.family import build_as
 from ml.common.images import tensor_to_image
 from ml.common.progress import Progress
 from ml.dcgan.infer import grid, latent_walk, sample, square_nrow, strip, walk_gif
@@ -56,16 +56,10 @@ class DCGANForm(forms.Form):
         return data
 
 
-def _generator(checkpoint: dict[str, Any]) -> Generator:
-    model = build_from_checkpoint(get_family("dcgan"), checkpoint)
-    if not isinstance(model, Generator):  # the family contract promises only an nn.Module
-        raise TypeError(f"the dcgan family built a {type(model).__name__}, not a Generator")
-    return model
-
-
 def load_generator(device: torch.device) -> LoadedModel[Generator]:
     """The active (or pinned) DCGAN generator on ``device``, cached by the process."""
-    return load_active("dcgan", lambda ckpt: _generator(ckpt).to(device), purpose=str(device))
+    return load_active("dcgan", lambda ckpt: build_as(Generator, get_family("dcgan"), ckpt).to(device),
+                       purpose=str(device))
 
 
 @register

@@ -11,7 +11,7 @@ from django import forms
 
 from apps.catalog.loading import load_active
 from ml.common.device import pick_device
-from ml.common.family import build_from_checkpoint
+from ml.common.family import build_as
 from ml.common.progress import Progress, check_cancelled
 from ml.families import get_family
 from ml.textgen.generate import generate
@@ -48,13 +48,6 @@ class TextgenForm(forms.Form):
         return data
 
 
-def _char_rnn(checkpoint: dict[str, Any]) -> CharRNN:
-    model = build_from_checkpoint(get_family("textgen"), checkpoint)
-    if not isinstance(model, CharRNN):  # the family contract promises only an nn.Module
-        raise TypeError(f"the textgen family built a {type(model).__name__}, not a CharRNN")
-    return model
-
-
 @register
 class TextgenTool(Tool):
     slug = "textgen"
@@ -69,7 +62,9 @@ class TextgenTool(Tool):
     def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
         p = checked_params(TextgenForm, params)
         device = pick_device()
-        loaded = load_active("textgen", lambda ckpt: _char_rnn(ckpt).to(device), purpose=str(device))
+        family = get_family("textgen")
+        loaded = load_active("textgen", lambda ckpt: build_as(CharRNN, family, ckpt).to(device),
+                             purpose=str(device))
         length = p["length"]
         progress.update(0, length, loaded.status())
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -104,3 +104,15 @@ def build_from_checkpoint(family: Family, checkpoint: dict[str, Any]) -> nn.Modu
     model = family.build(config_from_dict(family, checkpoint["config"]))
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval()
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def build_as(kind: type[M], family: Family, checkpoint: dict[str, Any]) -> M:
+    """``build_from_checkpoint``, checked to be a ``kind``: the family contract promises only an
+    nn.Module, and a tool that calls the model's own methods needs the class it knows."""
+    model = build_from_checkpoint(family, checkpoint)
+    if not isinstance(model, kind):
+        raise TypeError(f"the {family.name} family built a {type(model).__name__}, not a {kind.__name__}")
+    return model
