@@ -1,5 +1,5 @@
 """Studio settings: every value comes from the environment, with embedded defaults that run the
-studio on one machine (SQLite, Redis on localhost). See README "Configuration"."""
+studio on one machine (SQLite, Redis on localhost). See docs/configuration.md."""
 
 from __future__ import annotations
 

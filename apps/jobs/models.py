@@ -120,7 +120,7 @@ class JobEvent(models.Model):
 def job_workdir(job_id: Any) -> Path:
     """A job's own folder for files that outlive one attempt (a training checkpoint: a cancelled or
     interrupted training resumes from it). Local to the machine, beside the media files; with
-    several machines MEDIA_ROOT is shared storage anyway (README, "Scaling out")."""
+    several machines MEDIA_ROOT is shared storage anyway (docs/deploying.md)."""
     return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id) / "work"
 
 
