@@ -48,20 +48,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ml.common.family import build_from_checkpoint
 from ml.common.images import image_to_tensor, tensor_to_image
 from ml.common.sample_scene import sample_scene
+from ml.cyclegan import infer as cyclegan_infer
 from ml.cyclegan.formats import import_cyclegan
 from ml.cyclegan.infer import translate
 from ml.cyclegan.starter import find_vintagify_weights
+from ml.dcgan import infer as dcgan_infer
 from ml.dcgan.formats import import_dcgan
 from ml.dcgan.infer import draw, sample
-from ml.dcgan.model import Generator
 from ml.dcgan.starter import find_gan_face_weights
-from ml.families import get_family
-from ml.style.fast_family import load_fast_style
-from ml.style.fast_formats import import_multistyle_onnx
-from ml.style.fast_infer import resolve_style_weights, stylize_fast
+from ml.fast_style.formats import import_multistyle_onnx
+from ml.fast_style.infer import load as load_fast_style
+from ml.fast_style.infer import resolve_style_weights, stylize_fast
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -139,8 +138,7 @@ def image_models(repeats: int) -> None:
     fast = load_fast_style(import_multistyle_onnx())
     style = fast.config.styles[0]
     one_hot = resolve_style_weights(fast.config, {style: 1.0})
-    cyclegan = build_from_checkpoint(
-        get_family("cyclegan"), import_cyclegan(weights_file(find_vintagify_weights(), "vintagify")))
+    cyclegan = cyclegan_infer.load(import_cyclegan(weights_file(find_vintagify_weights(), "vintagify")))
     for size in (256, 512):
         photo = sample_scene((size, size))
         x = image_to_tensor(photo)  # (1, 3, size, size) in 0..1
@@ -176,9 +174,7 @@ def compare(name: str, photo: Image.Image, repeats: int, model: torch.nn.Module,
 
 
 def dcgan(repeats: int) -> None:
-    gen = build_from_checkpoint(get_family("dcgan"),
-                                import_dcgan(weights_file(find_gan_face_weights(), "gan-face-generate")))
-    assert isinstance(gen, Generator)
+    gen = dcgan_infer.load(import_dcgan(weights_file(find_gan_face_weights(), "gan-face-generate")))
     n, seed = 64, 0
     reference = plain(gen, draw(gen.nz, n, seed))
     assert torch.allclose(sample(gen, n, seed), ((reference() + 1) / 2).clamp(0, 1), atol=1e-5)

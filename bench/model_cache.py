@@ -22,7 +22,7 @@ import torch
 
 from ml.common.checkpoint import load_checkpoint
 from ml.common.device import pick_device
-from ml.common.family import config_from_dict
+from ml.common.family import load_model
 from ml.common.model_cache import ModelCache
 from ml.families import get_family
 
@@ -32,8 +32,8 @@ def starter_checkpoints() -> dict[str, bytes]:
     from ml.cyclegan.starter import find_vintagify_weights
     from ml.dcgan.formats import import_dcgan
     from ml.dcgan.starter import find_gan_face_weights
-    from ml.style.fast_formats import import_multistyle_onnx
-    from ml.style.feature_formats import import_efficientnet_lite0
+    from ml.fast_style.formats import import_multistyle_onnx
+    from ml.features.formats import import_efficientnet_lite0
 
     made: dict[str, Any] = {
         "dcgan": import_dcgan(find_gan_face_weights()),  # type: ignore[arg-type]
@@ -52,10 +52,9 @@ def starter_checkpoints() -> dict[str, bytes]:
 def loader(data: bytes, device: torch.device) -> Callable[[], torch.nn.Module]:
     def load() -> torch.nn.Module:
         checkpoint = load_checkpoint(io.BytesIO(data))
-        family = get_family(checkpoint["family"])
-        model = family.build(config_from_dict(family, checkpoint["config"]))
-        model.load_state_dict(checkpoint["state_dict"])
-        return model.eval().to(device)
+        # As a worker loads a catalog version: validated when it was added.
+        return load_model(get_family(checkpoint["family"]), checkpoint, torch.nn.Module, device=device,
+                          validate=False)
 
     return load
 

@@ -5,7 +5,7 @@
 1. Reference: the Udacity notebook loop, faithfully. Adam lr 0.003 on the ImageNet-normalised image,
    alpha 1, beta 1e6, Udacity layer weights, the *full* feature network run every step (no
    truncation), content features and style Grams computed once (as the notebook does), N steps.
-2. Studio: ``ml.style.gatys.stylize`` (L-BFGS, truncated net, coarse-to-fine), cold Gram cache.
+2. Studio: ``ml.style.infer.stylize`` (L-BFGS, truncated net, coarse-to-fine), cold Gram cache.
    Its fine-scale steps report the full-resolution total loss (the same Objective, same weights);
    the clock stops at the first one at or below the reference's final loss.
 
@@ -31,11 +31,12 @@ from PIL import Image
 from bench.style_images import bench_images
 from ml.common.images import image_to_tensor
 from ml.common.progress import Cancelled
+from ml.features.formats import lite0_weights_path
+from ml.features.infer import load_feature_network
+from ml.features.model import EfficientNetLite0, FeatureNet, MBConvBlock
 from ml.style.config import StyleConfig
-from ml.style.efficientnet_lite import EfficientNetLite0, MBConvBlock, lite0_weights_path
-from ml.style.features import FeatureNet, load_feature_network
-from ml.style.gatys import Objective, stylize
-from ml.style.losses import GRAM_CACHE, gram
+from ml.style.infer import stylize
+from ml.style.model import GRAM_CACHE, Objective, gram
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -53,7 +54,8 @@ class FullNetwork(torch.nn.Module):
             from torchvision.models import vgg19
 
             from ml.common.checkpoint import load_state_dict_file
-            from ml.style.vgg import VGG19_LAYERS, local_weights_path
+            from ml.features.formats import local_weights_path
+            from ml.features.model import VGG19_LAYERS
 
             vgg = vgg19(weights=None)
             vgg.load_state_dict(load_state_dict_file(str(local_weights_path())))
@@ -68,7 +70,7 @@ class FullNetwork(torch.nn.Module):
                 self.body[idx + 1].register_forward_hook(self._hook(name))
         else:
             from ml.common.checkpoint import load_state_dict_file
-            from ml.style.features import LITE0_LAYERS
+            from ml.features.model import LITE0_LAYERS
 
             model = EfficientNetLite0()
             model.load_state_dict(load_state_dict_file(lite0_weights_path()))

@@ -4,7 +4,7 @@ predictions one text at a time against predict_many's batches.
     python -m bench.text_tools [--sizes 256,512] [--length 2000] [--texts 2000] [--repeats 1]
                                [--threads 1] [--quick]
 
-1. Char-RNN text, characters per second: ``ml.textgen.generate.generate`` (sampling on the device,
+1. Char-RNN text, characters per second: ``ml.textgen.infer.generate`` (sampling on the device,
    hidden state carried, one index back per character) against the sampler of Udacity's char-rnn
    notebook (``predict``/``sample``), written out below: per character a numpy one-hot of the one
    character, ``torch.from_numpy``, forward, softmax, ``.cpu()``, top-k, ``.numpy()``,
@@ -15,7 +15,7 @@ predictions one text at a time against predict_many's batches.
    nn.LSTM's oneDNN kernel re-lays out the weights at every call, which one-step calls pay per
    character. Before timing, both are run greedy (top_k 1) and must write the same text.
 2. Sentiment predictions per second: a loop that encodes one text and calls the model on it,
-   against ``ml.sentiment.predict.predict_many`` (chunks of 256), on the same texts (synthetic
+   against ``ml.sentiment.infer.predict_many`` (chunks of 256), on the same texts (synthetic
    reviews of 30-200 words from a fixed vocabulary, or Pang & Lee's when $PANG_LEE_DIR holds
    ``polarity-en-pang&lee1.csv``), for the LSTM (Udacity sizes: embedding 400, hidden 256, 2 layers)
    and the bag of words. The two must give the same probabilities (within 1e-5).
@@ -42,12 +42,11 @@ import torch
 import torch.nn.functional as F
 
 from ml.sentiment.config import SentimentConfig
-from ml.sentiment.data import read_csv
+from ml.sentiment.data import Vocab, encode, read_csv
+from ml.sentiment.infer import BATCH_CHUNK, SentimentModel, predict_many
 from ml.sentiment.model import build_model
-from ml.sentiment.predict import BATCH_CHUNK, SentimentModel, predict_many
-from ml.sentiment.text import Vocab, encode
 from ml.textgen.config import CharRNNConfig
-from ml.textgen.generate import generate
+from ml.textgen.infer import generate
 from ml.textgen.model import CharRNN, Hidden
 
 # 80 characters, about what Udacity's anna.txt (83) or Austen's novels (81) give.
@@ -138,7 +137,7 @@ def textgen(sizes: list[int], length: int, repeats: int) -> None:
     print(f"char-RNN text: chars/s writing {length} characters after a {len(PRIME)}-character prime, "
           f"top_k {TOP_K}, 2 LSTM layers, {len(TOKENS)}-character vocabulary, random weights; "
           f"median of {repeats}; x = studio's chars/s over the reference's (aim: x >= 5)")
-    print("  studio = ml.textgen.generate.generate; reference = Udacity predict()/sample() (numpy per "
+    print("  studio = ml.textgen.infer.generate; reference = Udacity predict()/sample() (numpy per "
           "character); reference, oneDNN off = the same with torch.backends.mkldnn disabled")
     for hidden in sizes:
         torch.manual_seed(hidden)

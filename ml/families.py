@@ -27,8 +27,8 @@ def _load_all() -> None:
     for module in (
         "ml.dcgan.family",
         "ml.cyclegan.family",
-        "ml.style.fast_family",
-        "ml.style.feature_family",
+        "ml.fast_style.family",
+        "ml.features.family",
         "ml.textgen.family",
         "ml.sentiment.family",
     ):

@@ -35,7 +35,7 @@ def feature_network_bytes(note: str = "") -> bytes:
     bytes (and so the sha256) without changing the weights, to make a second version."""
     import torch
 
-    from ml.style.feature_formats import import_efficientnet_lite0
+    from ml.features.formats import import_efficientnet_lite0
 
     checkpoint = import_efficientnet_lite0()
     checkpoint["extra"]["note"] = note

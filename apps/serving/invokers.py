@@ -25,8 +25,8 @@ from apps.tools.sentiment import load_sentiment
 from ml.common.device import pick_device
 from ml.common.images import load_image
 from ml.dcgan.infer import draw, generate, grid, square_nrow
-from ml.sentiment.predict import predict_many
-from ml.style.fast_infer import stylize_fast
+from ml.fast_style.infer import stylize_fast
+from ml.sentiment.infer import predict_many
 
 Reply = dict[str, Any]
 

@@ -1,7 +1,9 @@
-"""The contract every model family follows, so the catalog can validate any checkpoint the same way.
+"""The contract every model family follows, so the catalog can validate any checkpoint the same way,
+and the one way a checkpoint becomes a model (``load_model``).
 
-A family module (ml/<family>/__init__.py or model.py) builds one `Family` and registers it in
-ml/families.py. The catalog (apps/catalog) only ever talks to families through this contract.
+Each family's ml/<family>/family.py builds one `Family` and registers it in ml/families.py. The
+catalog (apps/catalog) only ever talks to families through this contract; each family's infer.py
+``load`` goes through ``load_model``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from ml.common.checkpoint import CheckpointError
+from ml.common.checkpoint import CheckpointError, PathOrFile, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -98,21 +100,38 @@ def validate(family: Family, checkpoint: dict[str, Any]) -> ValidationReport:
     return report
 
 
-def build_from_checkpoint(family: Family, checkpoint: dict[str, Any]) -> nn.Module:
-    """An eval-mode model from a checkpoint that already passed ``validate`` (e.g. a catalog
-    version): config -> architecture -> weights."""
-    model = family.build(config_from_dict(family, checkpoint["config"]))
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()
+_validate = validate  # for load_model, whose keyword argument hides the name
 
 
 M = TypeVar("M", bound=nn.Module)
+Source = dict[str, Any] | PathOrFile  # a checkpoint dict, or a studio checkpoint file to read
 
 
-def build_as(kind: type[M], family: Family, checkpoint: dict[str, Any]) -> M:
-    """``build_from_checkpoint``, checked to be a ``kind``: the family contract promises only an
-    nn.Module, and a tool that calls the model's own methods needs the class it knows."""
-    model = build_from_checkpoint(family, checkpoint)
+def as_checkpoint(source: Source) -> dict[str, Any]:
+    """``source`` itself when it is a checkpoint dict, else the studio checkpoint file it names, read
+    with the one checkpoint helper (weights_only)."""
+    return source if isinstance(source, dict) else load_checkpoint(source)
+
+
+def load_model(family: Family, source: Source, kind: type[M], *, device: torch.device | str = "cpu",
+               validate: bool = True) -> M:
+    """The one way a checkpoint becomes a model: an eval-mode ``kind`` on ``device``.
+
+    ``source`` is a checkpoint dict (a catalog version's, or an importer's from ml/<family>/formats.py)
+    or a studio checkpoint file. It must belong to ``family``; with ``validate`` it must pass
+    ``validate`` (CheckpointError joins its errors), which a catalog version already did when it was
+    added. Then config -> architecture -> weights. ``kind`` is the class the caller relies on: the
+    family contract promises only an nn.Module (TypeError when the family built something else).
+    """
+    checkpoint = as_checkpoint(source)
+    if checkpoint.get("family") != family.name:
+        raise CheckpointError(f"not a {family.name} checkpoint (family {checkpoint.get('family')!r})")
+    if validate:
+        report = _validate(family, checkpoint)
+        if not report.ok:
+            raise CheckpointError("; ".join(report.errors))
+    model = family.build(config_from_dict(family, checkpoint["config"]))
+    model.load_state_dict(checkpoint["state_dict"])
     if not isinstance(model, kind):
         raise TypeError(f"the {family.name} family built a {type(model).__name__}, not a {kind.__name__}")
-    return model
+    return model.eval().to(device)

@@ -1,5 +1,5 @@
 """What the three training command lines share (ml/dcgan/train.py, ml/cyclegan/train.py and
-ml/style/fast_train.py): the options every trainer has, reading an image set with its skipped files
+ml/fast_style/train.py): the options every trainer has, reading an image set with its skipped files
 named on stderr, and running the training under a terminal bar that Ctrl-C stops.
 """
 

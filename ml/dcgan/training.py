@@ -10,6 +10,7 @@ discriminator on a real batch and a fake batch, then the generator to make the d
 "real" to those fakes. Every ``report_every`` steps the listener hears the averaged losses and
 D(x) / D(G(z)); every ``sample_every`` steps it also sees a grid of the generator's images for a
 fixed set of latents (the ones ``ml.dcgan.infer.sample(model, n, seed)`` draws for the run's seed).
+The images, the batch size and the steps per epoch: ml/dcgan/data.py.
 
 Resuming is exact: the training checkpoint holds both nets, both optimizers, the random generator's
 state, the epoch's shuffle and the partly-averaged report window, and every random number comes from
@@ -20,21 +21,18 @@ GPU cuDNN may pick non-deterministic kernels, so results there are close, not id
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
-from ml.common.image_zip import RESIZE_MODES, prepare
 from ml.common.progress import Progress
 from ml.common.training import (
     MetricWindow,
@@ -48,7 +46,8 @@ from ml.common.training import (
     load_state,
     save_state,
 )
-from ml.dcgan.config import IMAGE_SIZES, DCGANConfig
+from ml.dcgan.config import DRY_RUN_IMAGES, TrainConfig
+from ml.dcgan.data import Plan, dataset, plan_run
 from ml.dcgan.infer import draw, generate, grid, square_nrow
 from ml.dcgan.model import Discriminator, Generator
 
@@ -56,62 +55,6 @@ TRAINING_FORMAT = "studio-dcgan-training"
 TRAINING_VERSION = 1
 METRICS = ("loss_d", "loss_g", "d_x", "d_g_z")
 PREVIEW_COUNT = 64  # fixed latents in the preview grid (8 x 8)
-# --dry-run: enough to run every part of the loop once or twice, in seconds on a CPU.
-DRY_RUN_IMAGES, DRY_RUN_BATCH, DRY_RUN_STEPS = 16, 4, 2
-FEW_IMAGES = 100  # below this a GAN mostly learns to copy its training images; say so
-
-
-@dataclass
-class TrainConfig:
-    image_size: int = 64  # 64 (the reference layout) or 32
-    nz: int = 100  # latent size
-    ngf: int = 64  # generator width (feature maps of its last hidden layer)
-    ndf: int = 64  # discriminator width (feature maps of its first layer)
-    epochs: int = 25
-    batch_size: int = 64  # lowered to the number of images when there are fewer
-    lr: float = 2e-4
-    beta1: float = 0.5
-    seed: int = 0
-    report_every: int = 10  # steps per metrics report (averaged over those steps) and history point
-    sample_every: int = 200  # steps per preview grid; 0: only the final one
-    checkpoint_every: int = 500  # steps per training checkpoint; 0: only at the end and on cancel
-    resize_mode: str = "center-crop"  # how images become squares (ml.common.image_zip.prepare_image)
-    # DRY_RUN_IMAGES images, batch DRY_RUN_BATCH, DRY_RUN_STEPS steps per epoch, and a report with a
-    # preview after every step: every part of the loop runs, in seconds.
-    dry_run: bool = False
-
-    def __post_init__(self) -> None:
-        if self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
-        for name in ("nz", "ngf", "ndf", "epochs", "batch_size", "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
-        if self.resize_mode not in RESIZE_MODES:
-            modes = ", ".join(RESIZE_MODES)
-            raise ValueError(f"resize_mode must be one of {modes}, got {self.resize_mode!r}")
-
-    def generator_config(self) -> DCGANConfig:
-        return DCGANConfig(nz=self.nz, ngf=self.ngf, nc=3, image_size=self.image_size)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the run does, once the images are known."""
-
-    images: int
-    batch_size: int
-    steps_per_epoch: int
-    total_steps: int
-    fingerprint: str  # of the prepared images: a resume must see the same data
-    report_every: int
-    sample_every: int
 
 
 def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *,
@@ -127,8 +70,8 @@ def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *
     """
     dev = device if isinstance(device, torch.device) else pick_device(device)
     notes: list[str] = []
-    data = _dataset(cfg, images)
-    plan = _plan(cfg, data, notes)
+    data = dataset(cfg, images)
+    plan = plan_run(cfg, data, notes)
     gcfg = cfg.generator_config()
 
     rng = torch.Generator().manual_seed(cfg.seed)  # every random number of the run comes from here
@@ -266,40 +209,6 @@ def init_weights(module: nn.Module, rng: torch.Generator) -> None:
             nn.init.zeros_(m.bias)
 
 
-# --- data and plan -------------------------------------------------------------------------------
-
-
-def _dataset(cfg: TrainConfig, images: Sequence[Image.Image]) -> torch.Tensor:
-    """The images as one uint8 tensor (N, 3, S, S): a quarter of float32's memory."""
-    if len(images) == 0:
-        raise TrainError("no images to train on")
-    if cfg.dry_run and len(images) > DRY_RUN_IMAGES:
-        images = images[:DRY_RUN_IMAGES]
-    squares = prepare(images, cfg.image_size, cfg.resize_mode)
-    arr = np.stack([np.asarray(img, dtype=np.uint8) for img in squares])  # (N, S, S, 3)
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
-
-
-def _plan(cfg: TrainConfig, data: torch.Tensor, notes: list[str]) -> _Plan:
-    n = len(data)
-    batch = min(cfg.batch_size, DRY_RUN_BATCH) if cfg.dry_run else cfg.batch_size
-    if n < batch:
-        notes.append(f"only {n} images: batch size {batch} lowered to {n}")
-        batch = n
-    # Whole batches only (the last partial one is dropped, as the shuffle moves on each epoch):
-    # batch-norm statistics from a batch of 1 or 2 would be mostly noise.
-    steps = n // batch
-    if cfg.dry_run:
-        steps = min(steps, DRY_RUN_STEPS)
-        notes.append(f"dry run: {n} images, batch {batch}, {steps} steps per epoch")
-    elif n < FEW_IMAGES:
-        notes.append(f"only {n} images: a GAN needs hundreds to learn more than copies of them")
-    digest = hashlib.sha256(data.numpy().tobytes()).hexdigest()[:16]
-    return _Plan(images=n, batch_size=batch, steps_per_epoch=steps, total_steps=steps * cfg.epochs,
-                 fingerprint=digest, report_every=1 if cfg.dry_run else cfg.report_every,
-                 sample_every=1 if cfg.dry_run else cfg.sample_every)
-
-
 def _preview(netG: Generator, fixed_noise: torch.Tensor, device: torch.device) -> Image.Image:
     """The fixed latents' images in eval mode, as ``ml.dcgan.infer.sample`` makes them; eval mode
     changes no state, so previews never change what training does."""
@@ -316,7 +225,7 @@ _SAME_ON_RESUME = ("image_size", "nz", "ngf", "ndf", "batch_size", "lr", "beta1"
                    "dry_run")
 
 
-def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: torch.Tensor | None,
+def _save_state(path: Path, *, cfg: TrainConfig, plan: Plan, step: int, perm: torch.Tensor | None,
                 rng: torch.Generator, netG: Generator, netD: Discriminator, optG: torch.optim.Optimizer,
                 optD: torch.optim.Optimizer, fixed_noise: torch.Tensor, history: list[dict[str, float]],
                 window: MetricWindow) -> None:
@@ -340,7 +249,7 @@ def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, perm: t
     save_state(path, state)
 
 
-def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
+def _load_state(path: Path, cfg: TrainConfig, plan: Plan) -> dict[str, Any]:
     state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "DCGAN")
     check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
     old = state["plan"]

@@ -1,9 +1,24 @@
-"""Labelled texts for training: a CSV uploaded by a user, or the IMDB reviews folder (aclImdb).
+"""Sentiment data: labelled texts for training, the words-to-ids encoding every model reads, and the
+tables of texts a batch job scores.
 
-The CSV has a header row naming a ``text`` and a ``label`` column (others are ignored), or no header
-and two columns ``label,text`` as in Pang & Lee's polarity files (``"1","..."`` / ``"-1","..."``,
-often with a UTF-8 byte-order mark). Labels: 1/0, 1/-1, pos/neg or positive/negative (any case).
-Every refusal is a ``SentimentDataError`` whose message a user can act on.
+Labelled texts: a CSV uploaded by a user, or the IMDB reviews folder (aclImdb). The CSV has a header
+row naming a ``text`` and a ``label`` column (others are ignored), or no header and two columns
+``label,text`` as in Pang & Lee's polarity files (``"1","..."`` / ``"-1","..."``, often with a UTF-8
+byte-order mark). Labels: 1/0, 1/-1, pos/neg or positive/negative (any case). Every refusal is a
+``SentimentDataError`` whose message a user can act on.
+
+Words to ids, the way Udacity's sentiment-rnn prepares reviews. Tokenisation: lowercase, delete every
+ASCII punctuation character (``string.punctuation``; so "don't" becomes "dont" and "well-made"
+becomes "wellmade"), then split on whitespace. Nothing else (no stemming, no stop words): the model
+learns what matters. Ids: 0 is padding, 1 is any word outside the vocabulary, and the vocabulary's
+words get 2, 3, ... in order of falling frequency (ties by the word, so the same texts always give
+the same ids). The vocabulary is kept as a plain list of words (``Vocab.words``), which is what
+travels in a ``weights_only`` checkpoint's config.
+
+Tables to score (``read_texts``): a CSV with a header row; the texts are in the column named ``text``
+(or another column the caller names). Rows are numbered as a spreadsheet shows them: the header is
+row 1, the first text row 2 (blank lines are not rows). ml/sentiment/infer.py scores them and writes
+the table back (``score_table``, ``scored_csv``).
 """
 
 from __future__ import annotations
@@ -11,13 +26,17 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import dataclass
+import string
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 MAX_ROWS = 50_000
 MAX_BYTES = 10_000_000
+MAX_TEXT_CHARS = 20_000  # a long review is ~2,000; more is not a review
 LABELS = {"1": 1, "0": 0, "-1": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0}
 _LABEL_HELP = "use 0/1, -1/1, pos/neg or positive/negative"
 
@@ -155,3 +174,167 @@ def read_imdb(folder: str | os.PathLike[str], part: str = "train", max_per_class
     if not texts:
         raise SentimentDataError(f"no reviews in {root / part}")
     return LabelledTexts(texts, labels)
+
+
+# --- words to ids ------------------------------------------------------------------------------------
+
+PAD, OOV = 0, 1
+FIRST_ID = 2  # the most frequent word's id
+PADDING_SIDES = ("left", "right")
+_DROP_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase, strip punctuation, split on whitespace (see the module's docstring)."""
+    return text.lower().translate(_DROP_PUNCTUATION).split()
+
+
+@dataclass(frozen=True)
+class Vocab:
+    words: tuple[str, ...]  # words[i] has id i + FIRST_ID
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen (a vocabulary never changes under a model), so the index is set past the guard.
+        object.__setattr__(self, "_index", {w: i + FIRST_ID for i, w in enumerate(self.words)})
+        if len(self._index) != len(self.words):
+            raise ValueError("vocabulary words must not repeat")
+
+    @classmethod
+    def build(cls, texts: Iterable[str], max_size: int | None = None, min_count: int = 1) -> Vocab:
+        """The ``max_size`` most frequent words of ``texts`` seen at least ``min_count`` times."""
+        counts = Counter(w for text in texts for w in tokenize(text))
+        ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+        return cls(tuple(ranked[:max_size] if max_size is not None else ranked))
+
+    @classmethod
+    def from_words(cls, words: Sequence[str]) -> Vocab:
+        """Restore from ``list(vocab.words)`` (e.g. a checkpoint's config)."""
+        return cls(tuple(words))
+
+    @property
+    def size(self) -> int:
+        """Ids in use, padding and out-of-vocabulary included: the embedding's row count."""
+        return len(self.words) + FIRST_ID
+
+    def id(self, word: str) -> int:
+        return self._index.get(word, OOV)
+
+    def ids(self, tokens: Iterable[str]) -> list[int]:
+        return [self._index.get(w, OOV) for w in tokens]
+
+
+def encode(texts: Sequence[str], vocab: Vocab, length: int, pad: str = "left"
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Texts -> (ids (N, length) int64, lengths (N,) int64). A text longer than ``length`` words
+    keeps its first ``length`` (as Udacity truncates); a shorter one is padded with 0 on the ``pad``
+    side. A text with no words has length 0 and is all padding."""
+    return encode_tokens([tokenize(t) for t in texts], vocab, length, pad)
+
+
+def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, length: int, pad: str = "left"
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``encode`` for texts already tokenised."""
+    if pad not in PADDING_SIDES:
+        raise ValueError(f"pad must be 'left' or 'right', got {pad!r}")
+    if length < 1:
+        raise ValueError(f"length must be at least 1, got {length}")
+    ids = torch.full((len(token_lists), length), PAD, dtype=torch.long)
+    lengths = torch.zeros(len(token_lists), dtype=torch.long)
+    for row, tokens in enumerate(token_lists):
+        seq = vocab.ids(tokens[:length])
+        lengths[row] = len(seq)
+        if seq:
+            if pad == "left":
+                ids[row, length - len(seq):] = torch.tensor(seq)
+            else:
+                ids[row, :len(seq)] = torch.tensor(seq)
+    return ids, lengths
+
+
+# --- tables of texts to score --------------------------------------------------------------------------
+
+SCORE_COLUMN, PREDICTED_COLUMN, ERROR_COLUMN = "positive_probability", "predicted", "error"
+FIRST_ROW = 2  # the first text's row number (the header is row 1)
+
+# Earlier scores (a retry's): row number -> (the text as it was, its probability).
+Earlier = Mapping[int, tuple[str, float]]
+
+
+@dataclass
+class TextTable:
+    header: list[str]
+    rows: list[list[str]]  # as read, each padded to the header's width
+    text_column: int
+
+    @property
+    def texts(self) -> list[str]:
+        return [row[self.text_column] for row in self.rows]
+
+    def labels(self, rows: Sequence[int] | None = None) -> list[int] | None:
+        """The binary labels of ``rows`` (indices; all rows by default) when the file has a
+        ``label`` column and each of them has one; else None."""
+        names = [h.strip().lower() for h in self.header]
+        if "label" not in names:
+            return None
+        col = names.index("label")
+        picked = range(len(self.rows)) if rows is None else rows
+        values = [self.rows[i][col].strip().lower() for i in picked]
+        if not all(v in LABELS for v in values):
+            return None
+        return [LABELS[v] for v in values]
+
+
+def text_problem(text: str, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """Why ``text`` cannot be scored, or "" when it can."""
+    if not text.strip():
+        return "empty text"
+    if len(text) > max_chars:
+        return f"too long: {len(text):,} characters (the limit is {max_chars:,})"
+    if not tokenize(text):
+        return "no words (only spaces or punctuation)"
+    return ""
+
+
+def read_texts(source: bytes | str | os.PathLike[str], column: str = "text", *, max_rows: int = MAX_ROWS,
+               max_bytes: int = MAX_BYTES) -> TextTable:
+    """The CSV's rows with the texts in ``column`` (matched without case); SentimentDataError says
+    what is wrong with the file: no such column (naming the ones there are), no rows, too many, or
+    no row with a text to score (single rows that cannot be scored are left to ``score_table``)."""
+    rows = csv_rows(source, max_bytes)
+    header = rows[0]
+    names = [h.strip().lower() for h in header]
+    if column.strip().lower() not in names:
+        found = ", ".join(repr(h) for h in header[:10]) or "none"
+        raise SentimentDataError(f"no {column!r} column: the first row must be a header naming the column "
+                                 f"with the texts (found {found})")
+    col = names.index(column.strip().lower())
+    body = rows[1:]
+    if not body:
+        raise SentimentDataError("the file has a header but no rows")
+    if len(body) > max_rows:
+        raise SentimentDataError(f"too many rows: {len(body):,} (the limit is {max_rows:,})")
+    width = len(header)
+    padded = [row + [""] * (width - len(row)) for row in body]
+    problems = [text_problem(row[col]) for row in padded]
+    if all(problems):
+        shown = "; ".join(f"row {n}: {p}" for n, p in enumerate(problems[:3], start=FIRST_ROW))
+        more = f"; and {len(problems) - 3:,} more" if len(problems) > 3 else ""
+        raise SentimentDataError(f"no row has a text to score ({shown}{more})")
+    return TextTable(header=header, rows=padded, text_column=col)
+
+
+def earlier_scores(scored: bytes, column: str) -> dict[int, tuple[str, float]]:
+    """The scores a ``scored_csv`` output holds: row number -> (text, probability), for the rows
+    that have one. SentimentDataError when it is not such a file (for the texts' ``column``)."""
+    rows = csv_rows(scored, max_bytes=len(scored))  # larger than its input: not the upload limit
+    names = [h.strip().lower() for h in rows[0]]
+    if column.strip().lower() not in names or SCORE_COLUMN not in names:
+        raise SentimentDataError(f"not a scored CSV with a {column!r} column")
+    text_col, score_col = names.index(column.strip().lower()), names.index(SCORE_COLUMN)
+    found = {}
+    for number, row in enumerate(rows[1:], start=FIRST_ROW):
+        cells = row + [""] * (len(names) - len(row))
+        if cells[score_col].strip():
+            found[number] = (cells[text_col], float(cells[score_col]))
+    return found

@@ -9,8 +9,8 @@ from torch import nn
 from ml.common.family import Family
 from ml.families import register
 from ml.sentiment.config import SentimentConfig
+from ml.sentiment.data import FIRST_ID
 from ml.sentiment.model import build_model
-from ml.sentiment.text import FIRST_ID
 
 
 def build(cfg: SentimentConfig) -> nn.Module:

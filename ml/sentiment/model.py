@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ml.sentiment.config import SentimentConfig
-from ml.sentiment.text import PAD
+from ml.sentiment.data import PAD
 
 
 class SentimentLSTM(nn.Module):

@@ -9,14 +9,17 @@ and the trained models carry that note.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ml.common.progress import Progress
+from ml.common.starter import Starter, Training
 from ml.common.training import TrainResult
+from ml.sentiment.config import TrainConfig
 from ml.sentiment.data import read_csv
-from ml.sentiment.training import TrainConfig, train
+from ml.sentiment.training import train
 
 ENV_VAR = "PANG_LEE_DIR"
 FILE_NAME = "polarity-en-pang&lee1.csv"
@@ -103,3 +106,43 @@ def model_card(cfg: TrainConfig, result: TrainResult, seconds: float) -> str:
         f"Licence: {LICENCE}."
     )
 
+
+def metrics(result: TrainResult) -> dict[str, Any]:
+    """The catalog version's figures: the test set's, its size, the epoch kept and the steps."""
+    report = result.checkpoint["extra"]["report"]
+    return {**result.checkpoint["extra"]["metrics"], "test_rows": report["test_rows"],
+            "best_epoch": report["best_epoch"], "steps": result.step}
+
+
+def headline(m: dict[str, Any]) -> str:
+    return (f"test accuracy {m['accuracy']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
+            f"ROC AUC {m['roc_auc']:.3f} ({m['test_rows']} reviews)")
+
+
+def training(kind: str) -> Training:
+    return Training(
+        package=DEBIAN_PACKAGE, settings=lambda full: settings(kind, full), train=train_starter,
+        card=model_card, metrics=metrics, headline=headline, score=lambda m: float(m["accuracy"]),
+        preview_label="ROC curve (test set)",
+    )
+
+
+def starter(kind: str, name: str, var_dirs: Callable[[], Iterable[Path]]) -> Starter:
+    return Starter(
+        key=f"sentiment-{kind}", family="sentiment", name=name,
+        description=f"Trained on install on Pang & Lee's movie reviews ({FILE_NAME}).",
+        licence=LICENCE,
+        locate=lambda: find_pang_lee(var_dirs()),
+        missing=MISSING, remedy=REMEDY,
+        training=training(kind), replaces=f"debian:{DEBIAN_PACKAGE}:",
+    )
+
+
+def starters(var_dirs: Callable[[], Iterable[Path]]) -> tuple[Starter, ...]:
+    """Both kinds, looking for the data also under the folders ``var_dirs()`` names when they are
+    located (where scripts/text_data.sh unpacks it: the studio passes its var folders). Both are
+    trained; the one with the better test accuracy serves, the other stays a draft."""
+    return (
+        starter("lstm", "Sentiment LSTM (Pang & Lee movie reviews)", var_dirs),
+        starter("bow", "Sentiment bag-of-words (Pang & Lee movie reviews)", var_dirs),
+    )

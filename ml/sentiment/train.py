@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from ml.common.training_cli import run_training, state_path, trained_summary
-from ml.sentiment.config import KINDS
+from ml.sentiment.config import DRY_RUN_BATCH, DRY_RUN_ROWS, DRY_RUN_STEPS, KINDS, TrainConfig
 from ml.sentiment.data import MAX_BYTES, MAX_ROWS, LabelledTexts, SentimentDataError, read_csv, read_imdb
-from ml.sentiment.training import DRY_RUN_BATCH, DRY_RUN_ROWS, DRY_RUN_STEPS, TrainConfig, train
+from ml.sentiment.training import train
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -31,6 +31,7 @@ from torch import nn
 
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
+from ml.common.metrics import report, roc_image
 from ml.common.progress import Progress
 from ml.common.training import (
     MetricWindow,
@@ -44,69 +45,15 @@ from ml.common.training import (
     load_state,
     save_state,
 )
-from ml.sentiment.config import KINDS, SentimentConfig
-from ml.sentiment.data import LabelledTexts, split
-from ml.sentiment.metrics import report, roc_image
+from ml.sentiment.config import DRY_RUN_BATCH, DRY_RUN_ROWS, DRY_RUN_STEPS, SentimentConfig, TrainConfig
+from ml.sentiment.data import LabelledTexts, Vocab, encode, split, tokenize
 from ml.sentiment.model import build_model
-from ml.sentiment.text import PADDING_SIDES, Vocab, encode, tokenize
 
 TRAINING_FORMAT = "studio-sentiment-training"
 TRAINING_VERSION = 1
 METRICS = ("loss", "accuracy")
 MIN_ROWS = 10  # fewer cannot be split into train, validation and test sets
-# --dry-run: a few texts, a tiny model and two steps per epoch: every part of the loop, in seconds.
-DRY_RUN_ROWS, DRY_RUN_BATCH, DRY_RUN_STEPS = 40, 4, 2
 EVAL_CHUNK = 256  # texts per forward pass when measuring
-
-
-@dataclass
-class TrainConfig:
-    kind: str = "lstm"  # "lstm" or "bow"
-    epochs: int = 4
-    batch_size: int = 50
-    lr: float = 1e-3
-    clip: float = 5.0  # gradient norm limit (the LSTM's gradients can explode)
-    patience: int = 2  # epochs without a better validation loss before stopping; 0: never stop early
-    seed: int = 0  # the split, the initial weights, the shuffles and dropout
-    max_words: int = 20_000  # vocabulary size (the most frequent training words)
-    length: int = 200  # words kept per text
-    pad: str = "left"
-    embedding_dim: int = 400
-    hidden: int = 256
-    layers: int = 2
-    dropout: float = 0.5
-    validation: float = 0.1  # fractions of the texts held out
-    test: float = 0.1
-    report_every: int = 10  # steps per train loss/accuracy report (averaged over those steps)
-    checkpoint_every: int = 500  # steps per training checkpoint; 0: only at the end and on cancel
-    dry_run: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.pad not in PADDING_SIDES:
-            raise ValueError(f"pad must be 'left' or 'right', got {self.pad!r}")
-        for name in ("epochs", "batch_size", "max_words", "length", "embedding_dim", "hidden", "layers",
-                     "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("patience", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if not self.lr > 0 or not self.clip > 0:
-            raise ValueError("lr and clip must be positive")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not (0 < self.validation < 0.5 and 0 < self.test < 0.5):
-            raise ValueError("validation and test must be fractions between 0 and 0.5")
-
-    def model_config(self, vocab: Vocab) -> SentimentConfig:
-        if self.dry_run:  # tiny: the dry run checks the plumbing, not the model
-            return SentimentConfig(words=list(vocab.words), kind=self.kind, embedding_dim=8, hidden=8,
-                                   layers=1, dropout=self.dropout, length=min(self.length, 50), pad=self.pad)
-        return SentimentConfig(words=list(vocab.words), kind=self.kind, embedding_dim=self.embedding_dim,
-                               hidden=self.hidden, layers=self.layers, dropout=self.dropout,
-                               length=self.length, pad=self.pad)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,14 @@
-"""Char-RNN configuration: travels inside every checkpoint as its "config" dict, vocabulary included."""
+"""The char-RNN's configuration (``CharRNNConfig``: travels inside every checkpoint as its "config"
+dict, vocabulary included), and the training settings (``TrainConfig``: travel in the training
+checkpoint and the result's ``extra["train_config"]``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# --dry-run: a tiny net on the text's start, two steps per epoch: every part of the loop, in seconds.
+DRY_RUN_CHARS, DRY_RUN_HIDDEN, DRY_RUN_BATCH, DRY_RUN_SEQ, DRY_RUN_STEPS, DRY_RUN_SAMPLE = (
+    4000, 32, 4, 20, 2, 40)
 
 
 @dataclass
@@ -30,3 +36,38 @@ class CharRNNConfig:
     @property
     def vocab_size(self) -> int:
         return len(self.tokens)
+
+
+@dataclass
+class TrainConfig:
+    n_hidden: int = 512
+    n_layers: int = 2
+    dropout: float = 0.5
+    epochs: int = 20
+    batch_size: int = 128  # rows read side by side (lowered when the text is too short)
+    seq_length: int = 100  # characters per row per step (the truncated back-propagation span)
+    lr: float = 1e-3
+    clip: float = 5.0  # gradient norm limit: LSTMs' gradients explode now and then
+    val_fraction: float = 0.1
+    seed: int = 0
+    report_every: int = 10  # steps per metrics report (averaged) and history point
+    sample_length: int = 200  # characters of the sample written after each epoch; 0: none
+    sample_prime: str = "The "  # falls back to the text's first character if it has other characters
+    temperature: float = 0.8
+    top_k: int = 5
+    checkpoint_every: int = 500  # steps per training checkpoint; 0: only at the end and on cancel
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("n_hidden", "n_layers", "epochs", "batch_size", "seq_length", "report_every", "top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("sample_length", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.lr > 0 or not self.clip > 0 or not self.temperature > 0:
+            raise ValueError("lr, clip and temperature must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")

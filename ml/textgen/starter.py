@@ -1,5 +1,5 @@
 """The starter text generator: a char-RNN trained (not downloaded) on Jane Austen's six novels, read
-from the Debian package r-cran-janeaustenr by ml/textgen/austen.py (public-domain text).
+from the Debian package r-cran-janeaustenr by ml/textgen/data.py (public-domain text).
 
 scripts/text_data.sh unpacks that package under ``<var>/debian/root`` and prints ``JANEAUSTENR_DATA``.
 """
@@ -7,16 +7,19 @@ scripts/text_data.sh unpacks that package under ``<var>/debian/root`` and prints
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ml.common.progress import Progress
+from ml.common.starter import TEXT_PREVIEW_SIDE, Starter, Training
 from ml.common.training import TrainResult
-from ml.textgen import austen
-from ml.textgen.training import TrainConfig, train
+from ml.textgen import data
+from ml.textgen.config import TrainConfig
+from ml.textgen.training import train
 
-ENV_VAR = austen.ENV_VAR  # JANEAUSTENR_DATA
+ENV_VAR = data.AUSTEN_ENV_VAR  # JANEAUSTENR_DATA
 DEBIAN_PACKAGE = "r-cran-janeaustenr"
 DATA = Path("usr/lib/R/site-library/janeaustenr/data")  # inside the package
 LICENCE = "Public domain text (Jane Austen's novels); weights trained by the studio"
@@ -50,10 +53,10 @@ def find_austen(var_dirs: Iterable[Path] = ()) -> Path | None:
     under each of ``var_dirs``, else where the Debian package installs it. None when not found."""
     if os.environ.get(ENV_VAR):
         try:
-            return austen.locate(os.environ[ENV_VAR]) / "Rdata.rdb"
-        except austen.AustenDataError as exc:
+            return data.locate_austen(os.environ[ENV_VAR]) / "Rdata.rdb"
+        except data.AustenDataError as exc:
             raise FileNotFoundError(f"${ENV_VAR} is {os.environ[ENV_VAR]}: {exc}") from None
-    for folder in [Path(v) / "debian" / "root" / DATA for v in var_dirs] + [austen.DEBIAN_DATA]:
+    for folder in [Path(v) / "debian" / "root" / DATA for v in var_dirs] + [data.AUSTEN_DEBIAN_DATA]:
         if (folder / "Rdata.rdx").is_file() and (folder / "Rdata.rdb").is_file():
             return folder / "Rdata.rdb"
     return None
@@ -66,7 +69,7 @@ def settings(full: bool) -> AustenRun:
 def train_starter(path: Path, run: AustenRun, progress: Progress, *,
                   checkpoint_path: Path | None = None) -> TrainResult:
     """Train on the novels whose ``Rdata.rdb`` is ``path``; ``checkpoint_path`` lets a run resume."""
-    text = austen.text(path.parent)
+    text = data.austen_text(path.parent)
     if run.chars:
         text = text[:run.chars]
     return train(run.train, text, progress, checkpoint_path=checkpoint_path)
@@ -98,4 +101,38 @@ def model_card(run: AustenRun, result: TrainResult, seconds: float) -> str:
         "Limits: it imitates spelling, punctuation and names, not meaning; long passages wander. "
         "Only the 19th-century English of six novels.\n"
         f"Licence: {LICENCE}."
+    )
+
+
+def metrics(result: TrainResult) -> dict[str, Any]:
+    """The catalog version's figures: the losses, the text's size, the steps and the last sample."""
+    extra = result.checkpoint["extra"]
+    return {"val_loss": extra["val_loss"], "best_val_loss": extra["best_val_loss"],
+            "loss": result.final.get("loss"), "characters": extra["characters"], "steps": result.step,
+            "sample": sample(result)}
+
+
+def headline(m: dict[str, Any]) -> str:
+    return f"validation loss {m['val_loss']:.3f} nats/char; sample: {m['sample'][:100]!r}"
+
+
+TRAINING = Training(
+    package=DEBIAN_PACKAGE, settings=settings, train=train_starter, card=model_card,
+    metrics=metrics, headline=headline, score=lambda m: -float(m["val_loss"]),
+    preview_label="sample text", preview_side=TEXT_PREVIEW_SIDE,
+)
+
+
+def starters(var_dirs: Callable[[], Iterable[Path]]) -> tuple[Starter, ...]:
+    """The starter, looking for the novels also under the folders ``var_dirs()`` names when it is
+    located (where scripts/text_data.sh unpacks them: the studio passes its var folders)."""
+    return (
+        Starter(
+            key="textgen", family="textgen", name="Jane Austen char-RNN",
+            description="Trained on install on Jane Austen's six novels (r-cran-janeaustenr).",
+            licence=LICENCE,
+            locate=lambda: find_austen(var_dirs()),
+            missing=MISSING, remedy=REMEDY,
+            training=TRAINING, replaces=f"debian:{DEBIAN_PACKAGE}:",
+        ),
     )

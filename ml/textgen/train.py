@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from ml.common.progress import Progress
 from ml.common.training_cli import add_common_args, run_training, state_path, trained_summary
-from ml.textgen import austen
-from ml.textgen.data import TextDataError, read_text
-from ml.textgen.training import DRY_RUN_BATCH, DRY_RUN_CHARS, DRY_RUN_SEQ, DRY_RUN_STEPS, TrainConfig, train
+from ml.textgen.config import DRY_RUN_BATCH, DRY_RUN_CHARS, DRY_RUN_SEQ, DRY_RUN_STEPS, TrainConfig
+from ml.textgen.data import AustenDataError, TextDataError, austen_text, read_text
+from ml.textgen.training import train
 
 
 class _EpochPrinter:
@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.austen is not None:
-            text, source = austen.text(args.austen or None), "Jane Austen's six novels"
+            text, source = austen_text(args.austen or None), "Jane Austen's six novels"
         else:
             text, source = read_text(args.text), args.text
-    except (TextDataError, austen.AustenDataError) as exc:
+    except (TextDataError, AustenDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{len(text):,} characters from {source}")

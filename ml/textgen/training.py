@@ -20,12 +20,11 @@ rest. Samples use generate()'s own seeded generator, so they never change what t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -48,72 +47,15 @@ from ml.common.training import (
     load_state,
     save_state,
 )
-from ml.textgen.config import CharRNNConfig
-from ml.textgen.data import split, vocabulary
+from ml.textgen.config import DRY_RUN_CHARS, CharRNNConfig, TrainConfig
+from ml.textgen.data import Plan, as_rows, plan_run, split
 from ml.textgen.formats import encode, one_hot
-from ml.textgen.generate import generate
+from ml.textgen.infer import generate
 from ml.textgen.model import CharRNN, Hidden
 
 TRAINING_FORMAT = "studio-textgen-training"
 TRAINING_VERSION = 1
 METRICS = ("loss",)  # training cross-entropy, nats per character
-# --dry-run: a tiny net on the text's start, two steps per epoch: every part of the loop, in seconds.
-DRY_RUN_CHARS, DRY_RUN_HIDDEN, DRY_RUN_BATCH, DRY_RUN_SEQ, DRY_RUN_STEPS, DRY_RUN_SAMPLE = (
-    4000, 32, 4, 20, 2, 40)
-FEW_CHARS = 100_000  # below this the net mostly memorises; say so
-
-
-@dataclass
-class TrainConfig:
-    n_hidden: int = 512
-    n_layers: int = 2
-    dropout: float = 0.5
-    epochs: int = 20
-    batch_size: int = 128  # rows read side by side (lowered when the text is too short)
-    seq_length: int = 100  # characters per row per step (the truncated back-propagation span)
-    lr: float = 1e-3
-    clip: float = 5.0  # gradient norm limit: LSTMs' gradients explode now and then
-    val_fraction: float = 0.1
-    seed: int = 0
-    report_every: int = 10  # steps per metrics report (averaged) and history point
-    sample_length: int = 200  # characters of the sample written after each epoch; 0: none
-    sample_prime: str = "The "  # falls back to the text's first character if it has other characters
-    temperature: float = 0.8
-    top_k: int = 5
-    checkpoint_every: int = 500  # steps per training checkpoint; 0: only at the end and on cancel
-    dry_run: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("n_hidden", "n_layers", "epochs", "batch_size", "seq_length", "report_every", "top_k"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("sample_length", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if not self.lr > 0 or not self.clip > 0 or not self.temperature > 0:
-            raise ValueError("lr, clip and temperature must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0.0 < self.val_fraction < 0.5:
-            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the run does, once the text is known."""
-
-    tokens: str
-    n_hidden: int
-    train_chars: int
-    val_chars: int
-    batch_size: int
-    seq_length: int
-    steps_per_epoch: int
-    total_steps: int
-    fingerprint: str  # of the text: a resume must see the same one
-    report_every: int
-    sample_length: int
-    prime: str
 
 
 def train(cfg: TrainConfig, text: str, progress: Progress, *,
@@ -130,11 +72,11 @@ def train(cfg: TrainConfig, text: str, progress: Progress, *,
     notes: list[str] = []
     if cfg.dry_run:
         text = text[:DRY_RUN_CHARS]
-    plan = _plan(cfg, text, notes)
+    plan = plan_run(cfg, text, notes)
     parts = split(text, cfg.val_fraction)
     mcfg = CharRNNConfig(tokens=plan.tokens, n_hidden=plan.n_hidden, n_layers=cfg.n_layers,
                          dropout=cfg.dropout)
-    x, y = _rows(encode(parts.train, plan.tokens), plan.batch_size, plan.steps_per_epoch * plan.seq_length)
+    x, y = as_rows(encode(parts.train, plan.tokens), plan.batch_size, plan.steps_per_epoch * plan.seq_length)
     val = encode(parts.validation, plan.tokens)
     with _own_rng(cfg.seed, dev):
         model = CharRNN(mcfg)  # PyTorch's default init, from the seeded global generator
@@ -142,7 +84,7 @@ def train(cfg: TrainConfig, text: str, progress: Progress, *,
                     Path(checkpoint_path) if checkpoint_path is not None else None, resume, dev)
 
 
-def _run(cfg: TrainConfig, plan: _Plan, mcfg: CharRNNConfig, model: CharRNN, x: torch.Tensor,
+def _run(cfg: TrainConfig, plan: Plan, mcfg: CharRNNConfig, model: CharRNN, x: torch.Tensor,
          y: torch.Tensor, val: torch.Tensor, progress: Progress, notes: list[str], path: Path | None,
          resume: bool, dev: torch.device) -> TrainResult:
     model.to(dev).train()
@@ -253,7 +195,7 @@ def validation_loss(model: CharRNN, val: torch.Tensor, batch_size: int, seq_leng
     """Mean cross-entropy (nats/char) of predicting each validation character from the ones before,
     read as training reads (rows side by side, hidden state carried), in eval mode (no dropout)."""
     rows = max(1, min(batch_size, (len(val) - 1) // seq_length))
-    x, y = _rows(val, rows, (len(val) - 1) // rows)
+    x, y = as_rows(val, rows, (len(val) - 1) // rows)
     was_training = model.training
     model.eval()
     total, count, hidden = 0.0, 0, None
@@ -267,7 +209,7 @@ def validation_loss(model: CharRNN, val: torch.Tensor, batch_size: int, seq_leng
     return total / max(count, 1)
 
 
-def _sample(model: CharRNN, cfg: TrainConfig, plan: _Plan, dev: torch.device) -> str:
+def _sample(model: CharRNN, cfg: TrainConfig, plan: Plan, dev: torch.device) -> str:
     text = "".join(generate(model, plan.prime, plan.sample_length, cfg.temperature, cfg.top_k, cfg.seed, dev))
     model.train()
     return text
@@ -284,49 +226,7 @@ def text_image(text: str, width: int = 72) -> Image.Image:
     return img
 
 
-# --- data, plan and random state --------------------------------------------------------------------
-
-
-def _rows(indices: torch.Tensor, rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(rows, cols) inputs and next-character targets: row r reads indices[r*cols : (r+1)*cols]."""
-    x = indices[:rows * cols].view(rows, cols)
-    y = indices[1:rows * cols + 1].view(rows, cols)
-    return x, y
-
-
-def _plan(cfg: TrainConfig, text: str, notes: list[str]) -> _Plan:
-    parts = split(text, cfg.val_fraction)
-    if len(parts.validation) < 2:
-        raise TrainError("the text is too short: nothing left to measure the validation loss on")
-    batch = min(cfg.batch_size, DRY_RUN_BATCH) if cfg.dry_run else cfg.batch_size
-    seq = min(cfg.seq_length, DRY_RUN_SEQ) if cfg.dry_run else cfg.seq_length
-    usable = len(parts.train) - 1  # the last character is only ever a target
-    if usable < seq:
-        raise TrainError(f"the text is too short: {len(parts.train):,} training characters, fewer than "
-                         f"one sequence of {seq}; lower the sequence length or give more text")
-    if usable < batch * seq:
-        notes.append(f"only {len(parts.train):,} training characters: batch size {batch} lowered to "
-                     f"{usable // seq}")
-        batch = usable // seq
-    steps = usable // (batch * seq)
-    if cfg.dry_run:
-        steps = min(steps, DRY_RUN_STEPS)
-        notes.append(f"dry run: {len(text):,} characters, {DRY_RUN_HIDDEN} hidden units, batch {batch} x "
-                     f"{seq}, {steps} steps per epoch")
-    elif len(text) < FEW_CHARS:
-        notes.append(f"only {len(text):,} characters: a char-RNN needs hundreds of thousands to write "
-                     f"more than echoes of them")
-    tokens = vocabulary(text)
-    prime = cfg.sample_prime if cfg.sample_prime and set(cfg.sample_prime) <= set(tokens) else text[0]
-    if prime != cfg.sample_prime:
-        notes.append(f"the sample prime {cfg.sample_prime!r} has characters the text lacks: using {prime!r}")
-    return _Plan(tokens=tokens, n_hidden=DRY_RUN_HIDDEN if cfg.dry_run else cfg.n_hidden,
-                 train_chars=len(parts.train), val_chars=len(parts.validation), batch_size=batch,
-                 seq_length=seq, steps_per_epoch=steps, total_steps=steps * cfg.epochs,
-                 fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
-                 report_every=1 if cfg.dry_run else cfg.report_every,
-                 sample_length=min(cfg.sample_length, DRY_RUN_SAMPLE) if cfg.dry_run else cfg.sample_length,
-                 prime=prime)
+# --- random state ----------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -361,7 +261,7 @@ _SAME_ON_RESUME = ("n_hidden", "n_layers", "dropout", "batch_size", "seq_length"
                    "val_fraction", "seed", "dry_run")
 
 
-def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, model: CharRNN,
+def _save_state(path: Path, *, cfg: TrainConfig, plan: Plan, step: int, model: CharRNN,
                 opt: torch.optim.Optimizer, hidden: Hidden | None, history: list[dict[str, float]],
                 samples: list[str], window: MetricWindow, dev: torch.device) -> None:
     state = {
@@ -382,7 +282,7 @@ def _save_state(path: Path, *, cfg: TrainConfig, plan: _Plan, step: int, model: 
     save_state(path, state)
 
 
-def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
+def _load_state(path: Path, cfg: TrainConfig, plan: Plan) -> dict[str, Any]:
     state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "char-RNN")
     check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
     old = state["plan"]

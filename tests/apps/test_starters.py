@@ -21,6 +21,7 @@ from PIL import Image
 from apps.catalog import services, starters
 from apps.catalog.models import ModelPreview, ModelVersion
 from ml.common.checkpoint import checkpoint_dict
+from ml.common.starter import PREVIEW_SIDE
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +93,7 @@ def test_it_installs_an_active_valid_version_per_family_and_is_idempotent() -> N
     assert [p.label for p in previews] == names and [p.position for p in previews] == list(range(26))
     for preview in previews:
         with preview.image.open("rb") as fh, Image.open(fh) as img:
-            assert img.format == "JPEG" and max(img.size) == starters.PREVIEW_SIDE
+            assert img.format == "JPEG" and max(img.size) == PREVIEW_SIDE
 
     assert "vgg19" in output and "not installed" in output and "STUDIO_VGG19_WEIGHTS" in output
     assert "STUDIO_ALLOW_DOWNLOAD=1" in output
@@ -202,7 +203,7 @@ def test_vgg19_replaces_the_efficientnet_starter(monkeypatch: pytest.MonkeyPatch
 def test_vgg19_leaves_an_admins_feature_network_active(
     monkeypatch: pytest.MonkeyPatch, fake_vgg19: Path
 ) -> None:
-    from ml.style.feature_formats import import_efficientnet_lite0
+    from ml.features.formats import import_efficientnet_lite0
 
     checkpoint = import_efficientnet_lite0()
     checkpoint["extra"]["note"] = "uploaded by an admin"  # other bytes, so not the starter's file

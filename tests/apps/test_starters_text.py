@@ -16,10 +16,10 @@ from PIL import Image
 from apps.catalog import services
 from apps.catalog.models import ModelVersion
 from ml.sentiment import starter as sentiment_starter
-from ml.sentiment.training import TrainConfig as SentimentConfig
-from ml.textgen import austen
+from ml.sentiment.config import TrainConfig as SentimentConfig
+from ml.textgen import data as textgen_data
 from ml.textgen import starter as textgen_starter
-from ml.textgen.training import TrainConfig as TextgenConfig
+from ml.textgen.config import TrainConfig as TextgenConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def var_dir(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     """Training states under a per-test var folder; no system-wide Debian data is looked at."""
     settings.VAR_DIR = tmp_path / "var"
     monkeypatch.setattr(sentiment_starter, "DEBIAN_DIR", tmp_path / "no-debian")
-    monkeypatch.setattr(austen, "DEBIAN_DATA", tmp_path / "no-debian")
+    monkeypatch.setattr(textgen_data, "AUSTEN_DEBIAN_DATA", tmp_path / "no-debian")
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def novels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (folder / "Rdata.rdx").write_bytes(b"index")
     (folder / "Rdata.rdb").write_bytes(b"values")
     monkeypatch.setenv(textgen_starter.ENV_VAR, str(folder))
-    monkeypatch.setattr(austen, "text", lambda path=None: AUSTEN_LIKE)
+    monkeypatch.setattr(textgen_data, "austen_text", lambda path=None: AUSTEN_LIKE)
     return folder
 
 

@@ -14,14 +14,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ml.common.family import build_from_checkpoint
 from ml.common.images import image_to_tensor, tensor_to_image
 from ml.common.progress import Cancelled
 from ml.common.sample_scene import sample_scene
 from ml.cyclegan.config import CycleGANConfig
-from ml.cyclegan.family import FAMILY
 from ml.cyclegan.formats import import_cyclegan
-from ml.cyclegan.infer import tile_spans, translate, translate_tensor, translate_tiled
+from ml.cyclegan.infer import load, tile_spans, translate, translate_tensor, translate_tiled
 from ml.cyclegan.model import ResnetGenerator
 from ml.cyclegan.starter import find_vintagify_weights
 from tests.ml.conftest import gradient_image
@@ -78,7 +76,7 @@ def vintagify() -> Iterator[nn.Module]:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    yield build_from_checkpoint(FAMILY, import_cyclegan(path))
+    yield load(import_cyclegan(path))
 
 
 # --- translate is a plain forward ------------------------------------------------------------------

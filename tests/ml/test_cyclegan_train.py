@@ -19,27 +19,16 @@ from torch import nn
 
 import ml.cyclegan.training as train_module
 from ml.common.checkpoint import load_any, load_checkpoint
-from ml.common.family import build_from_checkpoint, validate
+from ml.common.family import validate
 from ml.common.image_zip import prepare_image
 from ml.common.progress import Cancelled, NullProgress, Progress
 from ml.common.training import TrainError, TrainResult
-from ml.cyclegan.config import CycleGANConfig
-from ml.cyclegan.discriminator import NLayerDiscriminator
-from ml.cyclegan.infer import translate
-from ml.cyclegan.model import ResnetGenerator
+from ml.cyclegan.config import CycleGANConfig, TrainConfig
+from ml.cyclegan.data import ImagePool, augment
+from ml.cyclegan.infer import load, translate
+from ml.cyclegan.model import CycleNets, NLayerDiscriminator, ResnetGenerator, init_weights
 from ml.cyclegan.train import main
-from ml.cyclegan.training import (
-    LOSSES,
-    METRICS,
-    CycleNets,
-    ImagePool,
-    TrainConfig,
-    augment,
-    init_weights,
-    lr_factor,
-    lr_schedule,
-    train_step,
-)
+from ml.cyclegan.training import LOSSES, METRICS, lr_factor, lr_schedule, train_step
 from ml.cyclegan.training import train as train_on_any_device
 from ml.families import get_family
 from tests.ml.conftest import Recorder, same_weights, write_zip
@@ -352,7 +341,7 @@ def test_the_generator_checkpoint_validates_and_translates(tmp_path: Path) -> No
     assert ckpt["extra"]["images"] == {"a": 6, "b": 4} and ckpt["extra"]["metrics"] == result.final
     assert ckpt["extra"]["train_config"]["load_size"] == 36  # 32 * 286 / 256
     torch.save(ckpt, tmp_path / "a2b.pt")  # as the CLI writes it
-    g_a = build_from_checkpoint(family, load_checkpoint(tmp_path / "a2b.pt"))
+    g_a = load(tmp_path / "a2b.pt")
     out = translate(g_a, a[1])
     assert out.size == a[1].size and out.mode == "RGB"
     g_b = ResnetGenerator(CycleGANConfig(ngf=4, n_blocks=1))

@@ -15,7 +15,7 @@ from torch import nn
 
 from ml.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ml.common.family import config_from_dict, validate
-from ml.dcgan import sample as sample_cli
+from ml.dcgan import predict as sample_cli
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.family import FAMILY
 from ml.dcgan.formats import import_dcgan

@@ -17,16 +17,16 @@ from torch import nn
 
 import ml.dcgan.training as train_module
 from ml.common.checkpoint import load_any, load_checkpoint
-from ml.common.family import build_from_checkpoint, validate
+from ml.common.family import validate
 from ml.common.progress import Cancelled, NullProgress, Progress
 from ml.common.training import TrainError, TrainResult
-from ml.dcgan.config import DCGANConfig
+from ml.dcgan.config import DCGANConfig, TrainConfig
 from ml.dcgan.family import FAMILY
 from ml.dcgan.formats import import_dcgan
-from ml.dcgan.infer import grid, sample
+from ml.dcgan.infer import grid, load, sample
 from ml.dcgan.model import Discriminator, Generator
 from ml.dcgan.train import main
-from ml.dcgan.training import METRICS, TrainConfig, init_weights, train_step
+from ml.dcgan.training import METRICS, init_weights, train_step
 from ml.dcgan.training import train as train_on_any_device
 from tests.ml.conftest import Recorder, same_weights, write_zip
 
@@ -212,7 +212,7 @@ def test_the_generator_checkpoint_validates_and_samples(tmp_path: Path) -> None:
     assert ckpt["extra"]["metrics"] == result.final and ckpt["extra"]["images"] == 8
     torch.save(ckpt, tmp_path / "g.pt")  # as the CLI and the studio store it
     loaded = import_dcgan(tmp_path / "g.pt")
-    model = build_from_checkpoint(FAMILY, loaded)
+    model = load(loaded)
     assert isinstance(model, Generator)
     images = sample(model, 64, seed=0)
     assert images.shape == (64, 3, 32, 32) and 0 <= images.min() and images.max() <= 1

@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from ml.common.progress import Cancelled
-from ml.dcgan import sample as sample_cli
+from ml.dcgan import predict as sample_cli
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.infer import (
     CHUNK,

@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 
 from ml.common.checkpoint import save_checkpoint
-from ml.style.fast_config import FastStyleConfig
-from ml.style.fast_family import FastStyleModel, build, load_fast_style
-from ml.style.fast_infer import resolve_style_weights, stylize_fast
-from ml.style.fast_stylize import main
+from ml.fast_style.config import FastStyleConfig
+from ml.fast_style.family import build
+from ml.fast_style.infer import FastStyleModel, resolve_style_weights, stylize_fast
+from ml.fast_style.infer import load as load_fast_style
+from ml.fast_style.predict import main
 
 from .conftest import gradient_image
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from ml.common.family import validate
-from ml.style.fast_family import FAST_STYLE, load_fast_style
-from ml.style.fast_formats import default_multistyle_path, import_multistyle_onnx
-from ml.style.fast_infer import resolve_style_weights
+from ml.fast_style.family import FAST_STYLE
+from ml.fast_style.formats import default_multistyle_path, import_multistyle_onnx
+from ml.fast_style.infer import load as load_fast_style
+from ml.fast_style.infer import resolve_style_weights
 
 
 def _need(module: str, why: str) -> None:

@@ -22,14 +22,16 @@ from ml.common.family import validate
 from ml.common.progress import Cancelled, NullProgress, Progress
 from ml.common.training import TrainError, TrainResult
 from ml.families import get_family
-from ml.style.efficientnet_lite import lite0_weights_path
-from ml.style.fast_family import load_fast_style
-from ml.style.fast_infer import stylize_fast
-from ml.style.fast_train import main
-from ml.style.fast_training import LAYERS, METRICS, TrainConfig, random_crops, style_grams, train_step
-from ml.style.fast_training import train as train_on_any_device
-from ml.style.features import FeatureNet
-from ml.style.transformer_net import TransformerNet
+from ml.fast_style.config import TrainConfig
+from ml.fast_style.data import random_crops
+from ml.fast_style.infer import load as load_fast_style
+from ml.fast_style.infer import stylize_fast
+from ml.fast_style.model import TransformerNet
+from ml.fast_style.train import main
+from ml.fast_style.training import LAYERS, METRICS, style_grams, train_step
+from ml.fast_style.training import train as train_on_any_device
+from ml.features.formats import lite0_weights_path
+from ml.features.model import FeatureNet
 from tests.ml.conftest import Recorder, gradient_image, same_weights, texture_image, write_zip
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/ml/conftest.py

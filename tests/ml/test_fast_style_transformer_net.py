@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from ml.common.family import validate
-from ml.style.fast_family import FAST_STYLE, load_fast_style
-from ml.style.fast_formats import import_transformer_net
+from ml.fast_style.family import FAST_STYLE
+from ml.fast_style.formats import import_transformer_net
+from ml.fast_style.infer import load as load_fast_style
 
 
 # --- reference: pytorch/examples fast_neural_style/neural_style/transformer_net.py, copied ---

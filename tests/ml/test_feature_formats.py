@@ -13,10 +13,12 @@ from PIL import Image
 from ml.common.checkpoint import CheckpointError, save_checkpoint
 from ml.common.family import validate
 from ml.families import get_family
+from ml.features.config import StyleFeaturesConfig
+from ml.features.formats import import_efficientnet_lite0, import_torchvision_vgg19
+from ml.features.infer import load as load_features
+from ml.features.infer import load_feature_network
+from ml.features.model import IMAGENET_MEAN, IMAGENET_STD
 from ml.style.config import StyleConfig
-from ml.style.feature_family import StyleFeaturesConfig
-from ml.style.feature_formats import import_efficientnet_lite0, import_torchvision_vgg19
-from ml.style.features import IMAGENET_MEAN, IMAGENET_STD, feature_net_from_checkpoint, load_feature_network
 
 ALL = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
 
@@ -49,7 +51,7 @@ def test_vgg19_features_match_torchvision_slices(vgg19) -> None:
     assert len(ckpt["state_dict"]) == 32  # 16 convolutions, weight + bias
     assert validate(get_family("style-features"), ckpt).ok
 
-    net, name = feature_net_from_checkpoint(ckpt, ("conv1_1", "conv4_2"))
+    net, name = load_features(ckpt, ("conv1_1", "conv4_2"))
     assert name == "vgg19" and not net.training and not any(p.requires_grad for p in net.parameters())
     x = torch.rand(1, 3, 48, 40)
     mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -67,7 +69,7 @@ def test_vgg19_features_match_torchvision_slices(vgg19) -> None:
 
 
 def test_vgg19_default_layers_are_all_six(vgg19) -> None:
-    net, _ = feature_net_from_checkpoint(vgg19[1])
+    net, _ = load_features(vgg19[1])
     assert net.layers == tuple(sorted(ALL))
     with torch.no_grad():
         assert set(net(torch.rand(1, 3, 32, 32))) == set(ALL)
@@ -113,7 +115,7 @@ def test_efficientnet_import_validates_and_matches_the_builtin(lite0: dict, tmp_
     with pytest.raises(CheckpointError, match="not 'vgg19'"):
         import_torchvision_vgg19(tmp_path / "lite0.pt")
 
-    net, name = feature_net_from_checkpoint(again)
+    net, name = load_features(again)
     builtin, _ = load_feature_network("efficientnet-lite0", ALL)
     assert name == "efficientnet-lite0" and net.content_gain == builtin.content_gain
     x = torch.rand(1, 3, 48, 64)
@@ -124,47 +126,47 @@ def test_efficientnet_import_validates_and_matches_the_builtin(lite0: dict, tmp_
         assert torch.allclose(got[layer], want[layer], atol=1e-6), layer
 
 
-def test_feature_net_from_checkpoint_refuses_other_checkpoints(lite0: dict) -> None:
+def test_loading_features_refuses_other_checkpoints(lite0: dict) -> None:
     ckpt = lite0
     with pytest.raises(CheckpointError, match="not a style-features checkpoint"):
-        feature_net_from_checkpoint({**ckpt, "family": "dcgan"})
+        load_features({**ckpt, "family": "dcgan"})
     with pytest.raises(CheckpointError, match="weights do not fit vgg19"):
-        feature_net_from_checkpoint({**ckpt, "config": {"network": "vgg19"}})
+        load_features({**ckpt, "config": {"network": "vgg19"}})
     with pytest.raises(CheckpointError, match="network must be one of"):
-        feature_net_from_checkpoint({**ckpt, "config": {"network": "resnet50"}})
+        load_features({**ckpt, "config": {"network": "resnet50"}})
     with pytest.raises(ValueError, match="unknown feature layers"):
-        feature_net_from_checkpoint(ckpt, ("relu1_1",))
+        load_features(ckpt, ("relu1_1",))
 
 
 def test_stylize_uses_the_given_feature_network(lite0: dict, monkeypatch: pytest.MonkeyPatch,
                                                 content_img: Image.Image, style_img: Image.Image) -> None:
-    from ml.style import gatys
+    from ml.style import infer as gatys
 
     def not_called(*args: object, **kw: object) -> None:
         raise AssertionError("stylize loaded its own feature network")
 
     monkeypatch.setattr(gatys, "load_feature_network", not_called)
-    features = feature_net_from_checkpoint(lite0)
+    features = load_features(lite0)
     cfg = StyleConfig(steps=3, max_side=64, network="auto", scales=(1.0,))
     result = gatys.stylize(cfg, content_img, style_img, features=features)
     assert result.network == "efficientnet-lite0" and result.steps_done == 3
 
-    shallow = feature_net_from_checkpoint(lite0, ("conv1_1",))
+    shallow = load_features(lite0, ("conv1_1",))
     with pytest.raises(ValueError, match="lacks layers"):
         gatys.stylize(cfg, content_img, style_img, features=shallow)
 
 
 def test_style_grams_of_different_weights_are_not_shared(lite0: dict, content_img, style_img) -> None:
-    from ml.style.gatys import stylize
-    from ml.style.losses import GRAM_CACHE
+    from ml.style.infer import stylize
+    from ml.style.model import GRAM_CACHE
 
     ckpt = lite0
     other = {**ckpt, "state_dict": {k: v * 1.01 if k == "_conv_stem.weight" else v
                                     for k, v in ckpt["state_dict"].items()}}
     cfg = StyleConfig(steps=1, max_side=64, scales=(1.0,))
     GRAM_CACHE.clear()
-    stylize(cfg, content_img, style_img, features=feature_net_from_checkpoint(ckpt))
-    stylize(cfg, content_img, style_img, features=feature_net_from_checkpoint(other))
+    stylize(cfg, content_img, style_img, features=load_features(ckpt))
+    stylize(cfg, content_img, style_img, features=load_features(other))
     assert GRAM_CACHE.hits == 0
-    stylize(cfg, content_img, style_img, features=feature_net_from_checkpoint(ckpt))
+    stylize(cfg, content_img, style_img, features=load_features(ckpt))
     assert GRAM_CACHE.hits == 1

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from ml.common.checkpoint import load_state_dict_file
-from ml.style.efficientnet_lite import EfficientNetLite0, lite0_weights_path
-from ml.style.features import LITE_MEAN, LITE_STD, load_feature_network
+from ml.features.formats import lite0_weights_path
+from ml.features.infer import load_feature_network
+from ml.features.model import LITE_MEAN, LITE_STD, EfficientNetLite0
 
 ALL = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
 
@@ -72,11 +73,11 @@ def test_classifier_logits_are_sane_on_a_structured_image() -> None:
 def test_explicit_vgg19_fails_fast_and_clearly_when_offline(
     monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
-    from ml.style import vgg
+    from ml.features import formats
 
     monkeypatch.delenv("STUDIO_VGG19_WEIGHTS", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    monkeypatch.setattr(vgg, "_reachable", lambda host, port=443, timeout=3.0: False)
+    monkeypatch.setattr(formats, "_reachable", lambda host, port=443, timeout=3.0: False)
     with pytest.raises(RuntimeError, match="STUDIO_VGG19_WEIGHTS"):
         load_feature_network("vgg19", ("conv1_1",))
 
@@ -85,9 +86,9 @@ def test_vgg19_taps_post_relu_maps_at_udacity_indices(monkeypatch: pytest.Monkey
     """Random weights in torchvision's file layout stand in for the real 550 MB download."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    from ml.style import features
+    from ml.features import infer
 
-    monkeypatch.setattr(features, "_CACHE", {})  # keep the random net out of the process cache
+    monkeypatch.setattr(infer, "_CACHE", {})  # keep the random net out of the process cache
     sd = {f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}
     sd["classifier.0.weight"] = torch.zeros(1)  # the real file has a classifier; it is ignored
     torch.save(sd, tmp_path / "vgg19.pth")

@@ -10,22 +10,18 @@ import io
 
 import pytest
 
+from ml.common.metrics import score_histogram
 from ml.common.progress import NOT_RUN
-from ml.sentiment.batch import (
+from ml.sentiment.data import (
     ERROR_COLUMN,
     PREDICTED_COLUMN,
     SCORE_COLUMN,
-    TableScores,
-    accuracy,
+    SentimentDataError,
     earlier_scores,
     read_texts,
-    score_table,
-    scored_csv,
     text_problem,
 )
-from ml.sentiment.data import SentimentDataError
-from ml.sentiment.metrics import score_histogram
-from ml.sentiment.predict import predict_many, segments
+from ml.sentiment.infer import TableScores, accuracy, predict_many, score_table, scored_csv, segments
 from tests.ml.conftest import Recorder
 from tests.ml.test_sentiment_predict import bow_model
 

@@ -10,8 +10,8 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.common.family import validate
 from ml.families import get_family
 from ml.sentiment.config import SentimentConfig
+from ml.sentiment.data import OOV, PAD, Vocab, encode, tokenize
 from ml.sentiment.model import BagOfWords, SentimentLSTM, build_model
-from ml.sentiment.text import OOV, PAD, Vocab, encode, tokenize
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

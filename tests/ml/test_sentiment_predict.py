@@ -11,9 +11,10 @@ import torch
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.progress import Cancelled
 from ml.sentiment.config import SentimentConfig
+from ml.sentiment.data import Vocab
+from ml.sentiment.infer import SentimentModel, load, predict, predict_many
 from ml.sentiment.model import build_model
-from ml.sentiment.predict import SentimentModel, main, predict, predict_many
-from ml.sentiment.text import Vocab
+from ml.sentiment.predict import main
 from tests.ml.conftest import Recorder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -32,7 +33,7 @@ def bow_model(weights: dict[str, float]) -> SentimentModel:
         for word, w in weights.items():
             model.linear.weight[0, vocab.id(word)] = w
     ckpt = checkpoint_dict(family="sentiment", config=cfg, state_dict=model.state_dict())
-    return SentimentModel.from_checkpoint(ckpt)
+    return load(ckpt)
 
 
 def test_occlusion_ranks_the_decisive_word_first() -> None:
@@ -50,7 +51,7 @@ def test_occlusion_with_an_lstm_runs() -> None:
     torch.manual_seed(0)
     cfg = SentimentConfig(words=WORDS, kind="lstm", embedding_dim=4, hidden=4, layers=1, length=10)
     ckpt = checkpoint_dict(family="sentiment", config=cfg, state_dict=build_model(cfg).state_dict())
-    result = predict(SentimentModel.from_checkpoint(ckpt), "the film was superb superb")
+    result = predict(load(ckpt), "the film was superb superb")
     assert 0 <= result.probability <= 1 and [w for w, _ in result.words] != []
     assert sorted(w for w, _ in result.words) == ["film", "superb", "the", "was"]
 
@@ -60,7 +61,7 @@ def test_batch_predict_equals_one_at_a_time(kind: str) -> None:
     torch.manual_seed(1)
     cfg = SentimentConfig(words=WORDS, kind=kind, embedding_dim=4, hidden=4, layers=2, length=6)
     ckpt = checkpoint_dict(family="sentiment", config=cfg, state_dict=build_model(cfg).state_dict())
-    sm = SentimentModel.from_checkpoint(ckpt)
+    sm = load(ckpt)
     texts = ["the film", "superb plot was the film superb and more", "", "awful", "unknown words only",
              "the the the"]
     rec = Recorder()

@@ -12,13 +12,14 @@ import torch
 
 from ml.common.checkpoint import load_checkpoint
 from ml.common.family import validate
+from ml.common.metrics import report, roc_auc, roc_curve
 from ml.common.progress import Cancelled, NullProgress
 from ml.common.training import TrainError
 from ml.families import get_family
+from ml.sentiment.config import TrainConfig
 from ml.sentiment.data import LabelledTexts
-from ml.sentiment.metrics import report, roc_auc, roc_curve
 from ml.sentiment.train import main
-from ml.sentiment.training import TrainConfig, train
+from ml.sentiment.training import train
 from tests.ml.conftest import Recorder, same_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -165,8 +166,9 @@ def test_command_line_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_a_note_says_when_many_texts_were_cut() -> None:
     from ml.common.progress import NullProgress
+    from ml.sentiment.config import TrainConfig
     from ml.sentiment.data import LabelledTexts
-    from ml.sentiment.training import TrainConfig, train
+    from ml.sentiment.training import train
 
     texts = [("great " if i % 2 else "awful ") + "word " * 30 for i in range(20)]
     data = LabelledTexts(texts, [i % 2 for i in range(20)])

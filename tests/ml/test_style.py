@@ -8,8 +8,8 @@ from PIL import Image
 
 from ml.common.progress import Cancelled
 from ml.style.config import StyleConfig
-from ml.style.gatys import stylize
-from ml.style.losses import GRAM_CACHE
+from ml.style.infer import stylize
+from ml.style.model import GRAM_CACHE
 
 
 class Recorder:
@@ -90,7 +90,7 @@ def test_it_rejects_an_invalid_config(content_img, style_img) -> None:
 
 
 def test_scale_plan_gives_the_finest_scale_the_larger_share() -> None:
-    from ml.style.gatys import scale_plan
+    from ml.style.infer import scale_plan
 
     assert scale_plan((200, 100), (0.5, 1.0), 300) == [((100, 50), 100), ((200, 100), 200)]
     assert scale_plan((200, 100), (1.0,), 7) == [((200, 100), 7)]

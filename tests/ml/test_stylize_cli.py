@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ml.style.stylize import main
+from ml.style.predict import main
 from tests.ml.conftest import gradient_image, texture_image
 
 
@@ -32,8 +32,8 @@ def test_cli_rejects_a_non_image(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_cli_uses_a_studio_feature_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from ml.common.checkpoint import save_checkpoint
-    from ml.style.feature_family import StyleFeaturesConfig
-    from ml.style.feature_formats import import_efficientnet_lite0
+    from ml.features.config import StyleFeaturesConfig
+    from ml.features.formats import import_efficientnet_lite0
 
     checkpoint = import_efficientnet_lite0()
     save_checkpoint(tmp_path / "lite0.pt", family="style-features", config=StyleFeaturesConfig(),

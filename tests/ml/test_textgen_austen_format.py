@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ml.textgen import austen
-from ml.textgen.rds import RFormatError, unserialize
+from ml.common.rds import RFormatError, unserialize
+from ml.textgen.data import AUSTEN_NOVELS, AustenDataError, austen_novels, austen_text, locate_austen
 
 HAS_ATTR, HAS_TAG, UTF8 = 1 << 9, 1 << 10, 1 << 3
 
@@ -67,7 +67,7 @@ def test_unserialize_vectors() -> None:
 
 def test_reads_a_lazy_load_database(tmp_path: Path) -> None:
     rdb, index = b"", {}
-    for name in austen.NOVELS:
+    for name in AUSTEN_NOVELS:
         value = _serialize(_strs([name.upper(), "", f"Chapter 1 of {name}"]))
         blob = struct.pack(">I", len(value)) + zlib.compress(value)
         index[name] = _i(13, 2, len(rdb), len(blob))
@@ -77,11 +77,11 @@ def test_reads_a_lazy_load_database(tmp_path: Path) -> None:
                                    "compressed": _i(10, 1, 1)}))
     (tmp_path / "Rdata.rdb").write_bytes(rdb)
     (tmp_path / "Rdata.rdx").write_bytes(gzip.compress(rdx))
-    assert austen.locate(tmp_path) == tmp_path
-    novels = austen.novels(tmp_path)
-    assert list(novels) == list(austen.NOVELS)
+    assert locate_austen(tmp_path) == tmp_path
+    novels = austen_novels(tmp_path)
+    assert list(novels) == list(AUSTEN_NOVELS)
     assert novels["emma"] == "EMMA\n\nChapter 1 of emma\n"
-    assert austen.text(tmp_path).startswith("SENSESENSIBILITY\n")
+    assert austen_text(tmp_path).startswith("SENSESENSIBILITY\n")
     (tmp_path / "Rdata.rdb").write_bytes(rdb[:-5])
-    with pytest.raises(austen.AustenDataError):
-        austen.novels(tmp_path)
+    with pytest.raises(AustenDataError):
+        austen_novels(tmp_path)

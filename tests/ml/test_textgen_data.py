@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from ml.textgen import austen
-from ml.textgen.data import TextDataError, read_text, split, vocabulary
+from ml.textgen.data import (
+    AUSTEN_NOVELS,
+    AustenDataError,
+    TextDataError,
+    austen_novels,
+    locate_austen,
+    read_text,
+    split,
+    vocabulary,
+)
 from ml.textgen.formats import decode, encode
 
 TEXT = "It is a truth universally acknowledged, that a single man in possession of a good fortune.\n" * 20
@@ -69,24 +77,24 @@ def test_split_holds_out_the_end() -> None:
 
 
 def test_locate_names_the_package(tmp_path: Path) -> None:
-    with pytest.raises(austen.AustenDataError, match="r-cran-janeaustenr"):
-        austen.locate(tmp_path)
+    with pytest.raises(AustenDataError, match="r-cran-janeaustenr"):
+        locate_austen(tmp_path)
 
 
 def _austen_folder() -> Path:
     """The janeaustenr files where scripts/text_data.sh unpacked them ($JANEAUSTENR_DATA; .ci/run
     does this) or installed; CI must have them."""
     try:
-        return austen.locate()
-    except austen.AustenDataError as exc:
+        return locate_austen()
+    except AustenDataError as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs the janeaustenr data (bash scripts/text_data.sh): {exc}")
         pytest.skip(str(exc))
 
 
 def test_austen_novels() -> None:
-    novels = austen.novels(_austen_folder())
-    assert list(novels) == list(austen.NOVELS)
+    novels = austen_novels(_austen_folder())
+    assert list(novels) == list(AUSTEN_NOVELS)
     assert novels["prideprejudice"].startswith("PRIDE AND PREJUDICE")
     assert "It is a truth universally acknowledged" in novels["prideprejudice"]
     assert novels["emma"].startswith("EMMA")

@@ -10,8 +10,9 @@ import torch
 from ml.common.checkpoint import checkpoint_dict
 from ml.textgen.config import CharRNNConfig
 from ml.textgen.formats import encode, one_hot
-from ml.textgen.generate import generate, main
+from ml.textgen.infer import generate
 from ml.textgen.model import CharRNN
+from ml.textgen.predict import main
 
 TOKENS = " .,abcdefghijklmnopqrstuvwxyzIT"
 
@@ -105,7 +106,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_cpu_step_computes_what_the_model_does(layers: int) -> None:
     """generate() runs carried CPU steps through torch.lstm_cell (nn.LSTM's oneDNN path is ~10x
     slower for one step); it must give the model's own logits and hidden state."""
-    from ml.textgen.generate import _cpu_step
+    from ml.textgen.infer import _cpu_step
 
     torch.manual_seed(layers)
     model = CharRNN(CharRNNConfig(tokens=TOKENS, n_hidden=24, n_layers=layers)).eval()

@@ -13,8 +13,9 @@ from ml.common.family import validate
 from ml.common.progress import Cancelled, NullProgress
 from ml.common.training import TrainError
 from ml.families import get_family
+from ml.textgen.config import TrainConfig
 from ml.textgen.train import main
-from ml.textgen.training import TrainConfig, train, validation_loss
+from ml.textgen.training import train, validation_loss
 from tests.ml.conftest import Recorder, same_weights
 
 # A small text with structure to learn: a few sentences, repeated with variations.
@@ -97,10 +98,10 @@ def test_short_text_lowers_the_batch() -> None:
 def test_validation_loss_uniform_model() -> None:
     # A net whose output layer is zero predicts every character with probability 1/V: ln V nats.
     result = train(_cfg(dry_run=True, epochs=1), TEXT, NullProgress(), device="cpu")
-    from ml.common.family import build_from_checkpoint
     from ml.textgen.formats import encode
+    from ml.textgen.infer import load
 
-    model = build_from_checkpoint(get_family("textgen"), result.checkpoint)
+    model = load(result.checkpoint)
     torch.nn.init.zeros_(model.fc.weight)  # type: ignore[arg-type]
     torch.nn.init.zeros_(model.fc.bias)  # type: ignore[arg-type]
     tokens = result.checkpoint["config"]["tokens"]

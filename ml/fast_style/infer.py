@@ -1,18 +1,38 @@
-"""One forward pass of a feed-forward style network on a PIL image."""
+"""A feed-forward style network from its checkpoint (``load``), and one forward pass of it on a PIL
+image (``stylize_fast``)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
+from torch import nn
 from torch.nn import functional as F
 
+from ml.common.family import Source, as_checkpoint, config_from_dict, load_model
 from ml.common.images import image_to_tensor, resize_max_side, tensor_to_image
-from ml.style.fast_config import FastStyleConfig
-from ml.style.fast_family import FastStyleModel
+from ml.fast_style.config import FastStyleConfig
+from ml.fast_style.family import FAST_STYLE
 
 MIN_SIDE = 16  # both nets downsample by 4 and reflect-pad by 1 there: below this, pad up first
+
+
+@dataclass
+class FastStyleModel:
+    """A validated network ready for inference, with the config that says how to feed it."""
+
+    config: FastStyleConfig
+    net: nn.Module
+
+
+def load(source: Source, device: torch.device | str = "cpu", *, validate: bool = True) -> FastStyleModel:
+    """A studio checkpoint (dict or file) -> eval-mode model on ``device``; with ``validate`` (the
+    default) anything ``ml.common.family.validate`` rejects is refused with CheckpointError."""
+    checkpoint = as_checkpoint(source)
+    net = load_model(FAST_STYLE, checkpoint, nn.Module, device=device, validate=validate)
+    return FastStyleModel(config=config_from_dict(FAST_STYLE, checkpoint["config"]), net=net)
 
 
 def resolve_style_weights(config: FastStyleConfig, style_weights: dict[str, float] | None) -> torch.Tensor:

@@ -1,11 +1,11 @@
-"""Command line for fast-style training (the training itself is ml/style/fast_training.py):
+"""Command line for fast-style training (the training itself is ml/fast_style/training.py):
 
-    python -m ml.style.fast_train STYLE.jpg --features FEATURES.pt -o out.pt --steps 2000 [--resume]
+    python -m ml.fast_style.train STYLE.jpg --features FEATURES.pt -o out.pt --steps 2000 [--resume]
 
 FEATURES.pt is the loss network: a style-features studio checkpoint, or the public EfficientNet-Lite0
 or torchvision VGG19 weights. The content photos are a zip or folder (--content), by default
 scikit-image's sample photos. The result is a fast-style studio checkpoint for the catalog or
-``python -m ml.style.fast_stylize --checkpoint out.pt``.
+``python -m ml.fast_style.predict --checkpoint out.pt``.
 """
 
 from __future__ import annotations
@@ -25,21 +25,15 @@ from ml.common.bundled_images import BundledImagesMissing, bundled_photos
 from ml.common.image_zip import ImageZipError, prepare_image
 from ml.common.images import ImageError, load_image
 from ml.common.training_cli import add_common_args, read_image_set, run_training, state_path, trained_summary
-from ml.style.fast_training import (
-    DRY_RUN_BATCH,
-    DRY_RUN_SIZE,
-    DRY_RUN_STEPS,
-    LAYERS,
-    TrainConfig,
-    photo_side,
-    train,
-)
-from ml.style.feature_formats import import_feature_network
-from ml.style.features import feature_net_from_checkpoint
+from ml.fast_style.config import DRY_RUN_BATCH, DRY_RUN_SIZE, DRY_RUN_STEPS, TrainConfig
+from ml.fast_style.data import photo_side
+from ml.fast_style.training import LAYERS, train
+from ml.features.formats import import_feature_network
+from ml.features.infer import load as load_features
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ml.style.fast_train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m ml.fast_style.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     p.add_argument("style", help="the style image")
@@ -83,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         style = load_image(args.style)
         content = _content(args.content, cfg)
         features_sha256 = hashlib.sha256(Path(args.features).read_bytes()).hexdigest()
-        features, network = feature_net_from_checkpoint(import_feature_network(args.features), LAYERS)
+        features, network = load_features(import_feature_network(args.features), LAYERS)
     except (ImageError, ImageZipError, BundledImagesMissing, OSError, ValueError) as exc:
         # CheckpointError is a ValueError
         print(f"error: {exc}", file=sys.stderr)

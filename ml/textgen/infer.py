@@ -1,7 +1,5 @@
-"""Write text with a char-RNN, one character at a time (Udacity's ``sample``, streamed):
-
-    python -m ml.textgen.generate --checkpoint X.pt --prime "It is" --length 500 --temperature 0.8 \
-        --top-k 5 --seed 1
+"""A char-RNN from its checkpoint (``load``), and writing text with it, one character at a time
+(Udacity's ``sample``, streamed; the command line is ml/textgen/predict.py).
 
 The prime runs through the net once; then each new character is drawn from the last output and fed
 back with the hidden state carried, so a step costs one LSTM step whatever the text's length. The
@@ -15,18 +13,20 @@ skipped: a silently shortened prime would steer the text somewhere the user did 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterator
 
 import torch
 
-from ml.common.checkpoint import CheckpointError
-from ml.common.device import pick_device
-from ml.common.family import build_from_checkpoint, validate
+from ml.common.family import Source, load_model
 from ml.textgen.family import FAMILY
-from ml.textgen.formats import encode, import_char_rnn, one_hot
+from ml.textgen.formats import encode, one_hot
 from ml.textgen.model import CharRNN, Hidden
+
+
+def load(source: Source, device: torch.device | str = "cpu", *, validate: bool = True) -> CharRNN:
+    """A "textgen" studio checkpoint (dict or file; Udacity files go through
+    formats.import_char_rnn first) -> eval-mode model on ``device``; see ml.common.family.load_model."""
+    return load_model(FAMILY, source, CharRNN, device=device, validate=validate)
 
 
 def generate(model: CharRNN, prime: str, length: int, temperature: float = 1.0, top_k: int | None = None,
@@ -102,48 +102,3 @@ def _sample(logits: torch.Tensor, temperature: float, top_k: int | None,
         choice = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=rng)
         return candidates[choice[0]]
     return torch.multinomial(torch.softmax(scaled, dim=-1), 1, generator=rng)[0]
-
-
-def load_model(path: str) -> CharRNN:
-    """A studio "textgen" checkpoint or a Udacity char-RNN file, validated, as an eval-mode model."""
-    ckpt = import_char_rnn(path)
-    report = validate(FAMILY, ckpt)
-    if not report.ok:
-        raise CheckpointError("; ".join(report.errors))
-    model = build_from_checkpoint(FAMILY, ckpt)
-    assert isinstance(model, CharRNN)
-    return model
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ml.textgen.generate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="studio textgen checkpoint or Udacity char-RNN file")
-    p.add_argument("--prime", default="The ", help="text to start from (printed first)")
-    p.add_argument("--length", type=int, default=500, help="characters to write after the prime")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=5, help="sample among the k likeliest (0: all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        model = load_model(args.checkpoint)
-        chars = generate(model, args.prime, args.length, args.temperature, args.top_k or None, args.seed,
-                         pick_device(args.device))
-    except (CheckpointError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    sys.stdout.write(args.prime)
-    for ch in chars:
-        sys.stdout.write(ch)
-        sys.stdout.flush()  # a character as it comes, not when the buffer fills
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

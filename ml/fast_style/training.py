@@ -1,13 +1,13 @@
 """Train a fast-style network on one style image: Johnson, Alahi & Fei-Fei (2016), "Perceptual Losses
 for Real-Time Style Transfer", as pytorch/examples fast_neural_style trains it (``neural_style.py train``).
 
-The command line is ml/style/fast_train.py:
-    python -m ml.style.fast_train STYLE.jpg --features FEATURES.pt -o out.pt --steps 2000 [--resume]
+The command line is ml/fast_style/train.py:
+    python -m ml.fast_style.train STYLE.jpg --features FEATURES.pt -o out.pt --steps 2000 [--resume]
 
 Recipe: a TransformerNet (pixels 0..255 in and out, output not clamped) learns to turn photos into
 pictures whose features match the photo's (content) and whose Gram matrices match the style image's
 (style), computed once at ``style_size``. Adam lr 1e-3, batch 4, 256 px, as the example. The loss
-network is the studio's feature network (ml/style/features.py), read at the layers Gatys stylization
+network is the studio's feature network (ml/features), read at the layers Gatys stylization
 uses (content conv4_2, the Udacity style layer weights), whichever network it is:
 
     content = mean((F(y) - F(x))^2) / mean(F(x)^2)                       at conv4_2        (eq. 2)
@@ -41,7 +41,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -50,7 +49,6 @@ from torchvision.utils import make_grid
 
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
-from ml.common.image_zip import prepare
 from ml.common.images import image_to_tensor, tensor_to_image
 from ml.common.progress import Progress
 from ml.common.training import (
@@ -65,67 +63,22 @@ from ml.common.training import (
     load_state,
     save_state,
 )
+from ml.fast_style.config import DRY_RUN_BATCH, DRY_RUN_SIZE, DRY_RUN_STEPS, TrainConfig
+from ml.fast_style.data import dataset, random_crops, style_image
+from ml.fast_style.infer import FastStyleModel, stylize_fast
+from ml.fast_style.model import TransformerNet
+from ml.features.model import FeatureNet
 from ml.style.config import StyleConfig
-from ml.style.fast_config import FastStyleConfig
-from ml.style.fast_family import FastStyleModel
-from ml.style.fast_infer import stylize_fast
-from ml.style.features import FeatureNet
-from ml.style.losses import tv_loss
-from ml.style.transformer_net import TransformerNet
+from ml.style.model import tv_loss
 
 TRAINING_FORMAT = "studio-fast-style-training"
 TRAINING_VERSION = 1
 METRICS = ("content", "style", "tv", "total")
-# The layers Gatys stylization reads (ml/style/gatys.py through StyleConfig's defaults).
+# The layers Gatys stylization reads (ml/style/infer.py through StyleConfig's defaults).
 CONTENT_LAYER = StyleConfig().content_layer
 STYLE_LAYER_WEIGHTS = dict(StyleConfig().style_layer_weights)
 LAYERS = tuple(sorted({CONTENT_LAYER, *STYLE_LAYER_WEIGHTS}))
-ZOOM = 1.5  # photos are kept at 1.5x the image side, so random crops can also vary in scale
 PREVIEW_COUNT = 3  # photos in the before/after preview
-# --dry-run: tiny images and two steps with a report and a preview each, in seconds on a CPU.
-DRY_RUN_SIZE, DRY_RUN_IMAGES, DRY_RUN_BATCH, DRY_RUN_STEPS = 32, 4, 2, 2
-
-
-@dataclass
-class TrainConfig:
-    style_name: str = "style"  # the style's name in the result's FastStyleConfig
-    image_size: int = 256  # side of the training crops (a multiple of 4)
-    style_size: int = 256  # longer side of the style image when its Grams are taken
-    steps: int = 2000
-    batch_size: int = 4
-    lr: float = 1e-3
-    # Relative errors (module docstring). Set on EfficientNet-Lite0 with a bold painted style at 128 px
-    # (docs/fast-style-trained.jpg): style 5 left only strokes after 250 steps, 3 lost much of the
-    # photo by 600, 1 showed little style by 200; tv 1 keeps the stroke texture but not pixel noise.
-    content_weight: float = 1.0
-    style_weight: float = 2.0
-    tv_weight: float = 1.0
-    seed: int = 0
-    report_every: int = 10  # steps per metrics report (averaged over those steps) and history point
-    sample_every: int = 100  # steps per before/after preview; 0: only the final one
-    checkpoint_every: int = 200  # steps per training checkpoint; 0: only at the end and on cancel
-    # DRY_RUN_SIZE px, at most DRY_RUN_IMAGES photos, batch DRY_RUN_BATCH, DRY_RUN_STEPS steps, and
-    # a report with a preview after every step: every part of the loop runs, in seconds.
-    dry_run: bool = False
-
-    def __post_init__(self) -> None:
-        FastStyleConfig(styles=[self.style_name]).validate()  # a name the result's config accepts
-        if self.image_size < 16 or self.image_size % 4:
-            raise ValueError(f"image_size must be a multiple of 4 and at least 16, got {self.image_size}")
-        for name in ("style_size", "steps", "batch_size", "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-
-    def model_config(self) -> FastStyleConfig:
-        return FastStyleConfig(kind="transformer-net", styles=[self.style_name], n_styles=1)
 
 
 @dataclass(frozen=True)
@@ -161,8 +114,8 @@ def train(cfg: TrainConfig, style: Image.Image, content: Sequence[Image.Image], 
     if lacking:
         raise TrainError(f"the feature network lacks layers {', '.join(lacking)}")
     notes: list[str] = []
-    data = _dataset(cfg, content)
-    style_img = _style_image(cfg, style)
+    data = dataset(cfg, content)
+    style_img = style_image(cfg, style)
     plan = _plan(cfg, data, style_img, features, notes)
     features = features.to(dev)
     grams = style_grams(features, image_to_tensor(style_img).to(dev))
@@ -231,7 +184,7 @@ def train(cfg: TrainConfig, style: Image.Image, content: Sequence[Image.Image], 
     if step == resumed_from:  # nothing left to do: the checkpoint had finished already
         progress.update(step, plan.total_steps, "already trained", preview=final_preview, metrics=final)
     extra = {
-        "source": "trained in the studio (ml.style.fast_train)",
+        "source": "trained in the studio (ml.fast_style.train)",
         "train_config": asdict(cfg),
         "features": {"network": network_name(features), "weights_key": features.weights_key},
         "style_sha256": plan.style_fingerprint,
@@ -292,26 +245,6 @@ def style_grams(features: FeatureNet, style: torch.Tensor) -> dict[str, torch.Te
     return {layer: gram_matrix(out[layer]) for layer in STYLE_LAYER_WEIGHTS}
 
 
-def random_crops(data: torch.Tensor, batch: int, size: int, rng: torch.Generator) -> torch.Tensor:
-    """A batch (B, 3, size, size) of float 0..255 from the photos ``data`` (N, 3, P, P) uint8: each a
-    square of side size..P at a random place in a photo, scaled to ``size``, flipped half the time.
-    Photos are drawn without repeats while there are enough of them."""
-    n, _, side, _ = data.shape
-    order = torch.cat([torch.randperm(n, generator=rng) for _ in range(-(-batch // n))])[:batch]
-    crops = []
-    for i in order.tolist():
-        c = int(torch.randint(size, side + 1, (1,), generator=rng))
-        top, left = torch.randint(0, side - c + 1, (2,), generator=rng).tolist()
-        crop = data[i:i + 1, :, top:top + c, left:left + c].float()
-        if c != size:
-            crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False,
-                                 antialias=True)
-        if bool(torch.rand(1, generator=rng) < 0.5):
-            crop = crop.flip(-1)
-        crops.append(crop)
-    return torch.cat(crops)
-
-
 def init_weights(net: nn.Module, rng: torch.Generator) -> None:
     """PyTorch's default initialisation of every conv (the example keeps it), drawn from ``rng``:
     weights kaiming-uniform with a = sqrt(5), biases uniform in +-1/sqrt(fan_in). Instance-norm
@@ -330,33 +263,7 @@ def network_name(features: FeatureNet) -> str:
     return names.get(type(features).__name__, type(features).__name__)
 
 
-# --- data and plan -------------------------------------------------------------------------------
-
-
-def photo_side(image_size: int) -> int:
-    """The side photos are kept at: crops of ``image_size`` take 1x to ZOOM x of it."""
-    return round(image_size * ZOOM)
-
-
-def _dataset(cfg: TrainConfig, content: Sequence[Image.Image]) -> torch.Tensor:
-    """The photos as centred squares in one uint8 tensor (N, 3, P, P): a quarter of float32's memory."""
-    if len(content) == 0:
-        raise TrainError("no content photos to train on")
-    if cfg.dry_run:
-        content = content[:DRY_RUN_IMAGES]
-    size = DRY_RUN_SIZE if cfg.dry_run else cfg.image_size
-    squares = prepare(content, photo_side(size))
-    arr = np.stack([np.asarray(img, dtype=np.uint8) for img in squares])  # (N, P, P, 3)
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
-
-
-def _style_image(cfg: TrainConfig, style: Image.Image) -> Image.Image:
-    """The style image with its longer side at ``style_size`` (scaled up or down, shape kept)."""
-    side = DRY_RUN_SIZE if cfg.dry_run else cfg.style_size
-    img = style.convert("RGB")
-    scale = side / max(img.size)
-    size = (max(16, round(img.width * scale)), max(16, round(img.height * scale)))
-    return img.resize(size, Image.Resampling.LANCZOS) if size != img.size else img
+# --- the plan ------------------------------------------------------------------------------------
 
 
 def _plan(cfg: TrainConfig, data: torch.Tensor, style: Image.Image, features: FeatureNet,
