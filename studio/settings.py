@@ -167,7 +167,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILI
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 # The worker's main process imports these before it forks its pool processes: torch and every tool
 # (3-4 s on a CPU) load once at start-up, not in the first job of each pool process.
-CELERY_IMPORTS = ["apps.tools.catalog"]
+CELERY_IMPORTS = ["apps.tools.registry"]
 
 # Per-user limits: jobs queued or running at once, and API requests per minute. Past either, a 429
 # with Retry-After (apps/jobs/services.py, apps/api/api.py).

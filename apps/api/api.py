@@ -27,9 +27,10 @@ from ninja import Form, NinjaAPI, Query, Status
 from ninja.errors import HttpError
 from ninja.throttling import AuthRateThrottle
 
-from apps.jobs import services
-from apps.jobs.models import TERMINAL_STATES, Job, JobEvent, JobFile
-from apps.tools.base import Tool, all_tools, get_tool
+from apps.jobs import events, services
+from apps.jobs.models import TERMINAL_STATES, Job, JobFile
+from apps.tools.base import Tool
+from apps.tools.registry import all_tools, get_tool
 from studio.version import VERSION
 
 from . import invoke, webhooks
@@ -108,8 +109,7 @@ def submit(request: HttpRequest, slug: str, params: Form[str] = "{}",
     files = {name: form.cleaned_data[name] for name in tool.file_fields() if form.cleaned_data.get(name)}
     try:
         with transaction.atomic():  # the webhook is stored before the job can be enqueued (on commit)
-            job = services.submit(user_of(request), tool.slug, tool.queue, tool.params(form.cleaned_data),
-                                  files)
+            job = services.submit(user_of(request), tool, tool.params(form.cleaned_data), files)
             if webhook:
                 Webhook.objects.create(job=job, token=token_of(request), url=webhook)
     except services.TooManyJobs as exc:
@@ -156,7 +156,7 @@ def rerun(request: HttpRequest, job_id: str) -> Status[dict[str, Any]] | HttpRes
     job = _own_job(request, job_id)
     tool = _tool(job.kind)
     try:
-        return Status(201, job_out(services.rerun(job, tool.queue)))
+        return Status(201, job_out(services.rerun(job, tool)))
     except services.TooManyJobs as exc:
         return _too_many(request, exc)
 
@@ -169,7 +169,7 @@ def resume(request: HttpRequest, job_id: str) -> Status[dict[str, Any]] | HttpRe
     if not services.can_resume(job):
         raise HttpError(404, "This job has no training checkpoint to resume from.")
     try:
-        return Status(201, job_out(services.resume(job, tool.queue)))
+        return Status(201, job_out(services.resume(job, tool)))
     except services.TooManyJobs as exc:
         return _too_many(request, exc)
 
@@ -220,7 +220,7 @@ async def _sse(job_id: Any, after: int) -> AsyncIterator[str]:
     end before the first byte left). The database is read in a thread, a batch at a time."""
     started = quiet_since = time.monotonic()
     while time.monotonic() - started < SSE_MAX_S:
-        batch = await sync_to_async(_events_after)(job_id, after)
+        batch = await sync_to_async(events.after)(job_id, after, events.REPLAY_LIMIT)
         for event in batch:
             after = event["seq"]
             yield f"id: {event['seq']}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
@@ -234,11 +234,6 @@ async def _sse(job_id: Any, after: int) -> AsyncIterator[str]:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
         await asyncio.sleep(SSE_POLL_S)
-
-
-def _events_after(job_id: Any, after: int) -> list[dict[str, Any]]:
-    events = JobEvent.objects.filter(job_id=job_id, seq__gt=after).order_by("seq")[:500]
-    return [e.as_message() for e in events]
 
 
 def _state(job_id: Any) -> tuple[str, int]:

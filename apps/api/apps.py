@@ -9,6 +9,6 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         from apps.jobs.events import job_finished
 
-        from . import webhooks
+        from . import signals
 
-        job_finished.connect(webhooks.on_job_finished, dispatch_uid="api-webhooks")
+        job_finished.connect(signals.on_job_finished, dispatch_uid="api-webhooks")

@@ -17,7 +17,6 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -92,11 +91,3 @@ def deliver(webhook: Webhook) -> int:
     Webhook.objects.filter(pk=webhook.pk).update(delivered_at=timezone.now(), last_error="")
     return status
 
-
-def on_job_finished(sender: Any, job_id: Any, state: str, **kwargs: Any) -> None:
-    """A job ended: queue its webhook, if it has one."""
-    from .tasks import deliver_webhook
-
-    pending = Webhook.objects.filter(job_id=job_id, delivered_at__isnull=True).values_list("pk", flat=True)
-    for webhook_id in pending:
-        deliver_webhook.apply_async(args=[webhook_id], queue="cpu")

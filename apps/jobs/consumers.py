@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .models import Job, JobEvent
+from . import events
+from .models import Job
 
 NOT_ALLOWED = 4403
 
@@ -54,7 +55,7 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _events_after(self, seq: int) -> list[dict[str, Any]]:
-        return [e.as_message() for e in JobEvent.objects.filter(job_id=self.job_id, seq__gt=seq)]
+        return events.after(self.job_id, seq)  # all it missed, however many
 
 
 def _after(query_string: bytes) -> int:

@@ -74,6 +74,18 @@ def transition(job: Job, to: str, message: str = "", **fields: Any) -> bool:
     return True
 
 
+def after(job_id: Any, seq: int, limit: int | None = None) -> list[dict[str, Any]]:
+    """The job's events after sequence number ``seq``, in order, as the WebSocket sends them (at most
+    ``limit``). The WebSocket's replay, the JSON poll and the API's event stream all read this."""
+    stored = JobEvent.objects.filter(job_id=job_id, seq__gt=seq).order_by("seq")
+    return [e.as_message() for e in (stored[:limit] if limit is not None else stored)]
+
+
+# The most events one answer of the JSON poll or of the API's stream carries; the client (or the
+# stream's next round) asks again from the last one. The WebSocket replays all it missed at once.
+REPLAY_LIMIT = 500
+
+
 _held = threading.local()  # .pushes: the pushes of the events.atomic() block this thread is in
 
 

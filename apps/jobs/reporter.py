@@ -11,16 +11,18 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from PIL import Image
 
+from apps.tools.context import LossPoint
+
 from . import events
-from .models import Job, JobFile, job_workdir
+from .models import Job, JobFile
 
 
 class JobReporter:
-    """Turns ml progress reports into throttled job events; answers ml's cancellation checks."""
+    """Turns ml progress reports into throttled job events; answers ml's cancellation checks. The
+    listener a job's tool gets (apps.tools.context.JobProgress)."""
 
     def __init__(self, job: Job, *, cancel_poll_seconds: float = 0.5) -> None:
         self.job = job
-        self.workdir = job_workdir(job.pk)  # for training checkpoints (apps/tools/training.py)
         self._min_interval = 1.0 / settings.STUDIO_EVENTS_PER_SECOND
         self._last_sent = 0.0
         self._last_preview = 0.0
@@ -66,9 +68,16 @@ class JobReporter:
         events.record(self.job, "log", {"message": message})
 
     def text(self, chunk: str) -> None:
-        """Text as a tool writes it (apps.tools.base.TextStream); the caller sends chunks a few times
-        a second, so every one is kept (the page shows their concatenation)."""
+        """Text as a tool writes it; the caller sends chunks a few times a second, so every one is
+        kept (the page shows their concatenation)."""
         events.record(self.job, "text", {"text": chunk})
+
+    def carry_history(self, points: list[LossPoint], message: str) -> None:
+        """A resumed training's earlier loss points, as one progress event (static/js/job.js draws an
+        event's "history"). Only the event: the job's step and message columns stay as they are."""
+        if points:
+            events.record(self.job, "progress", {"step": points[-1][0], "total": 0, "history": points,
+                                                 "message": message})
 
     def _save_preview(self, image: Image.Image, step: int) -> str:
         buffer = io.BytesIO()

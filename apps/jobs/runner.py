@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from apps.catalog.loading import pinned
 from apps.monitoring import gpu
-from apps.tools.base import CancelledWithResults, ToolError, ToolOutput, get_tool
+from apps.tools.base import CancelledWithResults, ToolError, ToolOutput
+from apps.tools.registry import get_tool
 from ml.common.progress import Cancelled
 
 from . import events
+from .context import run_context
 from .models import Job, JobFile, JobState
 from .reporter import JobReporter
 from .watchdog import CancelWatchdog
@@ -43,14 +45,13 @@ def run(job_id: str, task_id: str, worker: str) -> None:
     if not events.transition(job, JobState.RUNNING, "Starting", worker=worker,
                              attempts=job.attempts + 1, started_at=timezone.now()):
         return
-    reporter = JobReporter(job)
-    inputs = {f.field: _read(f) for f in job.files.filter(role=JobFile.Role.INPUT)}
+    ctx = run_context(job, JobReporter(job))
     try:
         # A job routed to an endpoint variant uses that variant's version, not the active one.
         # GPU memory goes to Redis while the job runs and after it, for /metrics (apps/monitoring/gpu.py).
         with CancelWatchdog(job), gpu.publishing("celery"), \
                 pinned(job.variant.version if job.variant else None):
-            output = tool.run(job.params, inputs, reporter)
+            output = tool.run(ctx)
     except CancelledWithResults as exc:
         _store(job, exc.output, JobState.CANCELLED, "Cancelled; what was done is kept")
     except Cancelled:
@@ -82,8 +83,3 @@ def _store(job: Job, output: ToolOutput, state: str, message: str) -> None:
             job_file.file.save(out.name, ContentFile(out.content), save=True)
         done = {"step": job.total or 1, "total": job.total or 1} if state == JobState.SUCCEEDED else {}
         events.transition(job, state, message, result=summary, **done, **model_fields)
-
-
-def _read(job_file: JobFile) -> bytes:
-    with job_file.file.open("rb") as fh:
-        return fh.read()

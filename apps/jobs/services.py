@@ -13,9 +13,13 @@ from django.utils import timezone
 
 from apps.catalog import routing
 from apps.catalog.models import Variant
+from apps.tools.base import Tool
+from apps.tools.context import CONTINUE_FROM, RESUME_FROM, TRAINING_STATE
+from apps.tools.registry import get_tool
 
 from . import events
 from .models import Job, JobFile, JobState, job_workdir
+from .tasks import run_job
 
 
 class TooManyJobs(Exception):
@@ -33,16 +37,13 @@ def check_quota(owner: User) -> None:
                           "Submit more when some have finished.")
 
 
-def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
-           files: dict[str, UploadedFile]) -> Job:
-    """Store the job and its inputs, and enqueue it once the transaction has committed; TooManyJobs
-    when the owner is at their limit of active jobs."""
-    from .tasks import run_job
-
+def submit(owner: User, tool: Tool, params: dict[str, Any], files: dict[str, UploadedFile]) -> Job:
+    """Store a job of ``tool`` and its inputs, and enqueue it on the tool's queue once the
+    transaction has committed; TooManyJobs when the owner is at their limit of active jobs."""
     check_quota(owner)
     with transaction.atomic():
-        job = Job.objects.create(owner=owner, kind=kind, params=params, seed=params.get("seed"),
-                                 task_id=str(uuid.uuid4()), variant=_route(kind, owner))
+        job = Job.objects.create(owner=owner, kind=tool.slug, params=params, seed=params.get("seed"),
+                                 task_id=str(uuid.uuid4()), variant=_route(tool, owner))
         for field_name, upload in files.items():
             assert upload.name is not None and upload.size is not None  # always set for a form upload
             job_file = JobFile(job=job, role=JobFile.Role.INPUT, field=field_name,
@@ -50,32 +51,24 @@ def submit(owner: User, kind: str, queue: str, params: dict[str, Any],
                                content_type=upload.content_type or "application/octet-stream")
             job_file.file.save(upload.name, upload, save=True)
         events.record(job, "state", {"state": JobState.QUEUED, "message": "Queued", "step": 0, "total": 0})
-        transaction.on_commit(lambda: run_job.apply_async(args=[str(job.pk)], queue=queue,
+        transaction.on_commit(lambda: run_job.apply_async(args=[str(job.pk)], queue=tool.queue,
                                                           task_id=job.task_id))
     return job
 
 
-def _route(kind: str, owner: User) -> Variant | None:
-    """The endpoint variant a new job of tool ``kind`` goes to (None: the active version)."""
-    from apps.tools.base import get_tool
-
-    tool = get_tool(kind)
-    if tool is None or tool.trains or not tool.family:
+def _route(tool: Tool, owner: User) -> Variant | None:
+    """The endpoint variant a new job of ``tool`` goes to (None: the active version)."""
+    if tool.trains or not tool.family:
         return None
     return routing.choose(tool.family, owner.pk)
 
 
-def rerun(job: Job, queue: str) -> Job:
-    """A new job for the same owner with the same tool, parameters (seed included) and inputs.
-    A rerun of a resumed training starts afresh: "these settings" are the settings, not the state."""
+def rerun(job: Job, tool: Tool) -> Job:
+    """A new job for the same owner with the same tool (``job``'s), parameters (seed included) and
+    inputs. A rerun of a resumed training starts afresh: "these settings" are the settings, not the
+    state."""
     params = {k: v for k, v in job.params.items() if k != RESUME_FROM}
-    return submit(job.owner, job.kind, queue, params, _input_copies(job))
-
-
-# A resumed training job's parameter naming the job whose training checkpoint it continues. Set only
-# here, from a job the owner was checked against; no form has such a field, so it cannot be forged.
-RESUME_FROM = "resume_from"
-TRAINING_STATE = "training-state.pt"  # the file a training job keeps in its work folder
+    return submit(job.owner, tool, params, _input_copies(job))
 
 
 def can_resume(job: Job) -> bool:
@@ -84,13 +77,13 @@ def can_resume(job: Job) -> bool:
     return stopped and (job_workdir(job.pk) / TRAINING_STATE).is_file()
 
 
-def resume(job: Job, queue: str) -> Job:
-    """A new job that continues ``job``'s training from its checkpoint, with the same settings and
-    inputs (the worker copies the checkpoint over when it starts)."""
+def resume(job: Job, tool: Tool) -> Job:
+    """A new job that continues ``job``'s training (with ``tool``, its tool) from its checkpoint,
+    with the same settings and inputs (the worker copies the checkpoint over when it starts)."""
     if not can_resume(job):
         raise ValueError("This job has no training checkpoint to resume from.")
     params = {**job.params, RESUME_FROM: str(job.pk)}
-    return submit(job.owner, job.kind, queue, params, _input_copies(job))
+    return submit(job.owner, tool, params, _input_copies(job))
 
 
 class NothingToRetry(Exception):
@@ -110,8 +103,6 @@ def retry_failed(job: Job, files: Any) -> Job:
     that keeps the earlier results and runs only what failed. The upload (``files``, as
     ``request.FILES``) goes through the tool's own form with the earlier job's settings; a cancelled
     batch that kept partial results counts too. The job page and the API both come here."""
-    from apps.tools.base import CONTINUE_FROM, get_tool
-
     tool = get_tool(job.kind)
     has_failures = job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and bool(job.result.get("failed"))
     if tool is None or not tool.retry_field or not has_failures:
@@ -120,8 +111,7 @@ def retry_failed(job: Job, files: Any) -> Job:
     if not form.is_valid():
         raise RetryRejected({name: [str(m) for m in messages] for name, messages in form.errors.items()})
     params = {**tool.params(form.cleaned_data), CONTINUE_FROM: str(job.pk)}
-    return submit(job.owner, job.kind, tool.queue, params,
-                  {tool.retry_field: form.cleaned_data[tool.retry_field]})
+    return submit(job.owner, tool, params, {tool.retry_field: form.cleaned_data[tool.retry_field]})
 
 
 def _input_copies(job: Job) -> dict[str, UploadedFile]:
@@ -149,10 +139,8 @@ def renew_task_id(job: Job) -> None:
 
 
 def enqueue(job: Job) -> None:
-    from apps.tools.base import get_tool
-
-    from .tasks import run_job
-
+    """Send a job that is queued already (again: a lost message, a restarted worker) to its tool's
+    queue."""
     tool = get_tool(job.kind)
     run_job.apply_async(args=[str(job.pk)], queue=tool.queue if tool else "cpu", task_id=job.task_id)
 

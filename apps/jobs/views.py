@@ -10,9 +10,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.tools.base import all_tools, get_tool
+from apps.tools.registry import all_tools, get_tool
 
 from . import services
+from .events import REPLAY_LIMIT
+from .events import after as events_after
 from .models import Job, JobFile
 
 
@@ -46,7 +48,7 @@ def submit(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         files = {name: form.cleaned_data[name] for name in tool.file_fields() if form.cleaned_data.get(name)}
         try:
-            job = services.submit(request.user, tool.slug, tool.queue, tool.params(form.cleaned_data), files)
+            job = services.submit(request.user, tool, tool.params(form.cleaned_data), files)
         except services.TooManyJobs as exc:
             form.add_error(None, str(exc))
             retry_after = exc.retry_after
@@ -79,7 +81,7 @@ def detail(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 def events(request: AuthenticatedRequest, job_id: str) -> JsonResponse:
     """The JSON poll: the same events the WebSocket sends, after a given sequence number."""
     job = _own_job(request, job_id)
-    items = [e.as_message() for e in job.events.filter(seq__gt=_after(request))[:500]]
+    items = events_after(job.pk, _after(request), limit=REPLAY_LIMIT)
     return JsonResponse({"job": job.snapshot(), "events": items})
 
 
@@ -109,7 +111,7 @@ def rerun(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     tool = get_tool(job.kind)
     if tool is None:
         raise Http404("This tool is no longer available")
-    return redirect("job-detail", services.rerun(job, tool.queue).pk)
+    return redirect("job-detail", services.rerun(job, tool).pk)
 
 
 @login_required
@@ -120,7 +122,7 @@ def resume(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     tool = get_tool(job.kind)
     if tool is None or not services.can_resume(job):
         raise Http404("This job has no training checkpoint to resume from")
-    return redirect("job-detail", services.resume(job, tool.queue).pk)
+    return redirect("job-detail", services.resume(job, tool).pk)
 
 
 @login_required

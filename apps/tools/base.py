@@ -1,19 +1,18 @@
-"""What a tool is. Each tool is one module (apps/tools/<slug>.py) with a form and a `run`; the
-generic submit view, job runner and pages do the rest."""
+"""What a tool is. Each tool is one module (apps/tools/<slug>.py) with a form and a `run`, listed in
+registry.py; the generic submit view, job runner and pages do the rest. `run` gets a RunContext
+(context.py) and returns a ToolOutput."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 from django import forms
 
 from apps.catalog.loading import LoadedModel
-from ml.common.progress import Cancelled, Progress
+from ml.common.progress import Cancelled
 
-# A batch retry's parameter naming the batch job whose results it completes. Set only by the retry
-# view (apps/jobs/views.py) for a job of the same owner: no form has this field.
-CONTINUE_FROM = "continue_from"
+from .context import RunContext
 
 
 class ToolError(Exception):
@@ -44,16 +43,6 @@ class CancelledWithResults(Cancelled):
         self.output = output
 
 
-@runtime_checkable
-class TextStream(Protocol):
-    """A listener that shows text as it is written (the job reporter: "text" events that the job
-    page appends as they come). Tools that write text check for it; other listeners just get the
-    finished text in the result."""
-
-    def text(self, chunk: str) -> None:
-        """Append ``chunk`` to the text shown live."""
-
-
 class Tool:
     slug: ClassVar[str]
     title: ClassVar[str]
@@ -71,7 +60,8 @@ class Tool:
     result_template: ClassVar[str] = ""
     # A batch tool whose failed items can be retried from the job page: the file field that takes
     # the replacements ("" for other tools). The retry goes through the tool's form again, with the
-    # earlier job's settings (``form_data``) and the new file, and its job gets CONTINUE_FROM.
+    # earlier job's settings (``form_data``) and the new file, and its job gets CONTINUE_FROM
+    # (apps/tools/context.py).
     retry_field: ClassVar[str] = ""
 
     def submit_context(self) -> dict[str, Any]:
@@ -93,7 +83,8 @@ class Tool:
     def file_fields(self) -> list[str]:
         return [name for name, f in self.form_class.base_fields.items() if isinstance(f, forms.FileField)]
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
+    def run(self, ctx: RunContext) -> ToolOutput:
+        """Do the job's work (``ctx``: its parameters, inputs, listener ...) and return its results."""
         raise NotImplementedError
 
 
@@ -107,22 +98,3 @@ def checked_params(form_class: type[forms.Form], params: dict[str, Any]) -> dict
         raise ToolError(f"Invalid parameters: {form.errors.as_text()}")
     return form.cleaned_data
 
-
-REGISTRY: dict[str, Tool] = {}
-
-
-def register(tool_class: type[Tool]) -> type[Tool]:
-    REGISTRY[tool_class.slug] = tool_class()
-    return tool_class
-
-
-def get_tool(slug: str) -> Tool | None:
-    from . import catalog  # noqa: F401  (imports every tool module so they register)
-
-    return REGISTRY.get(slug)
-
-
-def all_tools() -> list[Tool]:
-    from . import catalog  # noqa: F401
-
-    return list(REGISTRY.values())

@@ -11,6 +11,7 @@ import io
 import json
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -18,39 +19,28 @@ from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.utils.datastructures import MultiValueDict
 
-from apps.jobs.models import JobFile
 from ml.common.image_zip import ImageZipError, read_image_zip
-from ml.common.progress import NOT_RUN, Cancelled, Progress, check_cancelled
+from ml.common.progress import NOT_RUN, Cancelled, check_cancelled
 
-from .base import (
-    CONTINUE_FROM,
-    CancelledWithResults,
-    OutputFile,
-    Tool,
-    ToolError,
-    ToolOutput,
-    get_tool,
-    register,
-)
+from .base import CancelledWithResults, OutputFile, Tool, ToolError, ToolOutput
+from .context import EarlierJob, ProgressOnly, RunContext
+from .cyclegan import CycleGANTool
+from .fast_style import FastStyleTool
 from .fields import ImageZipField, zip_limits
 
-# The tools a batch can run: those that take one picture (the field named here) and make one.
-BATCH_TOOLS = {"cyclegan": "photo", "fast-style": "photo"}
+# The tools a batch can run: those that take one picture (the field named here) and make one. The
+# batch has its own instances: the registry imports this module, so this one cannot ask it.
+BATCH_TOOLS: dict[str, tuple[Tool, str]] = {"cyclegan": (CycleGANTool(), "photo"),
+                                            "fast-style": (FastStyleTool(), "photo")}
 RESULTS, REPORT = "results.zip", "report.csv"
 
 
-class _Quiet:
+class _Quiet(ProgressOnly):
     """The inner tool's listener: its own progress is not the batch's; cancelling the batch stops it."""
-
-    def __init__(self, outer: Progress) -> None:
-        self.outer = outer
 
     def update(self, step: int, total: int, message: str = "", preview: Any = None,
                metrics: dict[str, float] | None = None) -> None:
         pass
-
-    def cancelled(self) -> bool:
-        return self.outer.cancelled()
 
 
 def _png(image: Any) -> bytes:
@@ -85,9 +75,7 @@ class BatchImagesForm(forms.Form):
         upload.seek(0)
         first = read_image_zip(upload, limits=zip_limits(), max_images=1).images[0]
         upload.seek(0)
-        tool = get_tool(slug)
-        assert tool is not None
-        field = BATCH_TOOLS[slug]
+        tool, field = BATCH_TOOLS[slug]
         defaults = {name: f.initial for name, f in tool.form_class.base_fields.items()
                     if f.initial is not None and not isinstance(f, forms.FileField)}
         settings = {**defaults, **settings}  # a field left out takes its initial value
@@ -102,7 +90,6 @@ class BatchImagesForm(forms.Form):
         return data
 
 
-@register
 class BatchImagesTool(Tool):
     slug = "batch-images"
     title = "Batch: an image tool over a zip"
@@ -120,17 +107,16 @@ class BatchImagesTool(Tool):
     def form_data(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"tool": params.get("tool"), "tool_params": json.dumps(params.get("tool_params") or {})}
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        slug = params.get("tool")
-        tool = get_tool(str(slug))
-        if tool is None or slug not in BATCH_TOOLS:
+    def run(self, ctx: RunContext) -> ToolOutput:
+        slug, progress = ctx.params.get("tool"), ctx.progress
+        if str(slug) not in BATCH_TOOLS:
             raise ToolError(f"A batch cannot run the tool {slug!r}.")
-        field = BATCH_TOOLS[str(slug)]
+        tool, field = BATCH_TOOLS[str(slug)]
         try:
-            found = read_image_zip(inputs["images"], limits=zip_limits())
+            found = read_image_zip(ctx.inputs["images"], limits=zip_limits())
         except ImageZipError as exc:
             raise ToolError(f"Images: {exc}") from exc
-        kept = _earlier_results(params.get(CONTINUE_FROM))
+        kept = _earlier_results(ctx.earlier)
         failures = [_name_and_reason(w) for w in found.warnings]
         results: dict[str, bytes] = dict(kept)
         total = len(found.images)
@@ -142,7 +128,9 @@ class BatchImagesTool(Tool):
         for i, (name, image) in enumerate(zip(names, found.images, strict=True), start=1):
             try:
                 check_cancelled(progress)
-                output = tool.run(dict(params.get("tool_params") or {}), {field: _png(image)}, quiet)
+                # The inner run is part of this job: same owner and folder, its own settings.
+                output = tool.run(replace(ctx, params=dict(ctx.params.get("tool_params") or {}),
+                                          inputs={field: _png(image)}, progress=quiet, earlier=None))
                 picture = next(f for f in output.files if f.content_type == "image/png")
             except Cancelled:  # keep what is done; the images not reached are failures to retry
                 failures += [(n, NOT_RUN) for n in names[i - 1:]]
@@ -189,12 +177,12 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _earlier_results(job_id: Any) -> dict[str, bytes]:
+def _earlier_results(earlier: EarlierJob | None) -> dict[str, bytes]:
     """The results of the batch job this one completes (none for a first run)."""
-    if not job_id:
+    if earlier is None:
         return {}
-    stored = JobFile.objects.filter(job_id=job_id, role=JobFile.Role.RESULT, name=RESULTS).first()
+    stored = earlier.result(RESULTS)
     if stored is None:
         raise ToolError("The earlier batch's results are gone; run the whole batch again.")
-    with stored.file.open("rb") as fh, zipfile.ZipFile(fh) as archive:
+    with zipfile.ZipFile(io.BytesIO(stored)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}

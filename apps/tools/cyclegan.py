@@ -4,19 +4,17 @@ version (the starter turns modern photos vintage), one forward pass, whole or in
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from django import forms
 
 from apps.catalog.loading import load_active
 from ml.common.device import pick_device
-from ml.common.family import build_from_checkpoint
 from ml.common.images import load_image, resize_max_side
-from ml.common.progress import Progress, check_cancelled
-from ml.cyclegan.infer import tile_spans, translate, translate_tiled
-from ml.families import get_family
+from ml.common.progress import check_cancelled
+from ml.cyclegan.infer import load, tile_spans, translate, translate_tiled
 
-from .base import Tool, ToolOutput, register
+from .base import Tool, ToolOutput
+from .context import RunContext
 from .fields import UploadedImageField
 from .lineage import lineage, png_output
 
@@ -52,7 +50,6 @@ def tile_size(choice: str, width: int, height: int) -> int | None:
     return AUTO_TILE if choice == "auto" else int(choice)
 
 
-@register
 class CycleGANTool(Tool):
     slug = "cyclegan"
     family = "cyclegan"
@@ -62,27 +59,27 @@ class CycleGANTool(Tool):
     queue = "gpu"
     form_class = CycleGANForm
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        source = load_image(inputs["photo"])
-        image = resize_max_side(source, int(params["max_side"]))
-        tile = tile_size(params.get("tile", "auto"), *image.size)
+    def run(self, ctx: RunContext) -> ToolOutput:
+        source = load_image(ctx.inputs["photo"])
+        image = resize_max_side(source, int(ctx.params["max_side"]))
+        tile = tile_size(ctx.params.get("tile", "auto"), *image.size)
         tiles = 1 if tile is None else (len(tile_spans(image.width, tile, OVERLAP))
                                         * len(tile_spans(image.height, tile, OVERLAP)))
         device = pick_device()
-        family = get_family("cyclegan")
-        loaded = load_active("cyclegan", lambda ckpt: build_from_checkpoint(family, ckpt).to(device),
+        # Validated when the version was added; loading checks the bytes are still those.
+        loaded = load_active("cyclegan", lambda ckpt: load(ckpt, device, validate=False),
                              purpose=str(device))
-        progress.update(0, tiles, loaded.status())
+        ctx.progress.update(0, tiles, loaded.status())
         started = time.monotonic()
         if tile is None:
-            check_cancelled(progress)
+            check_cancelled(ctx.progress)
             result = translate(loaded.model, image, device)
-            progress.update(1, 1, "Translated")
+            ctx.progress.update(1, 1, "Translated")
         else:
             result = translate_tiled(loaded.model, image, tile=tile, overlap=OVERLAP, device=device,
-                                     progress=progress)
+                                     progress=ctx.progress)
         summary = {"size": list(image.size), "input_size": list(source.size), "tiles": tiles,
                    "tile": tile, "device": str(device), "seconds": round(time.monotonic() - started, 2)}
-        record = lineage(self.slug, params, model=loaded)
+        record = lineage(self.slug, ctx.params, model=loaded)
         return ToolOutput(files=[png_output("translated.png", result, record)], summary=summary,
                           model=loaded)

@@ -11,14 +11,12 @@ from django import forms
 
 from apps.catalog.loading import LoadedModel, load_active
 from ml.common.device import pick_device
-from ml.common.family import build_as
 from ml.common.images import tensor_to_image
-from ml.common.progress import Progress
-from ml.dcgan.infer import grid, latent_walk, sample, square_nrow, strip, walk_gif
+from ml.dcgan.infer import grid, latent_walk, load, sample, square_nrow, strip, walk_gif
 from ml.dcgan.model import Generator
-from ml.families import get_family
 
-from .base import OutputFile, Tool, ToolOutput, checked_params, register
+from .base import OutputFile, Tool, ToolOutput, checked_params
+from .context import RunContext
 from .lineage import lineage, png_output
 
 MAX_SEED = 2**31 - 1
@@ -58,11 +56,10 @@ class DCGANForm(forms.Form):
 
 def load_generator(device: torch.device) -> LoadedModel[Generator]:
     """The active (or pinned) DCGAN generator on ``device``, cached by the process."""
-    return load_active("dcgan", lambda ckpt: build_as(Generator, get_family("dcgan"), ckpt).to(device),
-                       purpose=str(device))
+    # Validated when the version was added; loading checks the bytes are still those.
+    return load_active("dcgan", lambda ckpt: load(ckpt, device, validate=False), purpose=str(device))
 
 
-@register
 class DCGANTool(Tool):
     slug = "dcgan"
     family = "dcgan"
@@ -78,16 +75,16 @@ class DCGANTool(Tool):
         mode = cleaned_data["mode"]
         return {"mode": mode, **{name: cleaned_data[name] for name in MODE_FIELDS[mode]}}
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
+    def run(self, ctx: RunContext) -> ToolOutput:
         # Stored parameters go through the same checks as the submit form (a rerun, an old job).
-        p = self.params(checked_params(DCGANForm, params))
+        p = self.params(checked_params(DCGANForm, ctx.params))
         device = pick_device()
         loaded = load_generator(device)
         total = p["n"] if p["mode"] == "grid" else p["steps"]
-        progress.update(0, total, loaded.status())
+        ctx.progress.update(0, total, loaded.status())
         t0 = time.monotonic()
         if p["mode"] == "grid":
-            images = sample(loaded.model, p["n"], p["seed"], device, progress=progress)
+            images = sample(loaded.model, p["n"], p["seed"], device, progress=ctx.progress)
             record = lineage(self.slug, p, seed=p["seed"], model=loaded)
             nrow = square_nrow(p["n"])
             files = [png_output("grid.png", grid(images, nrow=nrow), record)]
@@ -99,7 +96,7 @@ class DCGANTool(Tool):
         else:
             seeds = [p["seed_a"], p["seed_b"]]
             frames = latent_walk(loaded.model, p["seed_a"], p["seed_b"], p["steps"], device,
-                                 progress=progress)
+                                 progress=ctx.progress)
             record = lineage(self.slug, p, seed=p["seed_a"], model=loaded, seeds=seeds)
             files = [png_output("walk-strip.png", strip(frames), record)]
             if p["gif"]:  # GIF has no lineage chunk; the strip and the job record it

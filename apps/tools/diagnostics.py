@@ -4,13 +4,13 @@ crash on request. Registered only when STUDIO_DIAGNOSTIC_TOOLS is on (tests, deb
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from django import forms
 
-from ml.common.progress import Progress, check_cancelled
+from ml.common.progress import check_cancelled
 
-from .base import OutputFile, Tool, ToolError, ToolOutput, register
+from .base import OutputFile, Tool, ToolError, ToolOutput
+from .context import RunContext
 
 
 class SleepForm(forms.Form):
@@ -20,7 +20,6 @@ class SleepForm(forms.Form):
     fail = forms.BooleanField(required=False)
 
 
-@register
 class SleepTool(Tool):
     slug = "sleep"
     title = "Diagnostics: sleep"
@@ -28,14 +27,14 @@ class SleepTool(Tool):
     queue = "cpu"
     form_class = SleepForm
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        steps = int(params.get("steps", 10))
+    def run(self, ctx: RunContext) -> ToolOutput:
+        steps = int(ctx.params.get("steps", 10))
         for step in range(1, steps + 1):
-            time.sleep(float(params.get("step_seconds", 0.2)))
-            progress.update(step, steps, f"slept {step}")
-            if not params.get("ignore_cancel"):
-                check_cancelled(progress)
-        if params.get("fail"):
+            time.sleep(float(ctx.params.get("step_seconds", 0.2)))
+            ctx.progress.update(step, steps, f"slept {step}")
+            if not ctx.params.get("ignore_cancel"):
+                check_cancelled(ctx.progress)
+        if ctx.params.get("fail"):
             raise ToolError("Asked to fail.")
         text = f"slept {steps} steps\n".encode()
         return ToolOutput(files=[OutputFile("sleep.txt", text, "text/plain")], summary={"steps": steps})

@@ -15,12 +15,12 @@ from apps.catalog.models import ModelVersion
 from apps.catalog.services import active_version
 from ml.common.device import pick_device
 from ml.common.images import load_image
-from ml.common.progress import Progress, check_cancelled
-from ml.style.fast_config import FastStyleConfig
-from ml.style.fast_family import FastStyleModel, load_fast_style
-from ml.style.fast_infer import stylize_fast
+from ml.common.progress import check_cancelled
+from ml.fast_style.config import FastStyleConfig
+from ml.fast_style.infer import FastStyleModel, load, stylize_fast
 
-from .base import Tool, ToolOutput, register
+from .base import Tool, ToolOutput
+from .context import RunContext
 from .fields import UploadedImageField
 from .lineage import lineage, png_output
 
@@ -120,10 +120,9 @@ class FastStyleForm(forms.Form):
 
 def load_style_network(device: torch.device) -> LoadedModel[FastStyleModel]:
     """The active (or pinned) fast-style network on ``device``, cached by the process."""
-    return load_active(FAMILY, lambda ckpt: load_fast_style(ckpt, device), purpose=str(device))
+    return load_active(FAMILY, lambda ckpt: load(ckpt, device), purpose=str(device))
 
 
-@register
 class FastStyleTool(Tool):
     slug = "fast-style"
     family = "fast-style"
@@ -145,22 +144,23 @@ class FastStyleTool(Tool):
         return {"styles": cleaned_data["styles"], "max_side": cleaned_data["max_side"],
                 "preserve_colors": bool(cleaned_data.get("preserve_colors"))}
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        photo = load_image(inputs["photo"])
-        weights = {str(k): float(v) for k, v in params["styles"].items()}
-        max_side, preserve = int(params["max_side"]), bool(params.get("preserve_colors"))
+    def run(self, ctx: RunContext) -> ToolOutput:
+        photo = load_image(ctx.inputs["photo"])
+        weights = {str(k): float(v) for k, v in ctx.params["styles"].items()}
+        max_side, preserve = int(ctx.params["max_side"]), bool(ctx.params.get("preserve_colors"))
         device = pick_device()
         loaded = load_style_network(device)
-        progress.update(0, 1, loaded.status())
-        check_cancelled(progress)
+        ctx.progress.update(0, 1, loaded.status())
+        check_cancelled(ctx.progress)
         started = time.perf_counter()
         # A style the active version lacks (it changed since submit) is a ValueError: the job fails
         # with its message, which names the known styles.
         image = stylize_fast(loaded.model, photo, style_weights=weights, max_side=max_side,
                              preserve_colors=preserve, device=device)
         seconds = time.perf_counter() - started
-        progress.update(1, 1, f"Stylized {image.width}x{image.height} in {seconds:.2f} s", preview=image)
-        record = lineage(self.slug, params, model=loaded)
+        ctx.progress.update(1, 1, f"Stylized {image.width}x{image.height} in {seconds:.2f} s",
+                            preview=image)
+        record = lineage(self.slug, ctx.params, model=loaded)
         summary = {"styles": weights, "size": [image.width, image.height], "max_side": max_side,
                    "preserve_colors": preserve, "device": str(device), "seconds": round(seconds, 3)}
         return ToolOutput(files=[png_output("fast-style.png", image, record)], summary=summary,

@@ -11,12 +11,11 @@ import torch
 from django import forms
 
 from apps.catalog.loading import LoadedModel, load_active
-from ml.common.progress import Progress
-from ml.sentiment.batch import MAX_TEXT_CHARS  # a CSV's texts have the same limit
-from ml.sentiment.predict import SentimentModel, predict, segments
-from ml.sentiment.text import tokenize
+from ml.sentiment.data import MAX_TEXT_CHARS, tokenize  # a CSV's texts have the same limit
+from ml.sentiment.infer import SentimentModel, load, predict, segments
 
-from .base import OutputFile, Tool, ToolOutput, checked_params, register
+from .base import OutputFile, Tool, ToolOutput, checked_params
+from .context import RunContext
 
 ALL_WORDS = 10_000  # predict(top=...) large enough to weigh every distinct word
 
@@ -43,11 +42,10 @@ def load_sentiment(device: torch.device | None = None) -> LoadedModel[SentimentM
     """The active (or pinned) sentiment model on ``device`` (the CPU unless told), cached by the
     process. The tools score on the CPU; the invoke server's batches go to a GPU where there is one."""
     where = device or torch.device("cpu")
-    return load_active("sentiment", lambda ckpt: SentimentModel.from_checkpoint(ckpt, where),
-                       purpose=str(where))
+    # Validated when the version was added; loading checks the bytes are still those.
+    return load_active("sentiment", lambda ckpt: load(ckpt, where, validate=False), purpose=str(where))
 
 
-@register
 class SentimentTool(Tool):
     slug = "sentiment"
     family = "sentiment"
@@ -59,10 +57,10 @@ class SentimentTool(Tool):
     form_class = SentimentForm
     result_template = "tools/sentiment_result.html"
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        text = checked_params(SentimentForm, params)["text"]
+    def run(self, ctx: RunContext) -> ToolOutput:
+        text = checked_params(SentimentForm, ctx.params)["text"]
         loaded = load_sentiment()
-        progress.update(0, 1, loaded.status())
+        ctx.progress.update(0, 1, loaded.status())
         t0 = time.monotonic()
         result = predict(loaded.model, text, top=ALL_WORDS)
         weights = dict(result.words)
@@ -80,7 +78,7 @@ class SentimentTool(Tool):
             "segments": pieces, "model_kind": cfg.kind, "words_read": min(len(tokenize(text)), cfg.length),
             "words_limit": cfg.length, "seconds": round(time.monotonic() - t0, 4),
         }
-        progress.update(1, 1, f"{result.label} ({result.probability:.3f})")
+        ctx.progress.update(1, 1, f"{result.label} ({result.probability:.3f})")
         report = {k: summary[k] for k in ("label", "probability", "top_words", "model_kind")}
         files = [OutputFile("prediction.json", json.dumps({"text": text, **report}, indent=2).encode(),
                             "application/json")]

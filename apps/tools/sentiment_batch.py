@@ -11,30 +11,13 @@ from typing import Any
 
 from django import forms
 
-from apps.jobs.models import JobFile
-from ml.common.progress import NOT_RUN, Progress
-from ml.sentiment.batch import (
-    TableScores,
-    TextTable,
-    accuracy,
-    earlier_scores,
-    read_texts,
-    score_table,
-    scored_csv,
-)
-from ml.sentiment.data import MAX_BYTES, SentimentDataError
-from ml.sentiment.metrics import score_histogram
+from ml.common.metrics import score_histogram
+from ml.common.progress import NOT_RUN
+from ml.sentiment.data import MAX_BYTES, SentimentDataError, TextTable, earlier_scores, read_texts
+from ml.sentiment.infer import TableScores, accuracy, score_table, scored_csv
 
-from .base import (
-    CONTINUE_FROM,
-    CancelledWithResults,
-    OutputFile,
-    Tool,
-    ToolError,
-    ToolOutput,
-    checked_params,
-    register,
-)
+from .base import CancelledWithResults, OutputFile, Tool, ToolError, ToolOutput, checked_params
+from .context import EarlierJob, RunContext
 from .fields import TextUploadField
 from .lineage import lineage, png_output
 from .sentiment import load_sentiment
@@ -65,7 +48,6 @@ class SentimentBatchForm(forms.Form):
         return data
 
 
-@register
 class SentimentBatchTool(Tool):
     slug = "sentiment-batch"
     family = "sentiment"
@@ -79,19 +61,19 @@ class SentimentBatchTool(Tool):
     result_template = "tools/sentiment_batch_result.html"
     retry_field = "csv"
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        column = checked_params(SentimentBatchForm, params)["column"]
+    def run(self, ctx: RunContext) -> ToolOutput:
+        column = checked_params(SentimentBatchForm, ctx.params)["column"]
         try:
-            table = read_texts(inputs["csv"], column)
+            table = read_texts(ctx.inputs["csv"], column)
         except KeyError:
             raise ToolError("the job has no CSV file") from None
         except SentimentDataError as exc:
             raise ToolError(str(exc)) from exc
-        earlier = _earlier_scores(params.get(CONTINUE_FROM), column)
+        earlier = _earlier_scores(ctx.earlier, column)
         loaded = load_sentiment()
-        progress.update(0, len(table.rows), loaded.status())
+        ctx.progress.update(0, len(table.rows), loaded.status())
         t0 = time.monotonic()
-        result = score_table(loaded.model, table, earlier, progress=progress)
+        result = score_table(loaded.model, table, earlier, progress=ctx.progress)
         seconds = time.monotonic() - t0
         summary = _summary(table, result, column, seconds)
         record = lineage(self.slug, {"column": column}, model=loaded, rows=len(result.scored))
@@ -121,15 +103,13 @@ def _summary(table: TextTable, result: TableScores, column: str, seconds: float)
     return summary
 
 
-def _earlier_scores(job_id: Any, column: str) -> dict[int, tuple[str, float]]:
+def _earlier_scores(earlier: EarlierJob | None, column: str) -> dict[int, tuple[str, float]]:
     """The scores of the batch job this one completes (none for a first run)."""
-    if not job_id:
+    if earlier is None:
         return {}
-    stored = JobFile.objects.filter(job_id=job_id, role=JobFile.Role.RESULT, name=SCORED).first()
-    if stored is None:
+    data = earlier.result(SCORED)
+    if data is None:
         raise ToolError("The earlier batch's scores are gone; run the whole CSV again.")
-    with stored.file.open("rb") as fh:
-        data = fh.read()
     try:
         return earlier_scores(data, column)
     except SentimentDataError as exc:

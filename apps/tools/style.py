@@ -11,12 +11,13 @@ from django import forms
 from apps.catalog.loading import load_active
 from ml.common.device import pick_device
 from ml.common.images import load_image
-from ml.common.progress import Progress
+from ml.features.infer import load as load_features
+from ml.features.model import LITE0_LAYERS
 from ml.style.config import StyleConfig
-from ml.style.features import LITE0_LAYERS, feature_net_from_checkpoint
-from ml.style.gatys import stylize
+from ml.style.infer import stylize
 
-from .base import Tool, ToolOutput, register
+from .base import Tool, ToolOutput
+from .context import RunContext
 from .fields import UploadedImageField
 from .lineage import lineage, png_output
 
@@ -36,7 +37,6 @@ class StyleForm(forms.Form):
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
 
 
-@register
 class StyleTool(Tool):
     slug = "style"
     family = "style-features"
@@ -45,22 +45,22 @@ class StyleTool(Tool):
     queue = "gpu"
     form_class = StyleForm
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        cfg = StyleConfig(**_config_fields(params))
+    def run(self, ctx: RunContext) -> ToolOutput:
+        cfg = StyleConfig(**_config_fields(ctx.params))
         cfg.validate()
-        content = load_image(inputs["content"])
-        style = load_image(inputs["style"])
+        content = load_image(ctx.inputs["content"])
+        style = load_image(ctx.inputs["style"])
         # The feature network is the catalog's active "style-features" version, kept loaded.
         device = pick_device()
         layers = tuple(sorted(LITE0_LAYERS))
         loaded = load_active("style-features",
-                             lambda ckpt: feature_net_from_checkpoint(ckpt, layers)[0].to(device),
+                             lambda ckpt: load_features(ckpt, layers, device=device)[0],
                              purpose=f"all-layers@{device}")
         network = loaded.version.config.get("network", "?")
-        progress.update(0, cfg.steps, loaded.status())
-        result = stylize(cfg, content, style, progress=progress, device=device,
+        ctx.progress.update(0, cfg.steps, loaded.status())
+        result = stylize(cfg, content, style, progress=ctx.progress, device=device,
                          features=(loaded.model, network))
-        record = lineage(self.slug, params, seed=cfg.seed, model=loaded)
+        record = lineage(self.slug, ctx.params, seed=cfg.seed, model=loaded)
         summary = {"network": network, "losses": result.losses,
                    "steps": result.steps_done, "seconds": round(result.seconds, 2),
                    "config": asdict(cfg)}

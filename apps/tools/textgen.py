@@ -11,13 +11,11 @@ from django import forms
 
 from apps.catalog.loading import load_active
 from ml.common.device import pick_device
-from ml.common.family import build_as
-from ml.common.progress import Progress, check_cancelled
-from ml.families import get_family
-from ml.textgen.generate import generate
-from ml.textgen.model import CharRNN
+from ml.common.progress import check_cancelled
+from ml.textgen.infer import generate, load
 
-from .base import OutputFile, TextStream, Tool, ToolError, ToolOutput, checked_params, register
+from .base import OutputFile, Tool, ToolError, ToolOutput, checked_params
+from .context import RunContext
 
 MAX_SEED = 2**31 - 1
 MAX_LENGTH = 5_000
@@ -48,7 +46,6 @@ class TextgenForm(forms.Form):
         return data
 
 
-@register
 class TextgenTool(Tool):
     slug = "textgen"
     family = "textgen"
@@ -59,11 +56,12 @@ class TextgenTool(Tool):
     form_class = TextgenForm
     result_template = "tools/textgen_result.html"
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        p = checked_params(TextgenForm, params)
+    def run(self, ctx: RunContext) -> ToolOutput:
+        p = checked_params(TextgenForm, ctx.params)
+        progress = ctx.progress  # the job's reporter: the text goes to the page as it is written
         device = pick_device()
-        family = get_family("textgen")
-        loaded = load_active("textgen", lambda ckpt: build_as(CharRNN, family, ckpt).to(device),
+        # Validated when the version was added; loading checks the bytes are still those.
+        loaded = load_active("textgen", lambda ckpt: load(ckpt, device, validate=False),
                              purpose=str(device))
         length = p["length"]
         progress.update(0, length, loaded.status())
@@ -72,7 +70,6 @@ class TextgenTool(Tool):
                              top_k=p["top_k"] or None, seed=p["seed"], device=device)
         except ValueError as exc:  # e.g. a prime with characters the model never saw
             raise ToolError(str(exc)) from exc
-        stream = progress if isinstance(progress, TextStream) else None
         written: list[str] = []
         pending: list[str] = []
         t0 = last = time.monotonic()
@@ -82,14 +79,13 @@ class TextgenTool(Tool):
             now = time.monotonic()
             if now - last >= FLUSH_SECONDS:
                 check_cancelled(progress)
-                if stream is not None:
-                    stream.text("".join(pending))
+                progress.text("".join(pending))
                 pending.clear()
                 progress.update(len(written), length, f"{len(written)} of {length} characters")
                 last = now
         seconds = time.monotonic() - t0
-        if stream is not None and pending:
-            stream.text("".join(pending))
+        if pending:
+            progress.text("".join(pending))
         text = "".join(written)
         summary = {"prime": p["prime"], "text": text, "characters": len(text), "seed": p["seed"],
                    "temperature": p["temperature"], "top_k": p["top_k"], "device": str(device),

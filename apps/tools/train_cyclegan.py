@@ -12,11 +12,12 @@ from django import forms
 from ml.common.device import pick_device
 from ml.common.image_zip import RESIZE_MODES, prepare_image
 from ml.common.training import TrainResult
-from ml.cyclegan.training import TrainConfig, train
+from ml.cyclegan.config import TrainConfig
+from ml.cyclegan.training import train
 
-from .base import register
+from .context import JobProgress
 from .fields import ImageZipField
-from .training import JobProgress, TrainingForm, TrainingTool, log_skipped, read_zip
+from .training import TrainingForm, TrainingTool, log_skipped, read_zip
 
 
 def _int(label: str, low: int, high: int, initial: int, help_text: str = "") -> forms.IntegerField:
@@ -55,7 +56,6 @@ class TrainCycleGANForm(TrainingForm):
         return size
 
 
-@register
 class TrainCycleGANTool(TrainingTool):
     slug = "train-cyclegan"
     title = "Train a CycleGAN"

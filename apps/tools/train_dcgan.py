@@ -11,12 +11,12 @@ from django import forms
 from ml.common.device import pick_device
 from ml.common.image_zip import RESIZE_MODES, prepare_image
 from ml.common.training import TrainResult
-from ml.dcgan.config import IMAGE_SIZES
-from ml.dcgan.training import TrainConfig, train
+from ml.dcgan.config import IMAGE_SIZES, TrainConfig
+from ml.dcgan.training import train
 
-from .base import register
+from .context import JobProgress
 from .fields import ImageZipField
-from .training import JobProgress, TrainingForm, TrainingTool, log_skipped, read_zip
+from .training import TrainingForm, TrainingTool, log_skipped, read_zip
 
 
 class TrainDCGANForm(TrainingForm):
@@ -43,7 +43,6 @@ class TrainDCGANForm(TrainingForm):
                    "name", "seed", "dry_run"]
 
 
-@register
 class TrainDCGANTool(TrainingTool):
     slug = "train-dcgan"
     title = "Train a DCGAN"

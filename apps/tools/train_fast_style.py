@@ -16,12 +16,15 @@ from ml.common.device import pick_device
 from ml.common.image_zip import prepare_image
 from ml.common.images import load_image
 from ml.common.training import TrainResult
-from ml.style.fast_training import TrainConfig, photo_side, train
-from ml.style.features import feature_net_from_checkpoint
+from ml.fast_style.config import TrainConfig
+from ml.fast_style.data import photo_side
+from ml.fast_style.training import train
+from ml.features.infer import load as load_features
 
-from .base import ToolError, register
+from .base import ToolError
+from .context import JobProgress
 from .fields import ImageZipField, UploadedImageField
-from .training import JobProgress, TrainingForm, TrainingTool, log_skipped, read_zip
+from .training import TrainingForm, TrainingTool, log_skipped, read_zip
 
 SETTINGS = ("image_size", "style_size", "steps", "batch_size", "lr", "content_weight", "style_weight",
             "tv_weight", "sample_every", "seed", "dry_run")
@@ -74,7 +77,6 @@ class TrainFastStyleForm(TrainingForm):
         return data
 
 
-@register
 class TrainFastStyleTool(TrainingTool):
     slug = "train-fast-style"
     title = "Train a fast style"
@@ -97,7 +99,7 @@ class TrainFastStyleTool(TrainingTool):
         cfg = TrainConfig(style_name=params.get("style_name") or "style",
                           **{k: params[k] for k in SETTINGS}, report_every=10, checkpoint_every=100)
         device = pick_device()
-        loaded = load_active("style-features", lambda ckpt: feature_net_from_checkpoint(ckpt)[0].to(device),
+        loaded = load_active("style-features", lambda ckpt: load_features(ckpt, device=device)[0],
                              purpose=f"gatys-layers@{device}")
         progress.update(0, 0, f"{loaded.status()}; reading the images")
         style = load_image(inputs["style"])

@@ -10,13 +10,14 @@ from django import forms
 
 from ml.common.device import pick_device
 from ml.common.training import TrainResult
-from ml.sentiment.config import KINDS
+from ml.sentiment.config import KINDS, TrainConfig
 from ml.sentiment.data import MAX_BYTES, SentimentDataError, read_csv
-from ml.sentiment.training import TrainConfig, train
+from ml.sentiment.training import train
 
-from .base import ToolError, register
+from .base import ToolError
+from .context import JobProgress
 from .fields import TextUploadField
-from .training import JobProgress, TrainingForm, TrainingTool
+from .training import TrainingForm, TrainingTool
 
 KIND_NAMES = {"lstm": "Word LSTM (Udacity sentiment-rnn)", "bow": "Bag of words (logistic regression)"}
 
@@ -47,7 +48,6 @@ class TrainSentimentForm(TrainingForm):
                    "name", "seed", "dry_run"]
 
 
-@register
 class TrainSentimentTool(TrainingTool):
     slug = "train-sentiment"
     title = "Train a sentiment model"

@@ -10,12 +10,14 @@ from django import forms
 
 from ml.common.device import pick_device
 from ml.common.training import TrainResult
+from ml.textgen.config import TrainConfig
 from ml.textgen.data import DEFAULT_MAX_BYTES, TextDataError, read_text
-from ml.textgen.training import TrainConfig, train
+from ml.textgen.training import train
 
-from .base import ToolError, register
+from .base import ToolError
+from .context import JobProgress
 from .fields import TextUploadField
-from .training import JobProgress, TrainingForm, TrainingTool
+from .training import TrainingForm, TrainingTool
 
 
 class TrainTextgenForm(TrainingForm):
@@ -44,7 +46,6 @@ class TrainTextgenForm(TrainingForm):
                    "sample_prime", "name", "seed", "dry_run"]
 
 
-@register
 class TrainTextgenTool(TrainingTool):
     slug = "train-textgen"
     title = "Train a text generator"

@@ -16,7 +16,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 from django import forms
 from django.urls import reverse
@@ -24,31 +24,16 @@ from PIL import Image
 
 from apps.catalog import services as catalog
 from apps.catalog.models import ModelVersion
-from apps.jobs import events
-from apps.jobs.models import Job, JobEvent, job_workdir
-from apps.jobs.services import RESUME_FROM, TRAINING_STATE
 from ml.common.charts import loss_chart
 from ml.common.image_zip import ImageSet, ImageZipError, read_image_zip
-from ml.common.progress import Progress
 from ml.common.training import TrainResult
 
 from .base import OutputFile, Tool, ToolError, ToolOutput, checked_params
+from .context import TRAINING_STATE, EarlierJob, JobProgress, RunContext
 from .fields import zip_limits
 from .lineage import lineage, png_output
 
 MAX_SEED = 2**31 - 1
-
-
-@runtime_checkable
-class JobProgress(Progress, Protocol):
-    """The listener a job gives its tool (apps.jobs.reporter.JobReporter): Progress, plus the job
-    and its work folder."""
-
-    job: Job
-    workdir: Path
-
-    def log(self, message: str) -> None:
-        """A line in the job's log."""
 
 
 class TrainingForm(forms.Form):
@@ -93,24 +78,22 @@ class TrainingTool(Tool):
         lines += [f"Note: {note}" for note in result.notes]
         return "\n".join(lines)
 
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Progress) -> ToolOutput:
-        if not isinstance(progress, JobProgress):
+    def run(self, ctx: RunContext) -> ToolOutput:
+        if ctx.workdir is None:  # the checkpoint lives in the job's work folder
             raise ToolError("training runs only as a studio job")
-        p = self.params(checked_params(self.form_class, params))
-        state = progress.workdir / TRAINING_STATE
-        if params.get(RESUME_FROM) and not state.exists():
-            _copy_state(str(params[RESUME_FROM]), state)
-            _carry_chart(str(params[RESUME_FROM]), progress.job)
+        p = self.params(checked_params(self.form_class, ctx.params))
+        state = ctx.workdir / TRAINING_STATE
+        if ctx.earlier is not None and not state.exists():  # a resumed training's first attempt
+            _resume(ctx.earlier, state, ctx.progress)
         t0 = time.monotonic()
-        result = self.train(p, inputs, progress, state)
+        result = self.train(p, ctx.inputs, ctx.progress, state)
         seconds = time.monotonic() - t0
 
-        job = progress.job
         name = p.get("name") or f"{self.title} {time.strftime('%Y-%m-%d %H:%M')}"
         version = catalog.add_trained(
             self.family, name, result.checkpoint, previews=[("samples", _jpeg(result.preview))],
-            description=self.model_card(p, result), created_by=job.owner,
-            source_ref=f"job:{job.pk}",
+            description=self.model_card(p, result), created_by=ctx.owner,
+            source_ref=f"job:{ctx.job_id}",
             metrics={**result.final, "steps": result.step, self.data_unit: result.images},
         )
         state.unlink(missing_ok=True)  # finished: the model is in the catalog now
@@ -152,23 +135,16 @@ def log_skipped(progress: JobProgress, found: ImageSet, what: str) -> None:
                  f"{len(found.warnings)} files skipped: {shown}{more}")
 
 
-def _carry_chart(job_id: str, job: Job) -> None:
-    """The earlier job's loss points, as one event of this job, so its chart shows the whole
-    training, not just what this job adds (static/js/job.js draws an event's "history")."""
-    points = [[e.data["step"], e.data["metrics"]] for e in
-              JobEvent.objects.filter(job_id=job_id, kind="progress").order_by("seq") if "metrics" in e.data]
-    if points:
-        events.record(job, "progress", {"step": points[-1][0], "total": 0, "history": points,
-                                        "message": f"resuming the training of job {job_id}"})
-
-
-def _copy_state(job_id: str, state: Path) -> None:
-    source = job_workdir(job_id) / TRAINING_STATE
-    if not source.is_file():
+def _resume(earlier: EarlierJob, state: Path, progress: JobProgress) -> None:
+    """Start from the earlier job's training checkpoint, and carry its loss points over so this
+    job's chart shows the whole training, not just what this job adds."""
+    source = earlier.training_state()
+    if source is None:
         raise ToolError("The training checkpoint to resume from is gone (the earlier job finished or "
                         "its files were removed). Start a new training instead.")
     state.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, state)
+    progress.carry_history(earlier.loss_points(), f"resuming the training of job {earlier.id}")
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -20,9 +20,11 @@ from apps.catalog import loading
 from apps.catalog.models import ModelVersion
 from apps.jobs import runner
 from apps.jobs.models import Job, JobFile, JobState
-from apps.tools.base import ToolOutput, get_tool
+from apps.tools.base import ToolOutput
+from apps.tools.context import outside_job
 from apps.tools.cyclegan import tile_size
 from apps.tools.lineage import read_lineage
+from apps.tools.registry import get_tool
 from ml.common.model_cache import ModelCache
 from ml.common.sample_scene import sample_scene
 from tests.conftest import install_starter
@@ -73,7 +75,8 @@ def run_tool(photo: Image.Image, **params: Any) -> tuple[ToolOutput, Recorder]:
     tool = get_tool("cyclegan")
     assert tool is not None
     recorder = Recorder()
-    output = tool.run({"max_side": 1024, "tile": "auto", **params}, {"photo": png(photo)}, recorder)
+    output = tool.run(outside_job({"max_side": 1024, "tile": "auto", **params}, {"photo": png(photo)},
+                                  recorder))
     return output, recorder
 
 

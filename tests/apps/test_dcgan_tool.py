@@ -17,11 +17,13 @@ from apps.catalog.models import ModelVersion
 from apps.catalog.services import CatalogError
 from apps.jobs import runner
 from apps.jobs.models import Job, JobFile, JobState
-from apps.tools.base import OutputFile, ToolError, ToolOutput, get_tool
+from apps.tools.base import OutputFile, ToolError, ToolOutput
+from apps.tools.context import outside_job
 from apps.tools.dcgan import DCGANForm, DCGANTool
 from apps.tools.lineage import read_lineage
+from apps.tools.registry import get_tool
 from ml.common.model_cache import ModelCache
-from ml.common.progress import Cancelled, NullProgress
+from ml.common.progress import Cancelled
 from tests.conftest import install_starter
 
 from .conftest import make_job
@@ -99,7 +101,7 @@ class Recorder:
 
 def test_without_an_active_dcgan_it_says_what_to_do() -> None:
     with pytest.raises(CatalogError, match="No dcgan model is active.*install_starter_models"):
-        DCGANTool().run({"mode": "grid", "n": 4, "seed": 0}, {}, NullProgress())
+        DCGANTool().run(outside_job({"mode": "grid", "n": 4, "seed": 0}))
 
 
 def test_a_job_without_an_active_dcgan_fails_with_that_message(alice: Any) -> None:
@@ -111,7 +113,7 @@ def test_a_job_without_an_active_dcgan_fails_with_that_message(alice: Any) -> No
 
 def test_stored_parameters_are_checked_again() -> None:
     with pytest.raises(ToolError, match="n"):
-        DCGANTool().run({"mode": "grid", "n": 999, "seed": 0}, {}, NullProgress())
+        DCGANTool().run(outside_job({"mode": "grid", "n": 999, "seed": 0}))
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ def faces() -> ModelVersion:
 
 
 def run(params: dict[str, Any], progress: Any = None) -> ToolOutput:
-    return DCGANTool().run(params, {}, progress or NullProgress())
+    return DCGANTool().run(outside_job(params, {}, progress))
 
 
 def by_name(output: ToolOutput) -> dict[str, OutputFile]:

@@ -22,8 +22,9 @@ from PIL import Image
 from apps.catalog import starters
 from apps.catalog.models import ModelVersion
 from apps.jobs.models import Job, JobFile
-from apps.tools.base import get_tool
+from apps.tools.context import outside_job
 from apps.tools.lineage import read_lineage
+from apps.tools.registry import get_tool
 from ml.common.sample_scene import sample_scene
 
 pytestmark = pytest.mark.django_db
@@ -195,7 +196,7 @@ def run_tool(styles: dict[str, float], *, max_side: int = 64, preserve_colors: b
     assert tool is not None
     params = {"styles": styles, "max_side": max_side, "preserve_colors": preserve_colors}
     recorder = Recorder()
-    output = tool.run(params, {"photo": photo or photo_bytes()}, recorder)
+    output = tool.run(outside_job(params, {"photo": photo or photo_bytes()}, recorder))
     [result] = output.files
     assert result.name == "fast-style.png" and result.content_type == "image/png"
     image = Image.open(io.BytesIO(result.content))

@@ -19,10 +19,10 @@ from apps.catalog import services
 from apps.catalog.models import ModelVersion
 from apps.serving import stats
 from apps.serving.batcher import Batcher, reply_key
+from apps.tools.context import outside_job
 from apps.tools.dcgan import DCGANTool
 from apps.tools.fast_style import FastStyleTool
 from ml.common.checkpoint import checkpoint_dict
-from ml.common.progress import NullProgress
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.model import Generator
 
@@ -97,7 +97,7 @@ def test_dcgan_requests_share_a_pass_and_each_gets_its_jobs_grid() -> None:
     assert [r["batch"] for r in replies] == [3, 3, 3]
     for request, reply in zip(requests, replies, strict=True):
         params = {"mode": "grid", "n": request["n"], "seed": request["seed"]}
-        job = DCGANTool().run(params, {}, NullProgress())
+        job = DCGANTool().run(outside_job(params))
         grid = next(f for f in job.files if f.name == "grid.png")
         got, want = pixels(base64.b64decode(reply["png"])), pixels(grid.content)
         assert got.shape == want.shape
@@ -138,7 +138,7 @@ def test_fast_style_gives_the_jobs_picture() -> None:
     photo = photo_bytes((90, 60))
     [reply] = answer("fast-style", [{"id": "p", "version": None, "photo": base64.b64encode(photo).decode(),
                                      "styles": {style: 1.0}, "max_side": 64, "preserve_colors": False}])
-    job = FastStyleTool().run({"styles": {style: 1.0}, "max_side": 64}, {"photo": photo}, NullProgress())
+    job = FastStyleTool().run(outside_job({"styles": {style: 1.0}, "max_side": 64}, {"photo": photo}))
     got, want = pixels(base64.b64decode(reply["png"])), pixels(job.files[0].content)
     assert got.shape == (43, 64, 3) and np.array_equal(got, want)
     assert reply["model"] == version.label

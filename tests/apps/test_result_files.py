@@ -13,6 +13,7 @@ from django.db import connection
 from apps.jobs import events, runner
 from apps.jobs.models import JobFile, JobState
 from apps.tools.base import OutputFile, ToolOutput
+from apps.tools.context import RunContext
 
 from .conftest import make_job
 
@@ -20,8 +21,8 @@ SAMPLES = 17  # a DCGAN grid of 16: the grid and each face
 
 
 class ManyFiles:
-    def run(self, params: dict[str, Any], inputs: dict[str, bytes], progress: Any) -> ToolOutput:
-        progress.update(1, 1, "made them")
+    def run(self, ctx: RunContext) -> ToolOutput:
+        ctx.progress.update(1, 1, "made them")
         files = [OutputFile(f"sample-{i:03d}.png", bytes([i]) * 10, "image/png") for i in range(SAMPLES)]
         return ToolOutput(files=files, summary={"images": SAMPLES}, model_version="test")
 

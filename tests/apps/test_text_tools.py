@@ -23,7 +23,7 @@ from apps.tools.sentiment import SentimentForm
 from apps.tools.sentiment_batch import SentimentBatchForm
 from apps.tools.textgen import TextgenForm
 from apps.tools.train_sentiment import TrainSentimentForm
-from apps.tools.train_textgen import TrainTextgenForm
+from apps.tools.train_textgen import TrainTextgenForm, TrainTextgenTool
 
 from .conftest import make_job
 
@@ -252,7 +252,7 @@ def test_a_cancelled_textgen_training_resumes_where_it_stopped(alice: Any, monke
     assert run(job).state == JobState.CANCELLED
     monkeypatch.undo()
     assert services.can_resume(job) and not ModelVersion.objects.exists()
-    resumed = run(services.resume(job, "gpu"))
+    resumed = run(services.resume(job, TrainTextgenTool()))
     assert resumed.state == JobState.SUCCEEDED, resumed.error
     stopped = resumed.result["resumed_from"]
     assert 0 < stopped < 6 and resumed.result["steps"] == 6  # went on from the checkpoint, not from 0

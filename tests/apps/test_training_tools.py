@@ -20,6 +20,7 @@ from apps.catalog import services as catalog
 from apps.catalog.models import ModelVersion
 from apps.jobs import runner, services
 from apps.jobs.models import Job, JobFile, JobState, job_workdir
+from apps.tools.context import TRAINING_STATE
 from apps.tools.lineage import read_lineage
 from apps.tools.train_dcgan import TrainDCGANForm, TrainDCGANTool
 
@@ -131,7 +132,7 @@ def test_a_training_job_streams_metrics_and_registers_a_draft_version(alice: Any
         assert [h["step"] for h in json.load(fh)] == [1, 2, 3, 4]
     assert files[f"dcgan-v{version.version}.pt"].size == version.size
     # Finished: no training checkpoint left to resume.
-    assert not (job_workdir(job.pk) / services.TRAINING_STATE).exists()
+    assert not (job_workdir(job.pk) / TRAINING_STATE).exists()
     assert not services.can_resume(job)
 
 
@@ -202,14 +203,14 @@ def test_a_cancelled_training_resumes_in_a_new_job(alice: Any, client: Client, m
     assert ModelVersion.objects.get().metrics["steps"] == 6
 
     # "Run again" of the resumed job trains from scratch.
-    rerun = services.rerun(resumed, "gpu")
+    rerun = services.rerun(resumed, TrainDCGANTool())
     assert "resume_from" not in rerun.params
 
 
 def test_another_user_cannot_resume_or_see_it(alice: Any, bob: Any, client: Client) -> None:
     job = training_job(alice)
     Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
-    state = job_workdir(job.pk) / services.TRAINING_STATE
+    state = job_workdir(job.pk) / TRAINING_STATE
     state.parent.mkdir(parents=True)
     state.write_bytes(b"x")
     client.login(username="bob", password=PASSWORD)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from django.core.management import get_commands
 
-from apps.tools.base import all_tools
+from apps.tools.registry import all_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -28,8 +28,8 @@ from apps.serving import stats
 from apps.serving.batcher import Batcher
 from ml.common.checkpoint import checkpoint_dict
 from ml.sentiment.config import SentimentConfig
+from ml.sentiment.infer import load, predict
 from ml.sentiment.model import build_model
-from ml.sentiment.predict import SentimentModel, predict
 from tests.apps.test_invoke_server import dcgan_version, pixels
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -62,7 +62,7 @@ def serving() -> tuple[threading.Thread, threading.Event]:
 
 
 def test_concurrent_invokes_are_batched_and_each_gets_its_own_score(stack: Any) -> None:
-    reference = SentimentModel.from_checkpoint(active_model())
+    reference = load(active_model())
     token = ApiToken.issue(get_user_model().objects.create_user("invoker"), "t")[1]
     redis.Redis.from_url(settings.REDIS_URL).delete(stats.STATS_KEY)
     server, stop = serving()
