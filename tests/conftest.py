@@ -13,11 +13,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PIL import Image
 
+if TYPE_CHECKING:
+    from django.test import Client
+
 ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "pw-for-tests-1"
 
 
 def png_bytes(size: tuple[int, int] = (48, 40), color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
@@ -183,3 +188,33 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stac
     yield stack
     _stop(stack.worker)
     _stop(server)
+
+
+# Users ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice", password=PASSWORD)
+
+
+@pytest.fixture
+def bob(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("bob", password=PASSWORD)
+
+
+def client_for(user: Any) -> Client:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice: Any) -> Client:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob: Any) -> Client:
+    return client_for(bob)

@@ -56,7 +56,7 @@ def generate(model: Generator, z: torch.Tensor, device: torch.device | str = "cp
     """Images (N, nc, 64, 64) in [0, 1] on the CPU for latents z (N, nz, 1, 1), ``chunk`` at a time.
 
     In eval mode each image depends only on its own latent, so chunking does not change the images
-    (tests/ml/test_dcgan_walk.py checks it). ``progress`` hears "k/N images" after each chunk and
+    (tests/ml/dcgan/test_walk.py checks it). ``progress`` hears "k/N images" after each chunk and
     may cancel between chunks.
     """
     model.eval()  # batch norm uses its running statistics, not this batch's

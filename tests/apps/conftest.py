@@ -14,14 +14,11 @@ from unittest import mock
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
-from django.test import Client
 from PIL import Image
 
 from apps.jobs import events
 from apps.jobs.models import Job, JobFile, JobState
 from tests.conftest import png_bytes
-
-PASSWORD = "pw-for-tests-1"
 
 # WhiteNoise warns whenever a handler is built and STATIC_ROOT is missing (tests never collectstatic).
 Path(django_settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
@@ -46,32 +43,6 @@ def revoke() -> Iterator[mock.MagicMock]:
     """Cancelling a queued job revokes its message; here that must not reach a real broker."""
     with mock.patch("apps.jobs.services._revoke") as patched:
         yield patched
-
-
-@pytest.fixture
-def alice(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password=PASSWORD)
-
-
-@pytest.fixture
-def bob(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("bob", password=PASSWORD)
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def alice_client(alice: Any) -> Client:
-    return client_for(alice)
-
-
-@pytest.fixture
-def bob_client(bob: Any) -> Client:
-    return client_for(bob)
 
 
 def make_job(owner: Any, kind: str = "sleep", state: str = JobState.QUEUED,

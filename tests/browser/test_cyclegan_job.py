@@ -10,9 +10,8 @@ import pytest
 
 from apps.catalog.models import ModelVersion
 from ml.common.sample_scene import sample_scene
+from tests.browser.test_style_job import sign_up
 from tests.conftest import install_starter
-
-from .test_style_job import sign_up
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from apps.tools.lineage import read_lineage
-from tests.apps.test_fast_style_tool import GLOW, STARRY, install_fast_style_starter
+from tests.apps.tools.test_fast_style import GLOW, STARRY, install_fast_style_starter
 from tests.browser.test_style_job import content_image, sign_up
 
 TERMINAL = ("succeeded", "failed", "cancelled")

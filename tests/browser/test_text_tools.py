@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from apps.jobs.models import Job
-from tests.apps.test_text_tools import austenish, csv_bytes, reviews
+from tests.apps.tools.test_text_tools import austenish, csv_bytes, reviews
 from tests.browser.test_dcgan_job import image_loaded, wait_for_success
 from tests.browser.test_style_job import sign_up
 

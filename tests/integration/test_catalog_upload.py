@@ -18,8 +18,7 @@ from django.test import Client
 
 from apps.catalog.models import ModelVersion
 from ml.cyclegan.starter import find_vintagify_weights
-
-from .helpers import wait_for
+from tests.integration.helpers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -16,8 +16,7 @@ from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
 from ml.common.sample_scene import sample_scene
 from tests.conftest import install_starter
-
-from .helpers import is_terminal, logged_in, open_socket, read_events, submit
+from tests.integration.helpers import is_terminal, logged_in, open_socket, read_events, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

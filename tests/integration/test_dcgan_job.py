@@ -13,8 +13,7 @@ from apps.catalog.models import ModelVersion
 from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
 from tests.conftest import install_starter
-
-from .helpers import logged_in, submit, wait_for
+from tests.integration.helpers import logged_in, submit, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -12,9 +12,8 @@ from PIL import Image
 
 from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
-from tests.apps.test_fast_style_tool import GLOW, STARRY, install_fast_style_starter, photo_bytes
-
-from .helpers import job_state, logged_in, submit, wait_for
+from tests.apps.tools.test_fast_style import GLOW, STARRY, install_fast_style_starter, photo_bytes
+from tests.integration.helpers import job_state, logged_in, submit, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

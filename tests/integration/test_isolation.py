@@ -7,8 +7,15 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from apps.jobs.models import JobFile
-
-from .helpers import is_terminal, job_state, logged_in, open_socket, read_events, submit, wait_for
+from tests.integration.helpers import (
+    is_terminal,
+    job_state,
+    logged_in,
+    open_socket,
+    read_events,
+    submit,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,7 @@ from PIL import Image
 
 from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
-
-from .helpers import (
+from tests.integration.helpers import (
     is_terminal,
     job_state,
     logged_in,

@@ -15,8 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from apps.monitoring import gpu
 from ml.common import device
 from ml.common.device import CudaMemory
-
-from .helpers import is_terminal, logged_in, open_socket, read_events, submit
+from tests.integration.helpers import is_terminal, logged_in, open_socket, read_events, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +40,7 @@ def test_metrics_read_the_real_queues_and_jobs(stack: Any) -> None:
 
 def test_gpu_memory_published_to_redis_shows_in_the_servers_scrape(stack: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    # This process stands in for a GPU worker (the real worker's path is tests/apps/test_gpu_metrics.py).
+    # This process stands in for a GPU worker (the real worker's path: tests/integration/test_gpu_metrics.py).
     figures = [CudaMemory(0, allocated=1, reserved=2, peak=3, total=4)]
     monkeypatch.setattr(device, "cuda_memory", lambda: figures)
     assert gpu.publish_gpu_memory("live-test")

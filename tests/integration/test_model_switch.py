@@ -8,8 +8,7 @@ from django.test import Client
 
 from apps.jobs.models import Job
 from tests.conftest import install_feature_network
-
-from .helpers import submit_style, wait_for
+from tests.integration.helpers import submit_style, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

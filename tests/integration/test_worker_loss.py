@@ -8,8 +8,7 @@ import psutil
 import pytest
 
 from apps.jobs.models import Job
-
-from .helpers import job_state, logged_in, submit, wait_for
+from tests.integration.helpers import job_state, logged_in, submit, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

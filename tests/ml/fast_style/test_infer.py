@@ -1,0 +1,105 @@
+"""Inference on tiny images with random weights: style-weight checks, sizes, colours, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ml.common.checkpoint import save_checkpoint
+from ml.fast_style.config import FastStyleConfig
+from ml.fast_style.family import build
+from ml.fast_style.infer import FastStyleModel, resolve_style_weights, stylize_fast
+from ml.fast_style.infer import load as load_fast_style
+from ml.fast_style.predict import main
+from tests.ml.conftest import gradient_image
+
+
+def tiny_multistyle() -> FastStyleModel:
+    torch.manual_seed(0)
+    config = FastStyleConfig(kind="multistyle", styles=["ink", "oil", "pastel"], n_styles=3)
+    net = build(config)
+    with torch.no_grad():  # distinct per-style scale/shift so blends differ
+        for name, p in net.named_parameters():
+            if name.endswith("gamma") or name.endswith("beta"):
+                p.copy_(torch.randn_like(p))
+    return FastStyleModel(config=config, net=net.eval())
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ({"watercolour": 1.0}, "unknown style 'watercolour'"),
+        ({"ink": 1.0, "oil": -0.5}, "must be a finite number >= 0"),
+        ({"ink": 0.0, "oil": 0.0}, "all zero"),
+        ({"ink": float("nan")}, "must be a finite number"),
+        ({}, "empty"),
+    ],
+)
+def test_it_rejects_bad_style_weights(weights: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        resolve_style_weights(tiny_multistyle().config, weights)
+
+
+def test_blend_weights_are_normalised() -> None:
+    vec = resolve_style_weights(tiny_multistyle().config, {"ink": 1, "pastel": 3})
+    assert vec.tolist() == [0.25, 0.0, 0.75]
+
+
+@pytest.mark.parametrize("size", [(33, 21), (17, 9), (5, 3), (64, 48)])
+def test_output_size_equals_input_size(size: tuple[int, int]) -> None:
+    out = stylize_fast(tiny_multistyle(), gradient_image(size), style_weights={"oil": 1}, max_side=512)
+    assert out.size == size and out.mode == "RGB"
+
+
+def test_a_blend_lies_between_its_styles() -> None:
+    model, img = tiny_multistyle(), gradient_image((40, 32))
+    ink, oil = (np.asarray(stylize_fast(model, img, style_weights={s: 1})) for s in ("ink", "oil"))
+    mix = np.asarray(stylize_fast(model, img, style_weights={"ink": 1, "oil": 1}))
+    assert not np.array_equal(ink, oil)
+    assert not np.array_equal(mix, ink) and not np.array_equal(mix, oil)
+
+
+def test_preserve_colors_keeps_the_chroma() -> None:
+    img, model = gradient_image((48, 40)), tiny_multistyle()
+
+    def chroma_error(out: Image.Image) -> float:
+        # RGB clipping after swapping in a new luminance moves chroma a little, so compare with
+        # the plain stylization rather than demand an exact match.
+        pairs = zip(img.convert("YCbCr").split()[1:], out.convert("YCbCr").split()[1:], strict=True)
+        return float(np.mean([np.abs(np.asarray(a, float) - np.asarray(b, float)).mean() for a, b in pairs]))
+
+    kept = chroma_error(stylize_fast(model, img, preserve_colors=True))
+    plain = chroma_error(stylize_fast(model, img))
+    assert kept < 8 and kept < plain / 3, (kept, plain)
+
+
+def test_transformer_net_refuses_a_second_style() -> None:
+    model = FastStyleModel(
+        FastStyleConfig(styles=["mosaic"]), build(FastStyleConfig(styles=["mosaic"])).eval()
+    )
+    assert stylize_fast(model, gradient_image((23, 19)), style_weights={"mosaic": 1}).size == (23, 19)
+    with pytest.raises(ValueError, match="unknown style 'candy'"):
+        stylize_fast(model, gradient_image(), style_weights={"candy": 1})
+
+
+def test_the_cli_stylizes_with_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tiny_multistyle()
+    save_checkpoint(
+        tmp_path / "m.pt", family="fast-style", config=model.config, state_dict=model.net.state_dict()
+    )
+    assert load_fast_style(tmp_path / "m.pt").config.styles == ["ink", "oil", "pastel"]
+    gradient_image((45, 31)).save(tmp_path / "in.png")
+    ckpt = ["--checkpoint", str(tmp_path / "m.pt")]
+    assert (
+        main([str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--blend", "ink=1,oil=2", *ckpt])
+        == 0
+    )
+    assert Image.open(tmp_path / "out.png").size == (45, 31)
+    assert main(["--list-styles", *ckpt]) == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == ["ink", "oil", "pastel"]
+    assert main([str(tmp_path / "in.png"), "-o", str(tmp_path / "x.png"), "--style", "nope", *ckpt]) == 2
+    assert "unknown style 'nope'" in capsys.readouterr().err
