@@ -127,7 +127,7 @@ def _studio_checkpoint(version: ModelVersion, family: Family) -> dict[str, Any]:
         obj = load_any(fh, max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
     if is_studio_checkpoint(obj):
         return as_family_checkpoint(obj, obj.get("family")) or obj
-    if family.importer is None:
+    if not family.importer:
         raise CheckpointError("not a studio checkpoint (no 'format: studio-checkpoint' marker), and "
                               f"the {family.name} family imports no public formats")
     del obj
@@ -138,7 +138,7 @@ def _studio_checkpoint(version: ModelVersion, family: Family) -> dict[str, Any]:
         with version.checkpoint.open("rb") as src, open(local, "wb") as dst:
             shutil.copyfileobj(src, dst)
         try:
-            checkpoint = family.importer(str(local))
+            checkpoint = family.import_public(str(local))
         except CheckpointError as exc:
             raise CheckpointError(
                 f"not a studio checkpoint, nor a public {family.name} format: {exc}") from exc

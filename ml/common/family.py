@@ -8,6 +8,7 @@ catalog (apps/catalog) only ever talks to families through this contract; each f
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -26,9 +27,16 @@ class Family:
     build: Callable[[Any], nn.Module]  # config instance -> untrained module with the right shapes
     example_input: Callable[[Any], torch.Tensor]  # config -> a tiny input for the dry-run forward
     description: str = ""
-    # A file in one of the family's public formats (ml/<family>/formats.py) -> studio checkpoint
-    # dict; CheckpointError when it is none of them. None: the family reads only studio files.
-    importer: Callable[[str], dict[str, Any]] | None = None
+    # "module:function" reading a file in one of the family's public formats (ml/<family>/formats.py)
+    # into a studio checkpoint dict, CheckpointError when it is none of them; imported only when a
+    # file comes (the formats pull in more). "": the family reads only studio files.
+    importer: str = ""
+
+    def import_public(self, path: str) -> dict[str, Any]:
+        """A file in one of the family's public formats -> studio checkpoint (see ``importer``)."""
+        module, name = self.importer.split(":")
+        checkpoint: dict[str, Any] = getattr(importlib.import_module(module), name)(path)
+        return checkpoint
 
 
 @dataclass

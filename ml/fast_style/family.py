@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -26,20 +24,8 @@ def example_input(config: FastStyleConfig) -> torch.Tensor:
     return ramp * 255 if config.kind == "transformer-net" else ramp
 
 
-def import_public(path: str) -> dict[str, Any]:
-    """A file in a public format -> studio checkpoint (formats.py is imported only when needed)."""
-    from ml.fast_style.formats import import_transformer_net
-
-    return import_transformer_net(path)
-
-
-FAST_STYLE = register(
-    Family(
-        name="fast-style",
-        config_class=FastStyleConfig,
-        build=build,
-        example_input=example_input,
-        importer=import_public,
-        description="Feed-forward style transfer: Johnson TransformerNet or a blendable multi-style net",
-    )
-)
+FAST_STYLE = register(Family(
+    name="fast-style", config_class=FastStyleConfig, build=build, example_input=example_input,
+    importer="ml.fast_style.formats:import_transformer_net",
+    description="Feed-forward style transfer: Johnson TransformerNet or a blendable multi-style net",
+))

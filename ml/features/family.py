@@ -8,8 +8,6 @@ layers a job reads when it builds the frozen FeatureNet (``load``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from ml.common.family import Family
@@ -23,20 +21,8 @@ def example_input(cfg: StyleFeaturesConfig) -> torch.Tensor:
     return torch.linspace(0, 1, 3 * 32 * 32).reshape(1, 3, 32, 32)
 
 
-def import_public(path: str) -> dict[str, Any]:
-    """A file in a public format -> studio checkpoint (formats.py is imported only when needed)."""
-    from ml.features.formats import import_feature_network
-
-    return import_feature_network(path)
-
-
-STYLE_FEATURES = register(
-    Family(
-        name="style-features",
-        config_class=StyleFeaturesConfig,
-        build=build,
-        example_input=example_input,
-        importer=import_public,
-        description="Feature network for Gatys style transfer: EfficientNet-Lite0 or VGG19 (ImageNet)",
-    )
-)
+STYLE_FEATURES = register(Family(
+    name="style-features", config_class=StyleFeaturesConfig, build=build, example_input=example_input,
+    importer="ml.features.formats:import_feature_network",
+    description="Feature network for Gatys style transfer: EfficientNet-Lite0 or VGG19 (ImageNet)",
+))

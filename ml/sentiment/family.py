@@ -4,7 +4,6 @@ four-word text."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ml.common.family import Family
 from ml.families import register
@@ -13,21 +12,12 @@ from ml.sentiment.data import FIRST_ID
 from ml.sentiment.model import build_model
 
 
-def build(cfg: SentimentConfig) -> nn.Module:
-    return build_model(cfg)
-
-
 def example_input(cfg: SentimentConfig) -> torch.Tensor:
     """(1, 4): the first four vocabulary words in turn (repeating when there are fewer)."""
     return (FIRST_ID + torch.arange(4) % len(cfg.words)).unsqueeze(0)
 
 
-FAMILY = register(
-    Family(
-        name="sentiment",
-        config_class=SentimentConfig,
-        build=build,
-        example_input=example_input,
-        description="Sentiment classifier: word LSTM (Udacity sentiment-rnn) or bag-of-words baseline",
-    )
-)
+FAMILY = register(Family(
+    name="sentiment", config_class=SentimentConfig, build=build_model, example_input=example_input,
+    description="Sentiment classifier: word LSTM (Udacity sentiment-rnn) or bag-of-words baseline",
+))

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from ml.common.family import Family
 from ml.families import register
 from ml.textgen.config import CharRNNConfig
 from ml.textgen.model import CharRNN
-
-
-def build(cfg: CharRNNConfig) -> CharRNN:
-    return CharRNN(cfg)
 
 
 def example_input(cfg: CharRNNConfig) -> torch.Tensor:
@@ -24,20 +18,8 @@ def example_input(cfg: CharRNNConfig) -> torch.Tensor:
     return x
 
 
-def import_public(path: str) -> dict[str, Any]:
-    """A file in a public format -> studio checkpoint (formats.py is imported only when needed)."""
-    from ml.textgen.formats import import_char_rnn
-
-    return import_char_rnn(path)
-
-
-FAMILY = register(
-    Family(
-        name="textgen",
-        config_class=CharRNNConfig,
-        build=build,
-        example_input=example_input,
-        importer=import_public,
-        description="Character-level LSTM text generator (Udacity char-RNN layout)",
-    )
-)
+FAMILY = register(Family(
+    name="textgen", config_class=CharRNNConfig, build=CharRNN, example_input=example_input,
+    importer="ml.textgen.formats:import_char_rnn",
+    description="Character-level LSTM text generator (Udacity char-RNN layout)",
+))

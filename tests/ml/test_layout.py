@@ -1,12 +1,15 @@
 """Every model family in ml/ has the same layout: the same file names, an inference command line
-named alike, and no module importing one that imports it back (ml/__init__.py lists the files)."""
+named alike, and ml imports alone (ml/__init__.py lists the files; tests/test_import_cycles.py checks
+that no ml module imports one that imports it back)."""
 
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +32,7 @@ FAMILIES = {
 }
 COMMON = {"__init__.py", "bundled_images.py", "charts.py", "checkpoint.py", "device.py", "family.py",
           "image_zip.py", "images.py", "metrics.py", "model_cache.py", "progress.py", "rds.py",
-          "sample_scene.py", "starter.py", "terminal.py", "training.py", "training_cli.py"}
+          "sample_scene.py", "starter.py", "terminal.py", "training.py", "training_cli.py", "training_run.py"}
 
 
 def python_files(folder: Path) -> set[str]:
@@ -60,84 +63,49 @@ def test_every_registered_family_module_exists() -> None:
     assert set(REGISTERED) == {"dcgan", "cyclegan", "fast-style", "style-features", "textgen", "sentiment"}
 
 
-def test_every_prediction_command_line_answers_help() -> None:
-    """``python -m ml.<family>.predict --help`` for each, run as -m runs it (runpy) in one interpreter
-    so torch imports once: each must exit 0 and name itself."""
+# One interpreter for the checks that need ml imported alone (torch loads once, ~2 s): no Django
+# settings in its environment, as a worker's child or a user's shell has none.
+ALONE = """
+import contextlib, importlib, io, json, pathlib, runpy, sys
+modules = sorted('.'.join(p.with_suffix('').parts) for p in pathlib.Path('ml').rglob('*.py')
+                 if p.name != '__init__.py')
+for m in modules:
+    importlib.import_module(m)
+forbidden = sorted(m for m in sys.modules if m.split('.')[0] in FORBIDDEN)
+helps = {}
+for family in FAMILIES:
+    module, out = f'ml.{family}.predict', io.StringIO()
+    sys.argv = [module, '--help']
+    with contextlib.redirect_stdout(out):
+        try:
+            runpy.run_module(module, run_name='__main__', alter_sys=True)
+        except SystemExit as exc:
+            helps[family] = (exc.code, out.getvalue())
+print(json.dumps({'modules': modules, 'forbidden': forbidden, 'helps': helps}))
+"""
+FORBIDDEN = ("django", "apps", "studio", "channels", "celery")
+
+
+@pytest.fixture(scope="module")
+def ml_alone() -> dict[str, Any]:
+    """Every ml module imported in a fresh interpreter, then each ``python -m ml.<family>.predict
+    --help`` run as -m runs it (runpy)."""
     families = sorted(f for f, files in FAMILIES.items() if "predict.py" in files)
-    script = (
-        "import contextlib, io, runpy, sys\n"
-        f"for family in {families!r}:\n"
-        "    module, out = f'ml.{family}.predict', io.StringIO()\n"
-        "    sys.argv = [module, '--help']\n"
-        "    with contextlib.redirect_stdout(out):\n"
-        "        try:\n"
-        "            runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
-        "        except SystemExit as exc:\n"
-        "            assert exc.code == 0, (family, exc.code)\n"
-        "    assert f'python -m {module}' in out.getvalue(), (family, out.getvalue())\n"
-        "    print(family)\n"
-    )
+    script = f"FORBIDDEN = {FORBIDDEN!r}\nFAMILIES = {families!r}\n{ALONE}"
     done = subprocess.run([sys.executable, "-c", script], cwd=ML.parent, capture_output=True, text=True,
-                          timeout=300)
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ML.parent)}, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == families
+    report: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return report
 
 
-def ml_imports() -> dict[str, set[str]]:
-    """Module -> the ml modules it imports anywhere in it (inside functions too)."""
-    graph: dict[str, set[str]] = {}
-    for path in ML.rglob("*.py"):
-        parts = path.relative_to(ML.parent).with_suffix("").parts
-        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                targets.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                # "from ml.x import y": y may be a module (ml.x.y) or a name in ml.x
-                targets.update(f"{node.module}.{a.name}" for a in node.names)
-                targets.add(node.module)
-        graph[module] = {t for t in targets if t.startswith("ml.")}
-    return {m: {t for t in ts if t in graph and t != m} for m, ts in graph.items()}
+def test_importing_all_of_ml_pulls_in_no_django_or_apps(ml_alone: dict[str, Any]) -> None:
+    assert len(ml_alone["modules"]) > 60 and "ml.dcgan.training" in ml_alone["modules"]
+    assert ml_alone["forbidden"] == []
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return found
-
-
-def test_no_ml_module_imports_one_that_imports_it_back() -> None:
-    graph = ml_imports()
-    assert "ml.features.model" in graph["ml.style.model"]  # the graph sees real imports
-    assert cycles(graph) == []
-
-
-def test_the_cycle_check_finds_a_cycle() -> None:
-    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+def test_every_prediction_command_line_answers_help(ml_alone: dict[str, Any]) -> None:
+    families = sorted(f for f, files in FAMILIES.items() if "predict.py" in files)
+    assert sorted(ml_alone["helps"]) == families
+    for family, (code, text) in ml_alone["helps"].items():
+        assert code == 0 and f"python -m ml.{family}.predict" in text, (family, code, text[:300])

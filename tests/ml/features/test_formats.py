@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torchvision
 from PIL import Image
 
 from ml.common.checkpoint import CheckpointError, save_checkpoint
@@ -25,17 +24,22 @@ ALL = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
 
 @pytest.fixture(scope="module")
 def vgg19(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Sequential, dict]:
-    """torchvision's own vgg19 (random weights, biases too) saved as its hub file is laid out, and
-    that file imported. Done once: the 120 M-parameter classifier makes it a few seconds."""
+    """torchvision's own vgg19 conv stack (random weights, biases too) saved as its hub file is laid
+    out, ``features.*`` and ``classifier.*`` keys, and that file imported. The classifier's tensors
+    are stand-ins: the importer drops them, and the real 120 M parameters take seconds to draw."""
+    from torchvision.models.vgg import cfgs, make_layers
+
     torch.manual_seed(0)
-    model = torchvision.models.vgg19(weights=None).eval()
+    features = make_layers(cfgs["E"], batch_norm=False).eval()  # what vgg19() builds as .features
     with torch.no_grad():
-        for m in model.features:
+        for m in features:
             if isinstance(m, torch.nn.Conv2d):
                 m.bias.normal_(0, 0.1)
+    state = {f"features.{k}": v for k, v in features.state_dict().items()}
+    state.update({f"classifier.{i}.{part}": torch.zeros(2) for i in (0, 3, 6) for part in ("weight", "bias")})
     path = tmp_path_factory.mktemp("hub") / "vgg19-dcbb9e9d.pth"
-    torch.save(model.state_dict(), path)
-    return model.features, import_torchvision_vgg19(path)
+    torch.save(state, path)
+    return features, import_torchvision_vgg19(path)
 
 
 @pytest.fixture(scope="module")
