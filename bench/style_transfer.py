@@ -162,14 +162,8 @@ class Stopwatch:
         self.hit: tuple[int, float, float] | None = None
         self.best = float("inf")
 
-    def update(
-        self,
-        step: int,
-        total: int,
-        message: str = "",
-        preview: Image.Image | None = None,
-        metrics: dict[str, float] | None = None,
-    ) -> None:
+    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
+               metrics: dict[str, float] | None = None) -> None:
         if self.final_label in message and metrics and self.hit is None:
             self.best = min(self.best, metrics["loss"])
             if metrics["loss"] <= self.target:

@@ -30,14 +30,8 @@ class JobReporter:
         self._last_cancel_check = 0.0
         self._cancelled = False
 
-    def update(
-        self,
-        step: int,
-        total: int,
-        message: str = "",
-        preview: Image.Image | None = None,
-        metrics: dict[str, float] | None = None,
-    ) -> None:
+    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
+               metrics: dict[str, float] | None = None) -> None:
         now = time.monotonic()
         final = total > 0 and step >= total
         # Metrics are never dropped: they are the points of a training job's loss chart, and ml

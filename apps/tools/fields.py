@@ -9,54 +9,61 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from ml.common.image_zip import ImageZipError, ZipLimits, read_image_zip
-from ml.common.images import ImageError, load_image
+from ml.common.image_zip import ZipLimits, read_image_zip
+from ml.common.images import load_image
 
 
-class UploadedImageField(forms.FileField):
-    """A file that must be a real, not-too-large image; checked by decoding it, not by its name."""
+class CheckedUploadField(forms.FileField):
+    """An upload checked at submit, so a bad file is refused before a job is queued: over
+    ``max_bytes()`` it is refused by its size alone; otherwise ``inspect`` reads it, and a ValueError
+    it raises (ImageError, ImageZipError, a text reader's error) becomes the field's error."""
+
+    def max_bytes(self) -> int:
+        raise NotImplementedError
+
+    def inspect(self, upload: Any) -> None:
+        """Read the upload (at its start) and raise ValueError when it will not do."""
 
     def clean(self, data: Any, initial: Any = None) -> Any:
         upload = super().clean(data, initial)
         if upload is None:
             return upload
-        limit = settings.STUDIO_MAX_UPLOAD_BYTES
+        limit = self.max_bytes()
         if upload.size > limit:
             raise forms.ValidationError(
                 f"{upload.name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
             )
         upload.seek(0)
         try:
-            load_image(upload.read(), max_bytes=limit, max_pixels=settings.STUDIO_MAX_IMAGE_PIXELS)
-        except ImageError as exc:
+            self.inspect(upload)
+        except ValueError as exc:
             raise forms.ValidationError(f"{upload.name}: {exc}") from exc
         upload.seek(0)
         return upload
 
 
-class ImageZipField(forms.FileField):
+class UploadedImageField(CheckedUploadField):
+    """A file that must be a real, not-too-large image; checked by decoding it, not by its name."""
+
+    def max_bytes(self) -> int:
+        return int(settings.STUDIO_MAX_UPLOAD_BYTES)
+
+    def inspect(self, upload: Any) -> None:
+        load_image(upload.read(), max_bytes=self.max_bytes(), max_pixels=settings.STUDIO_MAX_IMAGE_PIXELS)
+
+
+class ImageZipField(CheckedUploadField):
     """A zip of training images, checked before the job is queued: a zip at all, within the upload
     limit, no bomb, not too many files, and at least one real image (ml.common.image_zip does the
     checks; the worker reads every image, skipping and naming the ones that are not)."""
 
-    def clean(self, data: Any, initial: Any = None) -> Any:
-        upload = super().clean(data, initial)
-        if upload is None:
-            return upload
-        limit = settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"{upload.name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
-            )
-        upload.seek(0)
-        try:
-            # The directory's refusals (bomb, file count, size) and one usable image: decoding every
-            # image of a 200 MB set here would hold up the web request; the worker reads them all.
-            read_image_zip(upload, limits=zip_limits(), max_images=1)
-        except ImageZipError as exc:
-            raise forms.ValidationError(f"{upload.name}: {exc}") from exc
-        upload.seek(0)
-        return upload
+    def max_bytes(self) -> int:
+        return int(settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES)
+
+    def inspect(self, upload: Any) -> None:
+        # The directory's refusals (bomb, file count, size) and one usable image: decoding every
+        # image of a 200 MB set here would hold up the web request; the worker reads them all.
+        read_image_zip(upload, limits=zip_limits(), max_images=1)
 
 
 def zip_limits() -> ZipLimits:
@@ -64,31 +71,21 @@ def zip_limits() -> ZipLimits:
     return ZipLimits(max_pixels=settings.STUDIO_MAX_IMAGE_PIXELS)
 
 
-
-class TextUploadField(forms.FileField):
+class TextUploadField(CheckedUploadField):
     """An uploaded text file (a CSV, a plain text), read at submit by ``check(bytes)``: a ValueError
-    it raises (e.g. SentimentDataError, TextDataError) becomes the field's error, so a bad file is
-    refused before a job is queued. Files are at most ``max_bytes`` (the ml readers' limit). Without
-    ``check`` only the size is checked here (a form whose clean() reads the file with other fields)."""
+    it raises (e.g. SentimentDataError, TextDataError) becomes the field's error. Files are below
+    ``max_bytes`` (the ml readers' limit). Without ``check`` only the size is checked here (a form
+    whose clean() reads the file with other fields)."""
 
     def __init__(self, *, max_bytes: int, check: Callable[[bytes], object] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check = check
-        self.max_bytes = max_bytes
+        self.limit = max_bytes
 
-    def clean(self, data: Any, initial: Any = None) -> Any:
-        upload = super().clean(data, initial)
-        if upload is None:
-            return upload
-        if upload.size >= self.max_bytes:
-            raise forms.ValidationError(f"{upload.name} is {filesizeformat(upload.size)}; the limit is "
-                                        f"{filesizeformat(self.max_bytes)}.")
+    def max_bytes(self) -> int:
+        return self.limit - 1  # the ml readers refuse a file of the limit itself
+
+    def inspect(self, upload: Any) -> None:
         if self.check is not None:
-            upload.seek(0)
-            try:
-                self.check(upload.read())
-            except ValueError as exc:
-                raise forms.ValidationError(f"{upload.name}: {exc}") from exc
-            upload.seek(0)
-        return upload
+            self.check(upload.read())

@@ -22,14 +22,8 @@ NOT_RUN = "not run: cancelled"
 
 @runtime_checkable
 class Progress(Protocol):
-    def update(
-        self,
-        step: int,
-        total: int,
-        message: str = "",
-        preview: Image.Image | None = None,
-        metrics: dict[str, float] | None = None,
-    ) -> None:
+    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
+               metrics: dict[str, float] | None = None) -> None:
         """Report that ``step`` of ``total`` units are done. Listeners throttle; ml need not."""
 
     def cancelled(self) -> bool:
@@ -39,14 +33,8 @@ class Progress(Protocol):
 class NullProgress:
     """A listener that ignores everything and never cancels."""
 
-    def update(
-        self,
-        step: int,
-        total: int,
-        message: str = "",
-        preview: Image.Image | None = None,
-        metrics: dict[str, float] | None = None,
-    ) -> None:
+    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
+               metrics: dict[str, float] | None = None) -> None:
         pass
 
     def cancelled(self) -> bool:

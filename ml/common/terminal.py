@@ -15,14 +15,8 @@ class TerminalProgress:
         self._bar: tqdm | None = None
         self._desc = desc
 
-    def update(
-        self,
-        step: int,
-        total: int,
-        message: str = "",
-        preview: Image.Image | None = None,
-        metrics: dict[str, float] | None = None,
-    ) -> None:
+    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
+               metrics: dict[str, float] | None = None) -> None:
         if self._bar is None or self._bar.total != total:
             if self._bar is not None:
                 self._bar.close()

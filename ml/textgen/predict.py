@@ -3,14 +3,8 @@
     python -m ml.textgen.predict --checkpoint X.pt --prime "It is" --length 500 --temperature 0.8 \
         --top-k 5 --seed 1
 
-The prime runs through the net once; then each new character is drawn from the last output and fed
-back with the hidden state carried, so a step costs one LSTM step whatever the text's length. The
-sampling stays on the model's device (softmax, top-k, torch.multinomial with a seeded
-torch.Generator); only the chosen index comes back, to be yielded. The same seed on the same device
-gives the same text.
-
-A prime with characters the model never saw is refused (ValueError naming them) rather than
-skipped: a silently shortened prime would steer the text somewhere the user did not ask for.
+How the text is drawn (a seeded sampler on the model's device; a prime with unknown characters is
+refused): ml/textgen/infer.py.
 """
 
 from __future__ import annotations

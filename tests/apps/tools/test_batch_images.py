@@ -24,7 +24,7 @@ from apps.tools.batch_images import BatchImagesForm
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.progress import NOT_RUN
 from ml.cyclegan.config import CycleGANConfig
-from ml.cyclegan.family import build
+from ml.cyclegan.model import ResnetGenerator
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,8 @@ def tiny_cyclegan() -> None:
     cfg = CycleGANConfig(ngf=4, n_blocks=1)
     torch.manual_seed(0)
     buffer = io.BytesIO()
-    torch.save(checkpoint_dict(family="cyclegan", config=cfg, state_dict=build(cfg).state_dict()), buffer)
+    weights = ResnetGenerator(cfg).state_dict()
+    torch.save(checkpoint_dict(family="cyclegan", config=cfg, state_dict=weights), buffer)
     buffer.seek(0)
     version = catalog.add_version("cyclegan", "tiny", buffer, "tiny.pt")
     catalog.validate_version(version)
