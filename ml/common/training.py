@@ -1,17 +1,18 @@
-"""What every trainer in ml/ shares, so the studio's training jobs and the command lines treat the
-DCGAN, CycleGAN and fast-style trainers alike.
+"""What every trainer in ml/ shares, so the studio's training jobs and the command lines treat all
+five trainers (DCGAN, CycleGAN, fast style, sentiment, char-RNN) alike.
 
 A trainer is ``train(cfg, data, progress, *, checkpoint_path=None, resume=True, device=None)`` that
 reports through the Progress protocol (metrics every few steps, a preview image now and then),
-saves a training checkpoint (``save_state``) every so often, at the end and before a Cancelled
-leaves, continues from it when asked, and returns a ``TrainResult``.
+saves a training checkpoint every so often, at the end and before a Cancelled leaves, continues
+from it when asked, and returns a ``TrainResult``. The run itself (checkpoint, resume, messages) is
+``TrainingRun`` in ml/common/training_run.py; this module holds the pieces it is built from.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ import torch
 from PIL import Image
 
 from ml.common.checkpoint import CheckpointError, load_any
-from ml.common.progress import Cancelled, Progress, check_cancelled
 
 
 class TrainError(ValueError):
@@ -68,40 +68,9 @@ def load_state(path: str | os.PathLike[str], fmt: str, version: int, what: str) 
     return state
 
 
-def check_same_settings(saved: dict[str, Any], now: dict[str, Any], keys: Sequence[str]) -> None:
-    """Refuse to resume when a setting the checkpoint depends on has changed."""
-    changed = [f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in keys if saved.get(k) != now[k]]
-    if changed:
-        raise TrainError(f"cannot resume: the checkpoint was trained with other settings "
-                         f"({'; '.join(changed)})")
-
-
-def check_not_past(step: int, total_steps: int, length: str = "", more: str = "epochs") -> None:
-    """Refuse to resume a checkpoint that is further along than this run would go; ``length`` says
-    how the run's steps come about (e.g. " (3 epochs)"), ``more`` what to ask for."""
-    if step > total_steps:
-        raise TrainError(f"cannot resume: the checkpoint is at step {step}, past this run's "
-                         f"{total_steps} steps{length}; ask for more {more}")
-
-
 def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A module's weights as CPU tensors, detached (for a training checkpoint)."""
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
-
-
-def checkpoint_or_cancel(progress: Progress, save: Callable[[], None], *, step: int, resumed_from: int,
-                         every: int) -> None:
-    """The top of a training step, where everything is consistent with ``step``: ``save()`` a training
-    checkpoint when one is due (every ``every`` steps, 0: never; not again at the step the run
-    resumed from), and raise Cancelled when the job was cancelled, after a ``save()`` so that it can
-    resume from exactly here."""
-    if every and step > resumed_from and step % every == 0:
-        save()
-    try:
-        check_cancelled(progress)
-    except Cancelled:
-        save()
-        raise
 
 
 def check_finite(metrics: dict[str, float], step: int) -> None:
@@ -152,3 +121,49 @@ class MetricWindow:
         if restart:
             self.sums, self.count = dict.fromkeys(self.names, 0.0), 0
         return means
+
+
+class EarlyStopping:
+    """Keeps the weights of the epoch with the lowest validation loss, and stops the run after
+    ``patience`` epochs in a row without a lower one (0: never stops, only keeps the best). Its
+    ``state()`` goes in the training checkpoint (best_loss, best_state, best_epoch, bad_epochs, stopped,
+    stop_note) and ``from_state`` reads it back, so a resumed run keeps the same best and count."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None  # CPU copies of the best weights
+        self.best_epoch = 0  # 1-based; 0: none yet
+        self.bad_epochs = 0  # epochs since the best one
+        self.stopped = False
+        self.note = ""  # why it stopped, for the run's notes (kept so a resumed run still says it)
+
+    @classmethod
+    def from_state(cls, patience: int, state: dict[str, Any]) -> EarlyStopping:
+        stopping = cls(patience)
+        stopping.best_loss, stopping.best_state = state["best_loss"], state["best_state"]
+        stopping.best_epoch, stopping.bad_epochs = state["best_epoch"], state["bad_epochs"]
+        stopping.stopped, stopping.note = state["stopped"], state["stop_note"]
+        return stopping
+
+    def state(self) -> dict[str, Any]:
+        return {"best_loss": self.best_loss, "best_state": self.best_state, "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "stopped": self.stopped, "stop_note": self.note}
+
+    def end_of_epoch(self, model: torch.nn.Module, loss: float, epoch: int) -> None:
+        """After ``epoch`` (1-based) measured ``loss`` on the validation set: keep the weights if it is
+        the best so far, else count the epoch and stop once ``patience`` epochs went by."""
+        if loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.bad_epochs = loss, epoch, 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            return
+        self.bad_epochs += 1
+        if self.patience and self.bad_epochs >= self.patience:
+            self.stopped = True
+            self.note = (f"stopped early after epoch {epoch}: no better validation loss for "
+                         f"{self.patience} epochs; kept epoch {self.best_epoch}")
+
+    def restore_best(self, model: torch.nn.Module) -> None:
+        """Put the best epoch's weights back (no epoch measured yet: the model stays as it is)."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)

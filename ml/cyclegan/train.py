@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from dataclasses import fields
-from functools import partial
-from pathlib import Path
 
-import torch
 from PIL import Image
 
-from ml.common.image_zip import RESIZE_MODES, ImageZipError, prepare_image
-from ml.common.training_cli import add_common_args, read_image_set, run_training, state_path, trained_summary
+from ml.common import training_cli as cli
+from ml.common.image_zip import RESIZE_MODES, ImageZipError
 from ml.cyclegan.config import DRY_RUN_IMAGES, DRY_RUN_STEPS, TrainConfig
 from ml.cyclegan.training import train
 
@@ -30,9 +25,7 @@ DRY_RUN_EPOCHS = 1  # --dry-run without --epochs / --epochs-decay: one of each, 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ml.cyclegan.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    p, defaults = cli.training_parser("ml.cyclegan.train", __doc__, TrainConfig)
     p.add_argument("images_a", help="domain A: a zip of images or a folder of them (any sizes)")
     p.add_argument("images_b", help="domain B: the same, not paired with A")
     p.add_argument("-o", "--output", default="cyclegan.pt", help="the A -> B generator (studio checkpoint)")
@@ -47,58 +40,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-size", type=int, default=defaults["load_size"],
                    help="images are scaled to this square first, then cropped (default: size * 286 / 256)")
     p.add_argument("--n-blocks", type=int, default=defaults["n_blocks"], help="9 for 256 px, 6 for 128 px")
-    p.add_argument("--ngf", type=int, default=defaults["ngf"])
-    p.add_argument("--ndf", type=int, default=defaults["ndf"])
-    p.add_argument("--batch-size", type=int, default=defaults["batch_size"])
-    p.add_argument("--lr", type=float, default=defaults["lr"])
+    cli.add_numbers(p, defaults, int, "ngf", "ndf", "batch_size")
+    cli.add_numbers(p, defaults, float, "lr")
     p.add_argument("--resize", choices=RESIZE_MODES, default=defaults["resize_mode"],
                    help="how non-square images become squares")
     p.add_argument("--preview", default=None, help="final before/after PNG (default: OUTPUT with .png)")
-    add_common_args(p, defaults,
-                    dry_run_help=f"{DRY_RUN_IMAGES} images per domain, {DRY_RUN_STEPS} steps per epoch")
+    cli.add_common_args(p, defaults,
+                        dry_run_help=f"{DRY_RUN_IMAGES} images per domain, {DRY_RUN_STEPS} steps per epoch")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out = Path(args.output)
-    state = state_path(args)
-    preview_path = Path(args.preview) if args.preview else out.with_suffix(".png")
+    return cli.train_main(args, "cyclegan", config=lambda: _config(args),
+                          read=lambda cfg: _image_sets(args, cfg), read_errors=(ImageZipError,),
+                          train=lambda cfg, ab, progress, **kw: train(cfg, ab[0], ab[1], progress, **kw),
+                          outputs=cli.Outputs("A -> B generator", cli.picture_path(args.preview, args.output),
+                                              "A, G_A(A), B, G_B(B)", loss_format=".3g"))
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
     # A dry run trains one epoch of each kind unless told otherwise, so the lr decay runs too.
     epochs = (args.epochs if args.epochs is not None
               else DRY_RUN_EPOCHS if args.dry_run else TrainConfig.epochs)
     epochs_decay = (args.epochs_decay if args.epochs_decay is not None
                     else DRY_RUN_EPOCHS if args.dry_run else TrainConfig.epochs_decay)
-    try:
-        cfg = TrainConfig(image_size=args.size, load_size=args.load_size, n_blocks=args.n_blocks,
-                          ngf=args.ngf, ndf=args.ndf, epochs=epochs, epochs_decay=epochs_decay,
-                          batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-                          resize_mode=args.resize, dry_run=args.dry_run)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    sets: list[list[Image.Image]] = []
+    return TrainConfig(image_size=args.size, load_size=args.load_size, n_blocks=args.n_blocks, ngf=args.ngf,
+                       ndf=args.ndf, epochs=epochs, epochs_decay=epochs_decay, batch_size=args.batch_size,
+                       lr=args.lr, seed=args.seed, sample_every=args.sample_every,
+                       checkpoint_every=args.checkpoint_every, resize_mode=args.resize, dry_run=args.dry_run)
+
+
+def _image_sets(args: argparse.Namespace, cfg: TrainConfig) -> tuple[list[Image.Image], list[Image.Image]]:
+    sets = []
     for domain, where in (("A", args.images_a), ("B", args.images_b)):
         try:
-            # Each image is scaled to its load square as it is decoded: one full-size photo in memory.
-            images = read_image_set(where, partial(prepare_image, size=cfg.load_size, mode=cfg.resize_mode))
+            images = cli.read_image_set(where, cfg.load_size, cfg.resize_mode)  # its load square
         except ImageZipError as exc:
-            print(f"error: domain {domain} ({where}): {exc}", file=sys.stderr)
-            return 1
+            raise ImageZipError(f"domain {domain} ({where}): {exc}") from exc
         print(f"domain {domain}: {len(images)} images from {where}")
         sets.append(images)
-
-    started = time.monotonic()
-    result = run_training("cyclegan", state, lambda progress: train(
-        cfg, sets[0], sets[1], progress, checkpoint_path=state, resume=args.resume, device=args.device))
-    if isinstance(result, int):
-        return result
-    torch.save(result.checkpoint, out)
-    result.preview.save(preview_path)
-    print(trained_summary(result, started, ".3g"))
-    print(f"wrote {out} (A -> B generator), {preview_path} (A, G_A(A), B, G_B(B)), {state} (training state)")
-    return 0
+    return sets[0], sets[1]
 
 
 if __name__ == "__main__":

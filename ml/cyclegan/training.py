@@ -24,7 +24,7 @@ Resuming is exact: every random number (initial weights, shuffles, B picks, crop
 choices) comes from one seeded torch.Generator, and the training checkpoint holds the nets, the
 optimizers, the schedules, the generator's state, both pools, the epoch's shuffle and the partly
 averaged report window. On the CPU, N steps, a stop, and the remaining steps give the same weights
-as one uninterrupted run (tests/ml/test_cyclegan_train.py checks it). On a GPU cuDNN may pick
+as one uninterrupted run (tests/ml/cyclegan/test_training.py checks it). On a GPU cuDNN may pick
 non-deterministic kernels, so results there are close, not identical.
 """
 
@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import torch
@@ -45,28 +45,23 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.images import tensor_to_image
 from ml.common.progress import Progress
-from ml.common.training import (
-    MetricWindow,
-    TrainError,
-    TrainResult,
-    check_finite,
-    check_not_past,
-    check_same_settings,
-    checkpoint_or_cancel,
-    cpu_state_dict,
-    load_state,
-    save_state,
-)
+from ml.common.training import TrainResult, cpu_state_dict
+from ml.common.training_run import TrainingRun, TrainingSpec
 from ml.cyclegan.config import DRY_RUN_IMAGES, TrainConfig
 from ml.cyclegan.data import ImagePool, Plan, augment, center_crops, load_domain, plan_run
 from ml.cyclegan.infer import translate_tensor
 from ml.cyclegan.model import CycleNets, NLayerDiscriminator, ResnetGenerator, init_weights
 
-TRAINING_FORMAT = "studio-cyclegan-training"
-TRAINING_VERSION = 1
 LOSSES = ("loss_d_a", "loss_d_b", "loss_g_a", "loss_g_b", "loss_cycle_a", "loss_cycle_b",
           "loss_idt_a", "loss_idt_b")
 METRICS = (*LOSSES, "lr")
+# The training checkpoint. Settings a resumed run must share with it; the others (epochs,
+# epochs_decay, how often to report, sample and save) may change between runs.
+SPEC = TrainingSpec(format="studio-cyclegan-training", version=1, family="cyclegan", what="CycleGAN",
+                    metrics=METRICS,
+                    same_on_resume=("image_size", "load_size", "n_blocks", "ngf", "ndf", "batch_size", "lr",
+                                    "beta1", "lambda_cycle", "lambda_identity", "pool_size", "flip", "seed",
+                                    "resize_mode", "dry_run"))
 PREVIEW_COUNT = 4  # fixed images per domain in the before/after picture
 
 
@@ -103,50 +98,36 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
     sched_g, sched_d = lr_schedule(opt_g, cfg), lr_schedule(opt_d, cfg)
     pool_a, pool_b = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)  # fake A (for D_B), fake B (D_A)
 
-    step, perm = 0, None
-    history: list[dict[str, float]] = []
-    window = MetricWindow(METRICS)
-    path = Path(checkpoint_path) if checkpoint_path is not None else None
-    if path is not None and resume and path.exists():
-        state = _load_state(path, cfg, plan)
-        for name, net in zip(("g_a", "g_b", "d_a", "d_b"), nets.all(), strict=True):
-            net.load_state_dict(state[name])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        for sched, key, opt in ((sched_g, "sched_g", opt_g), (sched_d, "sched_d", opt_d)):
-            sched.load_state_dict(state[key])
+    perm: torch.Tensor | None = None  # this epoch's shuffle, once drawn; None between epochs
+    run = TrainingRun(SPEC, cfg, plan, progress, checkpoint_path, resume,
+                      parts={"g_a": nets.g_a, "g_b": nets.g_b, "d_a": nets.d_a, "d_b": nets.d_b,
+                             "opt_g": opt_g, "opt_d": opt_d, "sched_g": sched_g, "sched_d": sched_d,
+                             "rng": rng},
+                      # the schedules' lambdas are not saved (None): lr_schedule rebuilds them
+                      fields=lambda: {"perm": perm, "pool_a": pool_a.state(), "pool_b": pool_b.state()})
+    state = run.resume(lambda old: _other_images(old, plan), f" ({cfg.epochs} + {cfg.epochs_decay} epochs)")
+    if state is not None:
+        for sched, opt in ((sched_g, opt_g), (sched_d, opt_d)):
             for group in opt.param_groups:  # this run's schedule, should epochs have changed
                 group["lr"] = cfg.lr * lr_factor(sched.last_epoch, cfg.epochs, cfg.epochs_decay)
         pool_a = ImagePool(cfg.pool_size, [x[None].to(dev) for x in state["pool_a"]])
         pool_b = ImagePool(cfg.pool_size, [x[None].to(dev) for x in state["pool_b"]])
-        rng.set_state(state["rng"])
-        step, perm, history = state["step"], state["perm"], list(state["history"])
-        window = MetricWindow.from_state(METRICS, state["window"])
-    resumed_from = step
-
-    def save() -> None:
-        if path is not None:
-            _save_state(path, cfg=cfg, plan=plan, step=step, perm=perm, rng=rng, nets=nets, opt_g=opt_g,
-                        opt_d=opt_d, sched_g=sched_g, sched_d=sched_d, pool_a=pool_a, pool_b=pool_b,
-                        history=history, window=window)
-
-    if step < plan.total_steps:  # listeners learn the total (and a resume's start) before step 1 ends
-        where = f"resuming at step {step}" if step else "starting"
-        progress.update(step, plan.total_steps, f"{where}: {plan.images_a} + {plan.images_b} images "
-                        f"(A + B), batch {plan.batch_size}, {plan.steps_per_epoch} steps per epoch")
+        perm = state["perm"]
+    run.start(f"{plan.images_a} + {plan.images_b} images (A + B), batch {plan.batch_size}, "
+              f"{plan.steps_per_epoch} steps per epoch")
     shown = min(PREVIEW_COUNT, plan.images_a, plan.images_b)  # as many B as A: a rectangular grid
     fixed_a = center_crops(data_a[:shown], cfg.image_size)
     fixed_b = center_crops(data_b[:shown], cfg.image_size)
+    show = partial(before_after, nets, fixed_a, fixed_b, dev)
     epochs = cfg.epochs + cfg.epochs_decay
     epoch_size = max(plan.images_a, plan.images_b)
     preview: Image.Image | None = None
-    for epoch in range(step // plan.steps_per_epoch, epochs):
+    for epoch in range(run.step // plan.steps_per_epoch, epochs):
         if perm is None:
             perm = torch.randperm(epoch_size, generator=rng)
-        for batch in range(step % plan.steps_per_epoch, plan.steps_per_epoch):
+        for batch in range(run.step % plan.steps_per_epoch, plan.steps_per_epoch):
             # Top of a step: nets, optimizers, schedules, pools, rng and perm are consistent with ``step``.
-            checkpoint_or_cancel(progress, save, step=step, resumed_from=resumed_from,
-                                 every=cfg.checkpoint_every)
+            run.checkpoint_or_cancel()
             index = perm[batch * plan.batch_size:(batch + 1) * plan.batch_size]
             pick_b = torch.randint(0, plan.images_b, (len(index),), generator=rng)  # unpaired: any B
             real_a = augment(data_a[index % plan.images_a], cfg.image_size, cfg.flip, rng).to(dev)
@@ -154,51 +135,32 @@ def train(cfg: TrainConfig, images_a: Sequence[Image.Image], images_b: Sequence[
             lr = opt_g.param_groups[0]["lr"]
             losses = train_step(nets, opt_g, opt_d, pool_a, pool_b, real_a, real_b, rng,
                                 lambda_cycle=cfg.lambda_cycle, lambda_identity=cfg.lambda_identity)
-            step += 1
-            check_finite(losses, step)
-            window.add({**losses, "lr": lr})
-            last = step == plan.total_steps
-            preview = None
-            if last or (plan.sample_every and step % plan.sample_every == 0):
-                preview = before_after(nets, fixed_a, fixed_b, dev)
-            reported = None
-            if last or step % plan.report_every == 0:
-                reported = window.report(history, step, step / plan.steps_per_epoch,
-                                         restart=step % plan.report_every == 0)
-            if reported is not None or preview is not None:
-                progress.update(step, plan.total_steps, f"epoch {epoch + 1}/{epochs}, step {step}",
-                                preview=preview, metrics=reported)
+            run.add({**losses, "lr": lr})
+            preview = run.report_and_preview(f"epoch {epoch + 1}/{epochs}, step {run.step}",
+                                             run.step / plan.steps_per_epoch, plan.report_every,
+                                             plan.sample_every, show)
         perm = None
         sched_g.step()  # at the end of each epoch, as junyanz's update_learning_rate
         sched_d.step()
-    if step != resumed_from:
-        save()
-
     # The last step made a preview; a run that had nothing left to do makes one now.
-    final_preview = preview if preview is not None else before_after(nets, fixed_a, fixed_b, dev)
-    final = {k: history[-1][k] for k in METRICS} if history else {}
-    if step == resumed_from:  # nothing left to do: the checkpoint had finished already
-        progress.update(step, plan.total_steps, "already trained", preview=final_preview, metrics=final)
+    final_preview = preview if preview is not None else show()
+    final = run.finish(final_preview)
     extra = {
         "source": "trained in the studio (ml.cyclegan.train)",
         "direction": "A -> B (extra['generator_b2a'] holds B -> A)",
         "train_config": asdict(cfg),
         "images": {"a": plan.images_a, "b": plan.images_b},
         "batch_size": plan.batch_size,
-        "steps": step,
+        "steps": run.step,
         "metrics": final,
         "generator_b2a": cpu_state_dict(nets.g_b),
     }
     for net in nets.all():
         net.eval()
-    return TrainResult(
-        checkpoint=checkpoint_dict(family="cyclegan", config=gcfg, state_dict=nets.g_a.state_dict(),
-                                   extra=extra),
-        final=final, history=history, preview=final_preview, step=step, total_steps=plan.total_steps,
-        resumed_from=resumed_from, images=plan.images_a + plan.images_b,  # both domains together
-        batch_size=plan.batch_size,
-        notes=notes,
-    )
+    checkpoint = checkpoint_dict(family="cyclegan", config=gcfg, state_dict=nets.g_a.state_dict(),
+                                 extra=extra)
+    return run.result(checkpoint, final, final_preview, images=plan.images_a + plan.images_b,  # both domains
+                      batch_size=plan.batch_size, notes=notes)
 
 
 def train_step(nets: CycleNets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
@@ -287,50 +249,9 @@ def before_after(nets: CycleNets, fixed_a: torch.Tensor, fixed_b: torch.Tensor,
     return tensor_to_image(make_grid((rows.float().cpu() + 1) / 2, nrow=len(a), padding=2))
 
 
-# --- the training checkpoint ----------------------------------------------------------------------
-
-# Settings a resumed run must share with the checkpoint; the others (epochs, epochs_decay, how often
-# to report, sample and save) may change between runs.
-_SAME_ON_RESUME = ("image_size", "load_size", "n_blocks", "ngf", "ndf", "batch_size", "lr", "beta1",
-                   "lambda_cycle", "lambda_identity", "pool_size", "flip", "seed", "resize_mode", "dry_run")
-
-
-def _save_state(path: Path, *, cfg: TrainConfig, plan: Plan, step: int, perm: torch.Tensor | None,
-                rng: torch.Generator, nets: CycleNets, opt_g: torch.optim.Optimizer,
-                opt_d: torch.optim.Optimizer, sched_g: torch.optim.lr_scheduler.LambdaLR,
-                sched_d: torch.optim.lr_scheduler.LambdaLR, pool_a: ImagePool, pool_b: ImagePool,
-                history: list[dict[str, float]], window: MetricWindow) -> None:
-    state = {
-        "format": TRAINING_FORMAT,
-        "version": TRAINING_VERSION,
-        "family": "cyclegan",
-        "config": asdict(cfg),
-        "plan": asdict(plan),
-        "step": step,
-        "perm": perm,  # this epoch's shuffle, once drawn; None between epochs
-        "rng": rng.get_state(),
-        "g_a": cpu_state_dict(nets.g_a),
-        "g_b": cpu_state_dict(nets.g_b),
-        "d_a": cpu_state_dict(nets.d_a),
-        "d_b": cpu_state_dict(nets.d_b),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "sched_g": sched_g.state_dict(),  # the lambda itself is not saved (None): train() rebuilds it
-        "sched_d": sched_d.state_dict(),
-        "pool_a": pool_a.state(),
-        "pool_b": pool_b.state(),
-        "history": history,
-        "window": window.state(),
-    }
-    save_state(path, state)
-
-
-def _load_state(path: Path, cfg: TrainConfig, plan: Plan) -> dict[str, Any]:
-    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "CycleGAN")
-    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
-    old = state["plan"]
+def _other_images(old: dict[str, Any], plan: Plan) -> str | None:
+    """How the training checkpoint's images (its plan) differ from this run's; None: they do not."""
     if old["fingerprint"] != plan.fingerprint:
-        raise TrainError(f"cannot resume: the checkpoint was trained on other images (A {old['images_a']} "
-                         f"then, {plan.images_a} now; B {old['images_b']} then, {plan.images_b} now)")
-    check_not_past(state["step"], plan.total_steps, f" ({cfg.epochs} + {cfg.epochs_decay} epochs)")
-    return state
+        return (f"on other images (A {old['images_a']} then, {plan.images_a} now; B {old['images_b']} then, "
+                f"{plan.images_b} now)")
+    return None

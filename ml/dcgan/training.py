@@ -15,7 +15,7 @@ The images, the batch size and the steps per epoch: ml/dcgan/data.py.
 Resuming is exact: the training checkpoint holds both nets, both optimizers, the random generator's
 state, the epoch's shuffle and the partly-averaged report window, and every random number comes from
 one seeded torch.Generator (never the global RNG). On the CPU, N steps, a stop, and the remaining
-steps give the same weights as one uninterrupted run (tests/ml/test_dcgan_train.py checks it). On a
+steps give the same weights as one uninterrupted run (tests/ml/dcgan/test_training.py checks it). On a
 GPU cuDNN may pick non-deterministic kernels, so results there are close, not identical.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import torch
@@ -34,26 +34,19 @@ from torch import nn
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.progress import Progress
-from ml.common.training import (
-    MetricWindow,
-    TrainError,
-    TrainResult,
-    check_finite,
-    check_not_past,
-    check_same_settings,
-    checkpoint_or_cancel,
-    cpu_state_dict,
-    load_state,
-    save_state,
-)
+from ml.common.training import TrainResult
+from ml.common.training_run import TrainingRun, TrainingSpec
 from ml.dcgan.config import DRY_RUN_IMAGES, TrainConfig
 from ml.dcgan.data import Plan, dataset, plan_run
 from ml.dcgan.infer import draw, generate, grid, square_nrow
 from ml.dcgan.model import Discriminator, Generator
 
-TRAINING_FORMAT = "studio-dcgan-training"
-TRAINING_VERSION = 1
 METRICS = ("loss_d", "loss_g", "d_x", "d_g_z")
+# The training checkpoint. Settings a resumed run must share with it; the others (epochs, how often
+# to report, sample and save) may change between runs.
+SPEC = TrainingSpec(format="studio-dcgan-training", version=1, family="dcgan", what="DCGAN", metrics=METRICS,
+                    same_on_resume=("image_size", "nz", "ngf", "ndf", "batch_size", "lr", "beta1", "seed",
+                                    "resize_mode", "dry_run"))
 PREVIEW_COUNT = 64  # fixed latents in the preview grid (8 x 8)
 
 
@@ -84,82 +77,48 @@ def train(cfg: TrainConfig, images: Sequence[Image.Image], progress: Progress, *
     optD = torch.optim.Adam(netD.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     fixed_noise = draw(cfg.nz, DRY_RUN_IMAGES if cfg.dry_run else PREVIEW_COUNT, cfg.seed)
 
-    step, perm = 0, None
-    history: list[dict[str, float]] = []
-    window = MetricWindow(METRICS)
-    path = Path(checkpoint_path) if checkpoint_path is not None else None
-    if path is not None and resume and path.exists():
-        state = _load_state(path, cfg, plan)
-        netG.load_state_dict(state["generator"])
-        netD.load_state_dict(state["discriminator"])
-        optG.load_state_dict(state["opt_g"])
-        optD.load_state_dict(state["opt_d"])
-        rng.set_state(state["rng"])
-        step, perm, history = state["step"], state["perm"], list(state["history"])
-        fixed_noise = state["fixed_noise"]
-        window = MetricWindow.from_state(METRICS, state["window"])
-    resumed_from = step
-
-    def save() -> None:
-        if path is not None:
-            _save_state(path, cfg=cfg, plan=plan, step=step, perm=perm, rng=rng, netG=netG, netD=netD,
-                        optG=optG, optD=optD, fixed_noise=fixed_noise, history=history, window=window)
-
-    if step < plan.total_steps:  # listeners learn the total (and a resume's start) before step 1 ends
-        where = f"resuming at step {step}" if step else "starting"
-        progress.update(step, plan.total_steps, f"{where}: {plan.images} images, batch {plan.batch_size}, "
-                        f"{plan.steps_per_epoch} steps per epoch")
+    perm: torch.Tensor | None = None  # this epoch's shuffle, once drawn; None between epochs
+    run = TrainingRun(SPEC, cfg, plan, progress, checkpoint_path, resume,
+                      parts={"generator": netG, "discriminator": netD, "opt_g": optG, "opt_d": optD,
+                             "rng": rng},
+                      fields=lambda: {"perm": perm, "fixed_noise": fixed_noise})
+    state = run.resume(lambda old: _other_images(old, plan), f" ({cfg.epochs} epochs)")
+    if state is not None:
+        perm, fixed_noise = state["perm"], state["fixed_noise"]
+    run.start(f"{plan.images} images, batch {plan.batch_size}, {plan.steps_per_epoch} steps per epoch")
     criterion = nn.BCELoss()
     data = data.to(dev)
+    show = partial(_preview, netG, fixed_noise, dev)
     preview: Image.Image | None = None
-    for epoch in range(step // plan.steps_per_epoch, cfg.epochs):
+    for epoch in range(run.step // plan.steps_per_epoch, cfg.epochs):
         if perm is None:
             perm = torch.randperm(plan.images, generator=rng)
-        for batch in range(step % plan.steps_per_epoch, plan.steps_per_epoch):
+        for batch in range(run.step % plan.steps_per_epoch, plan.steps_per_epoch):
             # Top of a step: both nets, the optimizers, rng and perm are consistent with ``step``.
-            checkpoint_or_cancel(progress, save, step=step, resumed_from=resumed_from,
-                                 every=cfg.checkpoint_every)
+            run.checkpoint_or_cancel()
             index = perm[batch * plan.batch_size:(batch + 1) * plan.batch_size]
             real = data[index.to(dev)].float() / 127.5 - 1.0  # uint8 -> [-1, 1], the generator's range
             noise = torch.randn(len(index), cfg.nz, 1, 1, generator=rng).to(dev)
-            metrics = train_step(netG, netD, optG, optD, criterion, real, noise)
-            step += 1
-            check_finite(metrics, step)
-            window.add(metrics)
-            last = step == plan.total_steps
-            preview = None
-            if last or (plan.sample_every and step % plan.sample_every == 0):
-                preview = _preview(netG, fixed_noise, dev)
-            reported = None
-            if last or step % plan.report_every == 0:
-                reported = window.report(history, step, step / plan.steps_per_epoch,
-                                         restart=step % plan.report_every == 0)
-            if reported is not None or preview is not None:
-                progress.update(step, plan.total_steps, f"epoch {epoch + 1}/{cfg.epochs}, step {step}",
-                                preview=preview, metrics=reported)
+            run.add(train_step(netG, netD, optG, optD, criterion, real, noise))
+            preview = run.report_and_preview(f"epoch {epoch + 1}/{cfg.epochs}, step {run.step}",
+                                             run.step / plan.steps_per_epoch, plan.report_every,
+                                             plan.sample_every, show)
         perm = None
-    if step != resumed_from:
-        save()
-
     # The last step made a preview; a run that had nothing left to do makes one now.
-    final_preview = preview if preview is not None else _preview(netG, fixed_noise, dev)
-    final = {k: history[-1][k] for k in METRICS} if history else {}
-    if step == resumed_from:  # nothing left to do: the checkpoint had finished already
-        progress.update(step, plan.total_steps, "already trained", preview=final_preview, metrics=final)
+    final_preview = preview if preview is not None else show()
+    final = run.finish(final_preview)
     extra = {
         "source": "trained in the studio (ml.dcgan.train)",
         "train_config": asdict(cfg),
         "images": plan.images,
         "batch_size": plan.batch_size,
-        "steps": step,
+        "steps": run.step,
         "metrics": final,
     }
     netG.eval()
-    return TrainResult(
-        checkpoint=checkpoint_dict(family="dcgan", config=gcfg, state_dict=netG.state_dict(), extra=extra),
-        final=final, history=history, preview=final_preview, step=step, total_steps=plan.total_steps,
-        resumed_from=resumed_from, images=plan.images, batch_size=plan.batch_size, notes=notes,
-    )
+    checkpoint = checkpoint_dict(family="dcgan", config=gcfg, state_dict=netG.state_dict(), extra=extra)
+    return run.result(checkpoint, final, final_preview, images=plan.images, batch_size=plan.batch_size,
+                      notes=notes)
 
 
 def train_step(netG: Generator, netD: Discriminator, optG: torch.optim.Optimizer,
@@ -217,44 +176,8 @@ def _preview(netG: Generator, fixed_noise: torch.Tensor, device: torch.device) -
     return grid(images, nrow=square_nrow(len(images)))
 
 
-# --- the training checkpoint ----------------------------------------------------------------------
-
-# Settings a resumed run must share with the checkpoint; the others (epochs, how often to report,
-# sample and save) may change between runs.
-_SAME_ON_RESUME = ("image_size", "nz", "ngf", "ndf", "batch_size", "lr", "beta1", "seed", "resize_mode",
-                   "dry_run")
-
-
-def _save_state(path: Path, *, cfg: TrainConfig, plan: Plan, step: int, perm: torch.Tensor | None,
-                rng: torch.Generator, netG: Generator, netD: Discriminator, optG: torch.optim.Optimizer,
-                optD: torch.optim.Optimizer, fixed_noise: torch.Tensor, history: list[dict[str, float]],
-                window: MetricWindow) -> None:
-    state = {
-        "format": TRAINING_FORMAT,
-        "version": TRAINING_VERSION,
-        "family": "dcgan",
-        "config": asdict(cfg),
-        "plan": asdict(plan),
-        "step": step,
-        "perm": perm,  # this epoch's shuffle, once drawn; None between epochs
-        "rng": rng.get_state(),
-        "generator": cpu_state_dict(netG),
-        "discriminator": cpu_state_dict(netD),
-        "opt_g": optG.state_dict(),
-        "opt_d": optD.state_dict(),
-        "fixed_noise": fixed_noise,
-        "history": history,
-        "window": window.state(),
-    }
-    save_state(path, state)
-
-
-def _load_state(path: Path, cfg: TrainConfig, plan: Plan) -> dict[str, Any]:
-    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "DCGAN")
-    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
-    old = state["plan"]
+def _other_images(old: dict[str, Any], plan: Plan) -> str | None:
+    """How the training checkpoint's images (its plan) differ from this run's; None: they do not."""
     if old["fingerprint"] != plan.fingerprint or old["images"] != plan.images:
-        raise TrainError(f"cannot resume: the checkpoint was trained on other images "
-                         f"({old['images']} then, {plan.images} now)")
-    check_not_past(state["step"], plan.total_steps, f" ({cfg.epochs} epochs)")
-    return state
+        return f"on other images ({old['images']} then, {plan.images} now)"
+    return None

@@ -28,7 +28,8 @@ crops (a random square of 1x to 1.5x the image side, scaled down, flipped half t
 
 Resuming is exact: the training checkpoint holds the net, Adam's state, the random generator's state
 and the partly-averaged report window, and every random number comes from one seeded torch.Generator.
-On the CPU N steps, a stop and the rest give the same weights as one run (tests/ml/test_fast_style_train.py).
+On the CPU N steps, a stop and the rest give the same weights as one run
+(tests/ml/fast_style/test_training.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import torch
@@ -51,18 +52,8 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.images import image_to_tensor, tensor_to_image
 from ml.common.progress import Progress
-from ml.common.training import (
-    MetricWindow,
-    TrainError,
-    TrainResult,
-    check_finite,
-    check_not_past,
-    check_same_settings,
-    checkpoint_or_cancel,
-    cpu_state_dict,
-    load_state,
-    save_state,
-)
+from ml.common.training import TrainError, TrainResult
+from ml.common.training_run import TrainingRun, TrainingSpec
 from ml.fast_style.config import DRY_RUN_BATCH, DRY_RUN_SIZE, DRY_RUN_STEPS, TrainConfig
 from ml.fast_style.data import dataset, random_crops, style_image
 from ml.fast_style.infer import FastStyleModel, stylize_fast
@@ -71,9 +62,13 @@ from ml.features.model import FeatureNet
 from ml.style.config import StyleConfig
 from ml.style.model import tv_loss
 
-TRAINING_FORMAT = "studio-fast-style-training"
-TRAINING_VERSION = 1
 METRICS = ("content", "style", "tv", "total")
+# The training checkpoint. Settings a resumed run must share with it; the others (steps, the style's
+# name, how often to report, preview and save) may change between runs.
+SPEC = TrainingSpec(format="studio-fast-style-training", version=1, family="fast-style", what="fast-style",
+                    metrics=METRICS,
+                    same_on_resume=("image_size", "style_size", "batch_size", "lr", "content_weight",
+                                    "style_weight", "tv_weight", "seed", "dry_run"))
 # The layers Gatys stylization reads (ml/style/infer.py through StyleConfig's defaults).
 CONTENT_LAYER = StyleConfig().content_layer
 STYLE_LAYER_WEIGHTS = dict(StyleConfig().style_layer_weights)
@@ -129,76 +124,37 @@ def train(cfg: TrainConfig, style: Image.Image, content: Sequence[Image.Image], 
     net.to(dev).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
 
-    step = 0
-    history: list[dict[str, float]] = []
-    window = MetricWindow(METRICS)
-    path = Path(checkpoint_path) if checkpoint_path is not None else None
-    if path is not None and resume and path.exists():
-        state = _load_state(path, cfg, plan)
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.set_state(state["rng"])
-        step, history = state["step"], list(state["history"])
-        window = MetricWindow.from_state(METRICS, state["window"])
-    resumed_from = step
-
-    def save() -> None:
-        if path is not None:
-            save_state(path, {
-                "format": TRAINING_FORMAT, "version": TRAINING_VERSION, "family": "fast-style",
-                "config": asdict(cfg), "plan": asdict(plan), "step": step, "rng": rng.get_state(),
-                "net": cpu_state_dict(net), "optimizer": optimizer.state_dict(), "history": history,
-                "window": window.state(),
-            })
-
-    if step < plan.total_steps:  # listeners learn the total (and a resume's start) before step 1 ends
-        where = f"resuming at step {step}" if step else "starting"
-        progress.update(step, plan.total_steps, f"{where}: {plan.images} photos, batch {plan.batch_size}, "
-                        f"{plan.image_size} px")
+    run = TrainingRun(SPEC, cfg, plan, progress, checkpoint_path, resume,
+                      parts={"net": net, "optimizer": optimizer, "rng": rng})
+    run.resume(lambda old: _other_data(old, plan), more="steps")
+    run.start(f"{plan.images} photos, batch {plan.batch_size}, {plan.image_size} px")
     data = data.to(dev)
+    show = partial(_preview, net, cfg, preview_photos, dev)
     preview: Image.Image | None = None
-    while step < plan.total_steps:
+    while run.step < plan.total_steps:
         # Top of a step: the net, Adam and rng are consistent with ``step``.
-        checkpoint_or_cancel(progress, save, step=step, resumed_from=resumed_from, every=cfg.checkpoint_every)
+        run.checkpoint_or_cancel()
         batch = random_crops(data, plan.batch_size, plan.image_size, rng)
-        metrics = train_step(net, features, optimizer, batch, grams, cfg)
-        step += 1
-        check_finite(metrics, step)
-        window.add(metrics)
-        last = step == plan.total_steps
-        preview = None
-        if last or (plan.sample_every and step % plan.sample_every == 0):
-            preview = _preview(net, cfg, preview_photos, dev)
-        reported = None
-        if last or step % plan.report_every == 0:
-            epoch = step * plan.batch_size / plan.images
-            reported = window.report(history, step, epoch, restart=step % plan.report_every == 0)
-        if reported is not None or preview is not None:
-            progress.update(step, plan.total_steps, f"step {step}", preview=preview, metrics=reported)
-    if step != resumed_from:
-        save()
-
+        run.add(train_step(net, features, optimizer, batch, grams, cfg))
+        preview = run.report_and_preview(f"step {run.step}", run.step * plan.batch_size / plan.images,
+                                         plan.report_every, plan.sample_every, show)
     # The last step made a preview; a run that had nothing left to do makes one now.
-    final_preview = preview if preview is not None else _preview(net, cfg, preview_photos, dev)
-    final = {k: history[-1][k] for k in METRICS} if history else {}
-    if step == resumed_from:  # nothing left to do: the checkpoint had finished already
-        progress.update(step, plan.total_steps, "already trained", preview=final_preview, metrics=final)
+    final_preview = preview if preview is not None else show()
+    final = run.finish(final_preview)
     extra = {
         "source": "trained in the studio (ml.fast_style.train)",
         "train_config": asdict(cfg),
         "features": {"network": network_name(features), "weights_key": features.weights_key},
         "style_sha256": plan.style_fingerprint,
         "images": plan.images,
-        "steps": step,
+        "steps": run.step,
         "metrics": final,
     }
     net.eval()
-    return TrainResult(
-        checkpoint=checkpoint_dict(family="fast-style", config=cfg.model_config(),
-                                   state_dict=net.state_dict(), extra=extra),
-        final=final, history=history, preview=final_preview, step=step, total_steps=plan.total_steps,
-        resumed_from=resumed_from, images=plan.images, batch_size=plan.batch_size, notes=notes,
-    )
+    checkpoint = checkpoint_dict(family="fast-style", config=cfg.model_config(), state_dict=net.state_dict(),
+                                 extra=extra)
+    return run.result(checkpoint, final, final_preview, images=plan.images, batch_size=plan.batch_size,
+                      notes=notes)
 
 
 def train_step(net: TransformerNet, features: FeatureNet, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -297,25 +253,13 @@ def _preview(net: TransformerNet, cfg: TrainConfig, photos: list[Image.Image],
     return tensor_to_image(make_grid(tiles, nrow=len(photos), padding=2))
 
 
-# --- the training checkpoint ----------------------------------------------------------------------
-
-# Settings a resumed run must share with the checkpoint; the others (steps, the style's name, how
-# often to report, preview and save) may change between runs.
-_SAME_ON_RESUME = ("image_size", "style_size", "batch_size", "lr", "content_weight", "style_weight",
-                   "tv_weight", "seed", "dry_run")
-
-
-def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
-    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "fast-style")
-    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
-    old = state["plan"]
+def _other_data(old: dict[str, Any], plan: _Plan) -> str | None:
+    """How the training checkpoint's photos, style or feature network (its plan) differ from this
+    run's; None: they do not."""
     if old["fingerprint"] != plan.fingerprint or old["images"] != plan.images:
-        raise TrainError(f"cannot resume: the checkpoint was trained on other photos "
-                         f"({old['images']} then, {plan.images} now)")
+        return f"on other photos ({old['images']} then, {plan.images} now)"
     if old["style_fingerprint"] != plan.style_fingerprint:
-        raise TrainError("cannot resume: the checkpoint was trained on another style image")
+        return "on another style image"
     if old["features"] != plan.features:
-        raise TrainError(f"cannot resume: the checkpoint was trained with another feature network "
-                         f"({old['features']} then, {plan.features} now)")
-    check_not_past(state["step"], plan.total_steps, more="steps")
-    return state
+        return f"with another feature network ({old['features']} then, {plan.features} now)"
+    return None

@@ -22,8 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -33,25 +32,20 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.metrics import report, roc_image
 from ml.common.progress import Progress
-from ml.common.training import (
-    MetricWindow,
-    TrainError,
-    TrainResult,
-    check_finite,
-    check_not_past,
-    check_same_settings,
-    checkpoint_or_cancel,
-    cpu_state_dict,
-    load_state,
-    save_state,
-)
+from ml.common.training import EarlyStopping, TrainError, TrainResult
+from ml.common.training_run import TrainingRun, TrainingSpec
 from ml.sentiment.config import DRY_RUN_BATCH, DRY_RUN_ROWS, DRY_RUN_STEPS, SentimentConfig, TrainConfig
 from ml.sentiment.data import LabelledTexts, Vocab, encode, split, tokenize
 from ml.sentiment.model import build_model
 
-TRAINING_FORMAT = "studio-sentiment-training"
-TRAINING_VERSION = 1
 METRICS = ("loss", "accuracy")
+# The training checkpoint. Settings a resumed run must share with it; epochs, patience and how often
+# to report and save may change between runs.
+SPEC = TrainingSpec(format="studio-sentiment-training", version=1, family="sentiment", what="sentiment",
+                    metrics=METRICS,
+                    same_on_resume=("kind", "batch_size", "lr", "clip", "seed", "max_words", "length", "pad",
+                                    "embedding_dim", "hidden", "layers", "dropout", "validation", "test",
+                                    "dry_run"))
 MIN_ROWS = 10  # fewer cannot be split into train, validation and test sets
 EVAL_CHUNK = 256  # texts per forward pass when measuring
 
@@ -98,83 +92,62 @@ def train(cfg: TrainConfig, data: LabelledTexts, progress: Progress, *,
     model.to(dev).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
-    s: dict[str, Any] = {"step": 0, "perm": None, "history": [], "best_loss": math.inf, "best_state": None,
-                         "best_epoch": 0, "bad_epochs": 0, "stopped": False, "stop_note": ""}
-    window = MetricWindow(METRICS)
-    path = Path(checkpoint_path) if checkpoint_path is not None else None
-    if path is not None and resume and path.exists():
-        state = _load_state(path, cfg, plan)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        rng.set_state(state["rng"])
-        s = {k: state[k] for k in s}
-        s["history"] = list(s["history"])
-        window = MetricWindow.from_state(METRICS, state["window"])
-    resumed_from = s["step"]
-
-    def save() -> None:
-        if path is not None:
-            save_state(path, {"format": TRAINING_FORMAT, "version": TRAINING_VERSION, "family": "sentiment",
-                              "config": asdict(cfg), "plan": asdict(plan), "rng": rng.get_state(),
-                              "model": cpu_state_dict(model), "opt": opt.state_dict(),
-                              "window": window.state(), **s})
-
-    if s["step"] < plan.total_steps and not s["stopped"]:
-        where = f"resuming at step {s['step']}" if s["step"] else "starting"
-        progress.update(s["step"], plan.total_steps, f"{where}: {plan.train_rows} training texts, "
-                        f"{vocab.size - 2} words, {plan.steps_per_epoch} steps per epoch")
+    perm: torch.Tensor | None = None  # this epoch's shuffle, once drawn; None between epochs
+    stopping = EarlyStopping(cfg.patience)  # keeps the best epoch's weights
+    run = TrainingRun(SPEC, cfg, plan, progress, checkpoint_path, resume,
+                      parts={"model": model, "opt": opt, "rng": rng},
+                      fields=lambda: {"perm": perm, **stopping.state()})
+    state = run.resume(lambda old: _other_texts(old, plan), f" ({cfg.epochs} epochs)")
+    if state is not None:
+        perm, stopping = state["perm"], EarlyStopping.from_state(cfg.patience, state)
+    if not stopping.stopped:
+        run.start(f"{plan.train_rows} training texts, {vocab.size - 2} words, {plan.steps_per_epoch} steps "
+                  f"per epoch")
     criterion = nn.BCEWithLogitsLoss()
     bs, spe = plan.batch_size, plan.steps_per_epoch
-    for epoch in range(s["step"] // spe, cfg.epochs):
-        if s["stopped"]:
+    for epoch in range(run.step // spe, cfg.epochs):
+        if stopping.stopped:
             break
-        if s["perm"] is None:
-            s["perm"] = torch.randperm(plan.train_rows, generator=rng)
-        for batch in range(s["step"] % spe, spe):
-            checkpoint_or_cancel(progress, save, step=s["step"], resumed_from=resumed_from,
-                                 every=cfg.checkpoint_every)
-            index = s["perm"][batch * bs:(batch + 1) * bs]
+        if perm is None:
+            perm = torch.randperm(plan.train_rows, generator=rng)
+        for batch in range(run.step % spe, spe):
+            run.checkpoint_or_cancel()
+            index = perm[batch * bs:(batch + 1) * bs]
             seed = int(torch.randint(2**31 - 1, (1,), generator=rng))
-            metrics = _train_step(model, opt, criterion, train_set.ids[index].to(dev),
-                                  train_set.labels[index].to(dev), seed, cfg.clip, dev)
-            check_finite(metrics, s["step"] + 1)
-            window.add(metrics)
-            s["step"] += 1
-            if s["step"] % plan.report_every == 0:
-                means = window.report(s["history"], s["step"], s["step"] / spe, restart=True)
-                progress.update(s["step"], plan.total_steps, f"epoch {epoch + 1}/{cfg.epochs}", metrics=means)
-        s["perm"] = None
-        _end_of_epoch(model, val_set, dev, s, epoch, cfg.patience)
-        val = s["history"][-1]
-        progress.update(s["step"], plan.total_steps, f"epoch {epoch + 1}: validation loss "
-                        f"{val['val_loss']:.3f}, accuracy {val['val_accuracy']:.3f}",
-                        metrics={"val_loss": val["val_loss"], "val_accuracy": val["val_accuracy"]})
-    save()
+            run.add(_train_step(model, opt, criterion, train_set.ids[index].to(dev),
+                                train_set.labels[index].to(dev), seed, cfg.clip, dev))
+            if run.due(plan.report_every):
+                means = run.report(run.step / spe, plan.report_every)
+                run.update(f"epoch {epoch + 1}/{cfg.epochs}", metrics=means)
+        perm = None
+        val = _validate(model, val_set, dev)
+        run.history.append({"step": run.step, "epoch": float(epoch + 1), **val})
+        stopping.end_of_epoch(model, val["val_loss"], epoch + 1)
+        run.update(f"epoch {epoch + 1}: validation loss {val['val_loss']:.3f}, accuracy "
+                   f"{val['val_accuracy']:.3f}", metrics=val)
+    run.save()  # always (a run with nothing left to do rewrites the same state): no "already trained"
 
-    if s["stop_note"]:  # kept in the state, so a run resumed after an early stop still says why
-        notes.append(s["stop_note"])
-    if s["best_state"] is not None:
-        model.load_state_dict(s["best_state"])
+    if stopping.note:  # kept in the state, so a run resumed after an early stop still says why
+        notes.append(stopping.note)
+    stopping.restore_best(model)
     probs = predict_probabilities(model, test_set.ids, dev)
     test = report(probs, [int(y) for y in test_set.labels.tolist()])
     picture = roc_image(test["roc"], test["roc_auc"])
     figures = {k: float(test[k]) for k in ("accuracy", "precision", "recall", "roc_auc")}
-    figures["val_loss"] = float(s["best_loss"])
-    progress.update(s["step"], plan.total_steps, f"test accuracy {figures['accuracy']:.3f}, "
-                    f"ROC AUC {figures['roc_auc']:.3f} ({len(parts.test)} texts)", preview=picture,
-                    metrics={f"test_{k}": v for k, v in figures.items() if k != "val_loss"})
+    figures["val_loss"] = float(stopping.best_loss)
+    run.update(f"test accuracy {figures['accuracy']:.3f}, ROC AUC {figures['roc_auc']:.3f} "
+               f"({len(parts.test)} texts)", preview=picture,
+               metrics={f"test_{k}": v for k, v in figures.items() if k != "val_loss"})
     extra = {"metrics": figures,
              "report": {"confusion": test["confusion"], "roc": test["roc"], "test_rows": len(parts.test),
                         "validation_rows": len(parts.validation), "train_rows": plan.train_rows,
-                        "best_epoch": s["best_epoch"], "stopped_early": s["stopped"],
-                        "history": s["history"], "notes": list(notes)}}
+                        "best_epoch": stopping.best_epoch, "stopped_early": stopping.stopped,
+                        "history": run.history, "notes": list(notes)}}
     ckpt = checkpoint_dict(family="sentiment", config=mcfg, state_dict=model.state_dict(), extra=extra)
-    last_train: dict[str, float] = next((h for h in reversed(s["history"]) if "loss" in h), {})
+    last_train: dict[str, float] = next((h for h in reversed(run.history) if "loss" in h), {})
     final = {**{k: float(last_train[k]) for k in METRICS if k in last_train},
              **{f"test_{k}": v for k, v in figures.items() if k != "val_loss"}}
-    return TrainResult(checkpoint=ckpt, final=final, history=s["history"], preview=picture, step=s["step"],
-                       total_steps=plan.total_steps, resumed_from=resumed_from, images=plan.train_rows,
-                       batch_size=bs, notes=notes)
+    return run.result(ckpt, final, picture, images=plan.train_rows, batch_size=bs, notes=notes)
 
 
 def _train_step(model: nn.Module, opt: torch.optim.Optimizer, criterion: nn.Module, ids: torch.Tensor,
@@ -192,23 +165,12 @@ def _train_step(model: nn.Module, opt: torch.optim.Optimizer, criterion: nn.Modu
     return {"loss": float(loss.detach()), "accuracy": float(accuracy)}
 
 
-def _end_of_epoch(model: nn.Module, val_set: _Encoded, dev: torch.device, s: dict[str, Any], epoch: int,
-                  patience: int) -> None:
-    """Measure on the validation texts, keep the best weights, decide on early stopping."""
+def _validate(model: nn.Module, val_set: _Encoded, dev: torch.device) -> dict[str, float]:
+    """The loss and accuracy on the validation texts."""
     probs = torch.tensor(predict_probabilities(model, val_set.ids, dev))
     loss = float(nn.functional.binary_cross_entropy(probs.clamp(1e-7, 1 - 1e-7), val_set.labels))
     accuracy = float(((probs >= 0.5).float() == val_set.labels).float().mean())
-    s["history"].append({"step": s["step"], "epoch": float(epoch + 1), "val_loss": loss,
-                         "val_accuracy": accuracy})
-    if loss < s["best_loss"]:
-        s["best_loss"], s["best_epoch"], s["bad_epochs"] = loss, epoch + 1, 0
-        s["best_state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    else:
-        s["bad_epochs"] += 1
-        if patience and s["bad_epochs"] >= patience:
-            s["stopped"] = True
-            s["stop_note"] = (f"stopped early after epoch {epoch + 1}: no better validation loss for "
-                              f"{patience} epochs; kept epoch {s['best_epoch']}")
+    return {"val_loss": loss, "val_accuracy": accuracy}
 
 
 def predict_probabilities(model: nn.Module, ids: torch.Tensor, dev: torch.device) -> list[float]:
@@ -262,18 +224,8 @@ def _plan(cfg: TrainConfig, data: LabelledTexts, train_rows: int, notes: list[st
                  report_every=1 if cfg.dry_run else cfg.report_every)
 
 
-# Settings a resumed run must share with the checkpoint; epochs, patience and how often to report
-# and save may change between runs.
-_SAME_ON_RESUME = ("kind", "batch_size", "lr", "clip", "seed", "max_words", "length", "pad", "embedding_dim",
-                   "hidden", "layers", "dropout", "validation", "test", "dry_run")
-
-
-def _load_state(path: Path, cfg: TrainConfig, plan: _Plan) -> dict[str, Any]:
-    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "sentiment")
-    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
-    old = state["plan"]
+def _other_texts(old: dict[str, Any], plan: _Plan) -> str | None:
+    """How the training checkpoint's texts (its plan) differ from this run's; None: they do not."""
     if old["fingerprint"] != plan.fingerprint:
-        raise TrainError(f"cannot resume: the checkpoint was trained on other texts "
-                         f"({old['rows']} then, {plan.rows} now)")
-    check_not_past(state["step"], plan.total_steps, f" ({cfg.epochs} epochs)")
-    return state
+        return f"on other texts ({old['rows']} then, {plan.rows} now)"
+    return None

@@ -25,7 +25,6 @@ import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,27 +34,21 @@ from PIL import Image, ImageDraw
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
 from ml.common.progress import Progress
-from ml.common.training import (
-    MetricWindow,
-    TrainError,
-    TrainResult,
-    check_finite,
-    check_not_past,
-    check_same_settings,
-    checkpoint_or_cancel,
-    cpu_state_dict,
-    load_state,
-    save_state,
-)
+from ml.common.training import TrainResult, check_finite
+from ml.common.training_run import TrainingRun, TrainingSpec
 from ml.textgen.config import DRY_RUN_CHARS, CharRNNConfig, TrainConfig
 from ml.textgen.data import Plan, as_rows, plan_run, split
 from ml.textgen.formats import encode, one_hot
 from ml.textgen.infer import generate
 from ml.textgen.model import CharRNN, Hidden
 
-TRAINING_FORMAT = "studio-textgen-training"
-TRAINING_VERSION = 1
 METRICS = ("loss",)  # training cross-entropy, nats per character
+# The training checkpoint. Settings a resumed run must share with it; epochs, reporting, sampling and
+# saving may change.
+SPEC = TrainingSpec(format="studio-textgen-training", version=1, family="textgen", what="char-RNN",
+                    metrics=METRICS,
+                    same_on_resume=("n_hidden", "n_layers", "dropout", "batch_size", "seq_length", "lr",
+                                    "clip", "val_fraction", "seed", "dry_run"))
 
 
 def train(cfg: TrainConfig, text: str, progress: Progress, *,
@@ -81,77 +74,56 @@ def train(cfg: TrainConfig, text: str, progress: Progress, *,
     with _own_rng(cfg.seed, dev):
         model = CharRNN(mcfg)  # PyTorch's default init, from the seeded global generator
         return _run(cfg, plan, mcfg, model, x.to(dev), y.to(dev), val.to(dev), progress, notes,
-                    Path(checkpoint_path) if checkpoint_path is not None else None, resume, dev)
+                    checkpoint_path, resume, dev)
 
 
 def _run(cfg: TrainConfig, plan: Plan, mcfg: CharRNNConfig, model: CharRNN, x: torch.Tensor,
-         y: torch.Tensor, val: torch.Tensor, progress: Progress, notes: list[str], path: Path | None,
-         resume: bool, dev: torch.device) -> TrainResult:
+         y: torch.Tensor, val: torch.Tensor, progress: Progress, notes: list[str],
+         path: str | os.PathLike[str] | None, resume: bool, dev: torch.device) -> TrainResult:
     model.to(dev).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    step = 0
-    hidden: Hidden | None = None
-    history: list[dict[str, float]] = []
+    hidden: Hidden | None = None  # carried from batch to batch within an epoch
     samples: list[str] = []
-    window = MetricWindow(METRICS)
-    if path is not None and resume and path.exists():
-        state = _load_state(path, cfg, plan)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
+    run = TrainingRun(SPEC, cfg, plan, progress, path, resume, parts={"model": model, "opt": opt},
+                      fields=lambda: {
+                          "hidden": [h.detach().cpu() for h in hidden] if hidden is not None else None,
+                          "rng": _get_rng(dev),  # the global generator's: dropout draws from it
+                          "samples": samples})
+    state = run.resume(lambda old: _other_text(old, plan), f" ({cfg.epochs} epochs)")
+    if state is not None:
         _set_rng(state["rng"], dev)
-        step, history, samples = state["step"], list(state["history"]), list(state["samples"])
+        samples = list(state["samples"])
         hidden = (state["hidden"][0].to(dev), state["hidden"][1].to(dev)) if state["hidden"] else None
-        window = MetricWindow.from_state(METRICS, state["window"])
-    resumed_from = step
-
-    def save() -> None:
-        if path is not None:
-            _save_state(path, cfg=cfg, plan=plan, step=step, model=model, opt=opt, hidden=hidden,
-                        history=history, samples=samples, window=window, dev=dev)
-
-    if step < plan.total_steps:
-        where = f"resuming at step {step}" if step else "starting"
-        progress.update(step, plan.total_steps, f"{where}: {plan.train_chars:,} characters "
-                        f"({len(plan.tokens)} distinct), batch {plan.batch_size} x {plan.seq_length}, "
-                        f"{plan.steps_per_epoch} steps per epoch")
+    run.start(f"{plan.train_chars:,} characters ({len(plan.tokens)} distinct), batch {plan.batch_size} x "
+              f"{plan.seq_length}, {plan.steps_per_epoch} steps per epoch")
     vocab = len(plan.tokens)
-    for epoch in range(step // plan.steps_per_epoch, cfg.epochs):
-        for batch in range(step % plan.steps_per_epoch, plan.steps_per_epoch):
+    for epoch in range(run.step // plan.steps_per_epoch, cfg.epochs):
+        for batch in range(run.step % plan.steps_per_epoch, plan.steps_per_epoch):
             # Top of a step: weights, optimizer, hidden state and random state agree with ``step``.
-            checkpoint_or_cancel(progress, save, step=step, resumed_from=resumed_from,
-                                 every=cfg.checkpoint_every)
+            run.checkpoint_or_cancel()
             cols = slice(batch * plan.seq_length, (batch + 1) * plan.seq_length)
             loss, hidden = train_step(model, opt, one_hot(x[:, cols], vocab), y[:, cols], hidden, cfg.clip)
-            step += 1
-            metrics = {"loss": loss}
-            check_finite(metrics, step)
-            window.add(metrics)
-            end_of_epoch = step % plan.steps_per_epoch == 0
-            if not (end_of_epoch or step % plan.report_every == 0):
+            run.add({"loss": loss})
+            end_of_epoch = run.step % plan.steps_per_epoch == 0
+            if not (end_of_epoch or run.due(plan.report_every)):
                 continue
-            reported = window.report(history, step, step / plan.steps_per_epoch,
-                                     restart=step % plan.report_every == 0)
-            message = f"epoch {epoch + 1}/{cfg.epochs}, step {step}"
+            reported = run.report(run.step / plan.steps_per_epoch, plan.report_every)
+            message = f"epoch {epoch + 1}/{cfg.epochs}, step {run.step}"
             picture = None
             if end_of_epoch:
                 hidden = None  # the next epoch starts from the text's start, with a fresh state
                 val_loss = validation_loss(model, val, plan.batch_size, plan.seq_length)
-                check_finite({"val_loss": val_loss}, step)
-                reported["val_loss"] = history[-1]["val_loss"] = val_loss
+                check_finite({"val_loss": val_loss}, run.step)
+                reported["val_loss"] = run.history[-1]["val_loss"] = val_loss
                 message += f": validation loss {val_loss:.3f} nats/char"
                 if plan.sample_length:
                     sample = plan.prime + _sample(model, cfg, plan, dev)
                     samples.append(sample)
                     message += f"\n{sample}"
                     picture = text_image(sample)  # the studio's job page shows it as the preview
-            progress.update(step, plan.total_steps, message, preview=picture, metrics=reported)
-    if step != resumed_from:
-        save()
-
-    final = {k: v for k, v in history[-1].items() if k not in ("step", "epoch")} if history else {}
-    val_losses = [h["val_loss"] for h in history if "val_loss" in h]
-    if step == resumed_from:
-        progress.update(step, plan.total_steps, "already trained", metrics=final)
+            run.update(message, preview=picture, metrics=reported)
+    final = run.finish()
+    val_losses = [h["val_loss"] for h in run.history if "val_loss" in h]
     if samples:
         notes.append(f"sample after the last epoch:\n{samples[-1]}")
     extra = {
@@ -160,19 +132,16 @@ def _run(cfg: TrainConfig, plan: Plan, mcfg: CharRNNConfig, model: CharRNN, x: t
         "characters": plan.train_chars,
         "validation_characters": plan.val_chars,
         "batch_size": plan.batch_size,
-        "steps": step,
+        "steps": run.step,
         "metrics": final,
         "val_loss": val_losses[-1] if val_losses else None,
         "best_val_loss": min(val_losses) if val_losses else None,
         "samples": samples,
     }
     model.eval()
-    return TrainResult(
-        checkpoint=checkpoint_dict(family="textgen", config=mcfg, state_dict=model.state_dict(), extra=extra),
-        final=final, history=history, preview=text_image(samples[-1] if samples else ""), step=step,
-        total_steps=plan.total_steps, resumed_from=resumed_from, images=plan.train_chars,
-        batch_size=plan.batch_size, notes=notes,
-    )
+    checkpoint = checkpoint_dict(family="textgen", config=mcfg, state_dict=model.state_dict(), extra=extra)
+    return run.result(checkpoint, final, text_image(samples[-1] if samples else ""), images=plan.train_chars,
+                      batch_size=plan.batch_size, notes=notes)
 
 
 def train_step(model: CharRNN, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -254,40 +223,9 @@ def _set_rng(state: dict[str, torch.Tensor], dev: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], dev)
 
 
-# --- the training checkpoint ----------------------------------------------------------------------
-
-# Settings a resumed run must share with the checkpoint; epochs, reporting, sampling and saving may change.
-_SAME_ON_RESUME = ("n_hidden", "n_layers", "dropout", "batch_size", "seq_length", "lr", "clip",
-                   "val_fraction", "seed", "dry_run")
-
-
-def _save_state(path: Path, *, cfg: TrainConfig, plan: Plan, step: int, model: CharRNN,
-                opt: torch.optim.Optimizer, hidden: Hidden | None, history: list[dict[str, float]],
-                samples: list[str], window: MetricWindow, dev: torch.device) -> None:
-    state = {
-        "format": TRAINING_FORMAT,
-        "version": TRAINING_VERSION,
-        "family": "textgen",
-        "config": asdict(cfg),
-        "plan": asdict(plan),
-        "step": step,
-        "model": cpu_state_dict(model),
-        "opt": opt.state_dict(),
-        "hidden": [h.detach().cpu() for h in hidden] if hidden is not None else None,  # mid-epoch only
-        "rng": _get_rng(dev),
-        "history": history,
-        "samples": samples,
-        "window": window.state(),
-    }
-    save_state(path, state)
-
-
-def _load_state(path: Path, cfg: TrainConfig, plan: Plan) -> dict[str, Any]:
-    state = load_state(path, TRAINING_FORMAT, TRAINING_VERSION, "char-RNN")
-    check_same_settings(state["config"], asdict(cfg), _SAME_ON_RESUME)
-    old = state["plan"]
+def _other_text(old: dict[str, Any], plan: Plan) -> str | None:
+    """How the training checkpoint's text (its plan) differs from this run's; None: it does not."""
     if old["fingerprint"] != plan.fingerprint or old["tokens"] != plan.tokens:
-        raise TrainError(f"cannot resume: the checkpoint was trained on another text "
-                         f"({old['train_chars']:,} training characters then, {plan.train_chars:,} now)")
-    check_not_past(state["step"], plan.total_steps, f" ({cfg.epochs} epochs)")
-    return state
+        return (f"on another text ({old['train_chars']:,} training characters then, "
+                f"{plan.train_chars:,} now)")
+    return None
