@@ -14,7 +14,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from . import events
 from .models import Job, JobState
@@ -43,7 +43,7 @@ class CancelWatchdog:
         try:
             while not self._done.wait(self.poll):
                 if seen_at is None:
-                    if Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists():
+                    if self._cancel_requested():
                         seen_at = time.monotonic()
                 elif time.monotonic() - seen_at > self.grace:
                     self._kill()
@@ -51,6 +51,15 @@ class CancelWatchdog:
         finally:
             close_old_connections()
             connection.close()
+
+    def _cancel_requested(self) -> bool:
+        try:
+            return Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists()
+        except DatabaseError:
+            # A database that is busy (SQLite) or restarting: ask again at the next poll, rather
+            # than let this thread die and the grace period go unenforced for the rest of the job.
+            close_old_connections()
+            return False
 
     def _kill(self) -> None:
         job = Job.objects.get(pk=self.job_id)
