@@ -96,6 +96,30 @@ class ModelPreview(models.Model):
         return f"{self.version}: {self.label}"
 
 
+def example_path(instance: ModelExample, filename: str) -> str:
+    return f"catalog/examples/{instance.version_id}/{filename}"
+
+
+class ModelExample(models.Model):
+    """What a version makes, shown on the home page's tool cards: a picture, or for a text model a
+    short text (a sample it wrote, a review it judged). The starter installer makes one per starter.
+
+    Not a ModelPreview: previews are the version's own set (one per style of a multi-style network,
+    a trained model's ROC curve) that pages and the admin list in full; the example is one thing
+    made the same way for every family, for the home page alone."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="example")
+    caption = models.CharField(max_length=300, help_text="What it shows: the picture's alt text, or the "
+                                                         "line under the text.")
+    image = models.FileField(upload_to=example_path, max_length=300, blank=True)
+    width = models.PositiveIntegerField(default=0)  # of the image: the page reserves its space
+    height = models.PositiveIntegerField(default=0)
+    text = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.caption}"
+
+
 class Endpoint(models.Model):
     """How a family's tools pick their model: with no endpoint (or no variant with weight), the
     family's active version; with variants, each job is routed to one of them by weight (an A/B test

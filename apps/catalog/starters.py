@@ -7,10 +7,11 @@ trained, its previews); this module installs them. ``install_starters`` turns th
 the packages in requirements-models.txt ship (plus VGG19, when its weights are on disk) into studio
 checkpoints, stores, validates and activates them. The sentiment and text-generation
 starters have no published weights to use, so they are trained on install (a few minutes; ``full``
-for the long settings) from the data scripts/text_data.sh unpacks. It is idempotent: each version
+for the long settings) from the data scripts/text_data.sh unpacks. Each starter also makes its
+example (what the model makes, for the home page: examples.py). It is idempotent: each version
 records exactly which file it came from (``source_ref``, with the file's sha256, and for a trained
 one its settings), and a starter whose file is already in the catalog is skipped without converting
-or training anything.
+or training anything; only its example is made, when it was installed before starters had them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from ml.common.progress import NullProgress, Progress
-from ml.common.starter import Starter, preview_jpeg
+from ml.common.starter import Example, Starter, preview_jpeg
 from ml.cyclegan import starter as cyclegan_starter
 from ml.dcgan import starter as dcgan_starter
 from ml.fast_style import starter as fast_style_starter
@@ -39,7 +40,8 @@ from ml.features import starter as features_starter
 from ml.sentiment import starter as sentiment_starter
 from ml.textgen import starter as textgen_starter
 
-from . import services
+from . import examples, services
+from .loading import read_checkpoint
 from .models import ModelPreview, ModelVersion
 
 
@@ -107,6 +109,8 @@ class Made:
     metrics: dict[str, Any] = field(default_factory=dict)
     previews: list[tuple[str, bytes]] = field(default_factory=list)
     headline: str = ""  # the figures, for the command's line
+    example: Example | None = None
+    example_note: str = ""  # why there is no example, for the command's line
 
 
 def _may_activate(starter: Starter, version: ModelVersion, *, new: bool) -> bool:
@@ -156,7 +160,8 @@ def install_starter(starter: Starter, *, full: bool = False,
         if _may_activate(starter, existing, new=False):
             services.activate(existing)
             message += " (activated: its family had no active version)"
-        return outcome(SKIPPED, message, existing)
+        note = _add_missing_example(starter, existing)
+        return outcome(SKIPPED, f"{message} ({note})" if note else message, existing)
     # Anything can go wrong converting a third-party file or training; report it and carry on.
     saved: list[str] = []
     try:
@@ -168,7 +173,8 @@ def install_starter(starter: Starter, *, full: bool = False,
         return outcome(FAILED, f"FAILED: {type(exc).__name__}: {exc}")
     state = "active" if version.status == ModelVersion.Status.ACTIVE else "not activated (another is active)"
     figures = f"; {made.headline}" if made.headline else ""
-    message = f"installed: {_label(version)} {version.name!r}, valid, {state}{figures}"
+    note = f" ({made.example_note})" if made.example_note else ""
+    message = f"installed: {_label(version)} {version.name!r}, valid, {state}{figures}{note}"
     return outcome(INSTALLED, message, version)
 
 
@@ -178,7 +184,8 @@ def _convert(starter: Starter, path: Path) -> Made:
     checkpoint = starter.convert(path)
     # Rendered before the transaction: on SQLite it locks out every other writer while it lasts.
     previews = starter.previews(checkpoint) if starter.previews else []
-    return Made(checkpoint, starter.description, previews=previews)
+    example, note = _example(starter, checkpoint)
+    return Made(checkpoint, starter.description, previews=previews, example=example, example_note=note)
 
 
 def _train(starter: Starter, path: Path, ref: str, full: bool,
@@ -203,8 +210,41 @@ def _train(starter: Starter, path: Path, ref: str, full: bool,
     metrics = training.metrics(result)
     picture = result.preview
     previews = [(training.preview_label, preview_jpeg(picture, training.preview_side))] if picture else []
+    example, note = _example(starter, result.checkpoint)
     return Made(result.checkpoint, training.card(cfg, result, seconds), ModelVersion.Source.TRAINED,
-                metrics, previews, training.headline(metrics))
+                metrics, previews, training.headline(metrics), example, note)
+
+
+def _example(starter: Starter, checkpoint: dict[str, Any]) -> tuple[Example | None, str]:
+    """The starter's example, or None and why not. An example is only for show: failing to make one
+    is reported on the command's line and never fails the install."""
+    if starter.example is None:
+        return None, ""
+    try:
+        return starter.example(checkpoint), ""
+    except Exception as exc:
+        return None, f"no example: {type(exc).__name__}: {exc}"
+
+
+def _add_missing_example(starter: Starter, version: ModelVersion) -> str:
+    """Make the example of a version installed before starters made them, from its stored checkpoint
+    (nothing is converted or trained again): "example made", why not, or "" when there was nothing
+    to do (it has one, or is not valid)."""
+    if (starter.example is None or version.validation != ModelVersion.Validation.VALID
+            or examples.has_example(version)):
+        return ""
+    saved: list[str] = []
+    try:
+        example, note = _example(starter, read_checkpoint(version))
+        if example is None:
+            return note
+        with transaction.atomic():
+            examples.store(version, example, saved)
+    except Exception as exc:
+        for name in filter(None, saved):
+            default_storage.delete(name)
+        return f"no example: {type(exc).__name__}: {exc}"
+    return "example made"
 
 
 def _store(starter: Starter, made: Made, ref: str, saved: list[str]) -> ModelVersion:
@@ -224,6 +264,8 @@ def _store(starter: Starter, made: Made, ref: str, saved: list[str]) -> ModelVer
             preview = ModelPreview(version=version, label=label, position=position)
             preview.image.save(f"{position:02d}-{slugify(label)}.jpg", ContentFile(jpeg), save=True)
             saved.append(preview.image.name or "")
+        if made.example is not None:
+            examples.store(version, made.example, saved)
         if _may_activate(starter, version, new=True):
             previous = services.active_version(starter.family)
             services.activate(version)

@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("catalog/previews/<int:pk>/", views.preview, name="catalog-preview"),
+    path("catalog/examples/<int:pk>/", views.example, name="catalog-example"),
 ]

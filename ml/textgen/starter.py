@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ml.common.progress import Progress
-from ml.common.starter import TEXT_PREVIEW_SIDE, Starter, Training
+from ml.common.starter import TEXT_PREVIEW_SIDE, Example, Starter, Training
 from ml.common.training import TrainResult
 from ml.textgen import data
 from ml.textgen.config import TrainConfig
+from ml.textgen.infer import generate, load
 from ml.textgen.training import train
 
 ENV_VAR = data.AUSTEN_ENV_VAR  # JANEAUSTENR_DATA
@@ -116,6 +117,21 @@ def headline(m: dict[str, Any]) -> str:
     return f"validation loss {m['val_loss']:.3f} nats/char; sample: {m['sample'][:100]!r}"
 
 
+EXAMPLE_CHARS, EXAMPLE_SEED = 160, 0  # the home page's sample: two lines on a card, always the same
+
+
+def sample_example(checkpoint: dict[str, Any]) -> Example:
+    """The start of a sample, drawn the way the trainer samples (its prime, temperature and top k)
+    with a fixed seed, cut at the last whole word."""
+    model, cfg = load(checkpoint), TrainConfig()
+    # A model trained on other text may lack the prime's characters: start from its first one.
+    prime = cfg.sample_prime if set(cfg.sample_prime) <= set(model.tokens) else model.tokens[0]
+    text = prime + "".join(generate(model, prime, EXAMPLE_CHARS, cfg.temperature, cfg.top_k, EXAMPLE_SEED))
+    words = " ".join(text.split())  # the novels' line breaks mean nothing on a card
+    cut = words.rsplit(" ", 1)[0] if " " in words.strip() else words
+    return Example(caption=f"The start of a sample (prime {prime!r}, seed {EXAMPLE_SEED})", text=f"{cut} …")
+
+
 TRAINING = Training(
     package=DEBIAN_PACKAGE, settings=settings, train=train_starter, card=model_card,
     metrics=metrics, headline=headline, score=lambda m: -float(m["val_loss"]),
@@ -133,6 +149,6 @@ def starters(var_dirs: Callable[[], Iterable[Path]]) -> tuple[Starter, ...]:
             licence=LICENCE,
             locate=lambda: find_austen(var_dirs()),
             missing=MISSING, remedy=REMEDY,
-            training=TRAINING, replaces=f"debian:{DEBIAN_PACKAGE}:",
+            training=TRAINING, replaces=f"debian:{DEBIAN_PACKAGE}:", example=sample_example,
         ),
     )
