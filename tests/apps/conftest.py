@@ -1,5 +1,6 @@
 """Fixtures for the fast unit tests: in-memory channel layer, a throwaway MEDIA_ROOT, Celery never
-enqueues, two users with logged-in test clients, and small (sometimes hostile) image files."""
+enqueues, two users with logged-in test clients, jobs run in process, and small (sometimes hostile)
+image files."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from apps.jobs import events
+from apps.catalog import starters
+from apps.jobs import events, runner
 from apps.jobs.models import Job, JobFile, JobState
+from apps.jobs.reporter import JobReporter
+from ml.common.starter import Starter
 from tests.conftest import png_bytes
 
 # WhiteNoise warns whenever a handler is built and STATIC_ROOT is missing (tests never collectstatic).
@@ -45,6 +49,26 @@ def revoke() -> Iterator[mock.MagicMock]:
         yield patched
 
 
+@pytest.fixture(autouse=True, scope="session")
+def starters_made_once() -> Iterator[None]:
+    """A starter's conversion, previews and example, made once per test run: many tests install the
+    same real starters, and making them is seconds each (the 26 fast-style previews, the Gatys
+    example). Keyed by the starter as it is (a test that swaps its example for a broken one gets its
+    own) and by its file; the install itself (rows, files, validation) runs every time."""
+    made: dict[tuple[Any, ...], starters.Made] = {}
+    convert = starters._convert
+
+    def once(starter: Starter, path: Path) -> starters.Made:
+        key = (starter, str(path), path.stat().st_mtime_ns)
+        if key not in made:
+            made[key] = convert(starter, path)
+        return made[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(starters, "_convert", once)
+        yield
+
+
 def make_job(owner: Any, kind: str = "sleep", state: str = JobState.QUEUED,
              params: dict[str, Any] | None = None, **fields: Any) -> Job:
     """A job as services.submit leaves it (first event: queued), then forced into `state`."""
@@ -62,6 +86,34 @@ def add_file(job: Job, role: str, name: str = "f.png", content: bytes = b"data")
                        name=name, size=len(content))
     job_file.file.save(name, ContentFile(content), save=True)
     return job_file
+
+
+def add_input(job: Job, field: str, name: str, data: bytes) -> JobFile:
+    """An uploaded input of ``job`` for its form field ``field``, as a submit stores it."""
+    job_file = JobFile(job=job, role=JobFile.Role.INPUT, field=field, name=name, size=len(data))
+    job_file.file.save(name, ContentFile(data), save=True)
+    return job_file
+
+
+def run_job(job: Job, worker: str = "worker-a") -> Job:
+    """Run ``job`` in this process as a worker would (no Celery) and return it as it ended."""
+    runner.run(str(job.pk), job.task_id, worker)
+    job.refresh_from_db()
+    return job
+
+
+def stop_after_reports(monkeypatch: pytest.MonkeyPatch, reports: int) -> None:
+    """Make JobReporter.cancelled() true once ``reports`` updates carrying metrics (a training's loss
+    reports) have been made: a cancel at a known point. ``monkeypatch.undo()`` ends it."""
+    update, made = JobReporter.update, [0]
+
+    def counting(self: JobReporter, step: int, total: int, *args: Any, **kwargs: Any) -> None:
+        update(self, step, total, *args, **kwargs)
+        if kwargs.get("metrics") or (len(args) > 2 and args[2]):
+            made[0] += 1
+
+    monkeypatch.setattr(JobReporter, "update", counting)
+    monkeypatch.setattr(JobReporter, "cancelled", lambda self: made[0] >= reports)
 
 
 @pytest.fixture

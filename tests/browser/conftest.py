@@ -7,10 +7,11 @@ server, so the job page gets its CSS and job.js.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -27,10 +28,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def chromium() -> Path:
     """The system Chromium; missing is a failure in CI (which installs it) and a skip elsewhere."""
     if not CHROMIUM.is_file():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     return CHROMIUM
 
 

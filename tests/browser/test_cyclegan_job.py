@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 
 import pytest
 
 from apps.catalog.models import ModelVersion
 from ml.common.sample_scene import sample_scene
-from tests.browser.test_style_job import sign_up
+from tests.browser.helpers import image_loaded, sign_up, submit, wait_for_success
 from tests.conftest import install_starter
 
 
 @pytest.fixture
 def vintagify() -> ModelVersion:
     return install_starter("cyclegan", "vintagify", "vintagify")
-
-
-def wait_until_done(page, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = page.locator("#job-state").inner_text().strip()
-        if state in ("succeeded", "failed", "cancelled"):
-            assert state == "succeeded", page.locator("#job-error").inner_text()
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"job still {state!r} after {timeout}s")
 
 
 @pytest.mark.browser
@@ -42,13 +29,10 @@ def test_it_translates_a_photo_in_the_browser(vintagify, stack, page, tmp_path: 
     page.set_input_files("#id_photo", str(photo))
     page.fill("#id_max_side", "128")
     page.select_option("#id_tile", "auto")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    submit(page)
 
-    wait_until_done(page)
-    page.wait_for_function(
-        "() => { const img = document.querySelector('.result-image');"
-        " return img && img.complete && img.naturalWidth > 0; }")
+    wait_for_success(page, timeout=180)
+    image_loaded(page, ".result-image")
     size = page.eval_on_selector(".result-image", "img => [img.naturalWidth, img.naturalHeight]")
     assert size == [128, 96]
     download = page.locator("a.download")

@@ -3,13 +3,11 @@ success, with the result images loaded and their download links there."""
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser.test_style_job import sign_up
+from tests.browser.helpers import fill, image_loaded, sign_up, submit, wait_for_success
 from tests.conftest import install_starter
 
 
@@ -20,23 +18,6 @@ def faces():  # type: ignore[no-untyped-def]
     return install_starter("dcgan", "gan_face_generate", "gan-face-generate")
 
 
-def wait_for_success(page, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = page.locator("#job-state").inner_text().strip()
-        if state in ("succeeded", "failed", "cancelled"):
-            assert state == "succeeded", page.locator("#job-error").inner_text()
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"job still {state!r} after {timeout}s")
-
-
-def image_loaded(page, selector: str) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
-        "(sel) => { const img = document.querySelector(sel);"
-        " return img && img.complete && img.naturalWidth > 0; }", arg=selector)
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 # faces first: it writes to the database, which Django refuses once Playwright's event loop runs.
@@ -45,10 +26,8 @@ def test_it_runs_a_grid_and_a_latent_walk_in_the_browser(faces, stack, page, tmp
     page.goto(f"{stack.base_url}/tools/dcgan/")
     assert "research/demo output" in page.locator("main").inner_text()
     page.select_option("#id_mode", "grid")
-    page.fill("#id_n", "16")
-    page.fill("#id_seed", "42")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    fill(page, n=16, seed=42)
+    submit(page)
     wait_for_success(page)
 
     image_loaded(page, 'img.result-image[alt="grid.png"]')
@@ -67,12 +46,9 @@ def test_it_runs_a_grid_and_a_latent_walk_in_the_browser(faces, stack, page, tmp
 
     page.goto(f"{stack.base_url}/tools/dcgan/")
     page.select_option("#id_mode", "walk")
-    page.fill("#id_seed_a", "3")
-    page.fill("#id_seed_b", "11")
-    page.fill("#id_steps", "6")
+    fill(page, seed_a=3, seed_b=11, steps=6)
     page.check("#id_gif")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    submit(page)
     wait_for_success(page)
     image_loaded(page, 'img.result-image[alt="walk-strip.png"]')
     image_loaded(page, 'img.result-image[alt="walk.gif"]')
@@ -80,4 +56,3 @@ def test_it_runs_a_grid_and_a_latent_walk_in_the_browser(faces, stack, page, tmp
     names = [text.strip() for text in page.locator("a.download").all_inner_texts()]
     assert names == ["Download walk-strip.png", "Download walk.gif"]
     page.screenshot(path=str(tmp_path / "walk-job.png"), full_page=True)
-    print(f"screenshots: {tmp_path}")

@@ -3,17 +3,13 @@ upload a photo, run it, and get the result image and its download link."""
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 
 import pytest
 
 from apps.tools.lineage import read_lineage
-from tests.apps.tools.test_fast_style import GLOW, STARRY, install_fast_style_starter
-from tests.browser.test_style_job import content_image, sign_up
-
-TERMINAL = ("succeeded", "failed", "cancelled")
+from tests.apps.tools.fast_style_starter import GLOW, STARRY, install_fast_style_starter
+from tests.browser.helpers import content_image, sign_up, submit, wait_for_success
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,16 +44,11 @@ def pressed(page) -> list[str]:  # type: ignore[no-untyped-def]
                                      "els => els.map(e => e.dataset.style)")
 
 
-def run_and_wait(page, base_url: str, tmp_path: Path, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+def run_and_wait(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page.set_input_files("#id_photo", str(content_image(tmp_path / "photo.png", (200, 150))))
     page.fill("#id_max_side", "160")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
-    deadline = time.monotonic() + timeout
-    while (state := page.locator("#job-state").inner_text().strip()) not in TERMINAL:
-        assert time.monotonic() < deadline, f"job still {state!r} after {timeout}s"
-        time.sleep(0.1)
-    assert state == "succeeded", page.locator("#job-error").inner_text()
+    submit(page)
+    wait_for_success(page)
 
 
 def check_result(page, base_url: str, version) -> dict:  # type: ignore[no-untyped-def]
@@ -87,7 +78,7 @@ def test_it_runs_a_preset_picked_by_its_preview(fast_style_model, stack, page, t
 
     assert page.input_value("#id_style") == STARRY and page.input_value("#id_blend") == ""
     assert pressed(page) == [STARRY]
-    run_and_wait(page, stack.base_url, tmp_path)
+    run_and_wait(page, tmp_path)
     record = check_result(page, stack.base_url, fast_style_model)
     assert record["params"]["styles"] == {STARRY: 1.0}
     page.screenshot(path=str(tmp_path / "preset.png"), full_page=True)
@@ -111,6 +102,6 @@ def test_it_runs_a_blend_of_two_clicked_styles(fast_style_model, stack, page, tm
     assert sorted(shares) == ["25 %", "75 %"]
     page.screenshot(path=str(tmp_path / "picker.png"), full_page=True)
 
-    run_and_wait(page, stack.base_url, tmp_path)
+    run_and_wait(page, tmp_path)
     record = check_result(page, stack.base_url, fast_style_model)
     assert record["params"] == {"styles": {STARRY: 3.0, GLOW: 1.0}, "max_side": 160, "preserve_colors": False}

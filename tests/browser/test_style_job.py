@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.browser.helpers import content_image, fill, sign_up, submit
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_FOR_README = os.environ.get("STUDIO_SCREENSHOT") == "1"
-
-
-def content_image(path: Path, size: tuple[int, int]) -> Path:
-    """A small landscape: sky gradient, sun, two hills, a house."""
-    w, h = size
-    img = Image.new("RGB", size)
-    draw = ImageDraw.Draw(img)
-    for y in range(h):
-        draw.line([(0, y), (w, y)], fill=(90 + y * 100 // h, 150 + y * 60 // h, 235))
-    draw.ellipse([w * 0.70, h * 0.10, w * 0.85, h * 0.30], fill=(255, 214, 80))
-    draw.polygon([(0, h), (0, h * 0.60), (w * 0.40, h * 0.45), (w * 0.80, h), ], fill=(60, 140, 70))
-    draw.polygon([(w * 0.3, h), (w * 0.75, h * 0.55), (w, h * 0.65), (w, h)], fill=(40, 110, 60))
-    draw.rectangle([w * 0.18, h * 0.62, w * 0.34, h * 0.82], fill=(200, 60, 50))
-    draw.polygon([(w * 0.16, h * 0.63), (w * 0.26, h * 0.50), (w * 0.36, h * 0.63)], fill=(90, 50, 40))
-    img.save(path)
-    return path
 
 
 def style_image(path: Path, size: tuple[int, int]) -> Path:
@@ -49,25 +34,13 @@ def style_image(path: Path, size: tuple[int, int]) -> Path:
     return path
 
 
-def sign_up(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base_url}/accounts/signup/")
-    page.fill("#id_username", "painter")
-    page.fill("#id_password1", "a-long-enough-pass-42")
-    page.fill("#id_password2", "a-long-enough-pass-42")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
-    assert page.locator(".topbar .who").inner_text() == "painter"
-
-
 def submit_style_job(page, base_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     size, steps, side = ((320, 240), 150, 256) if SCREENSHOT_FOR_README else ((160, 120), 100, 128)
     page.goto(f"{base_url}/tools/style/")
     page.set_input_files("#id_content", str(content_image(tmp_path / "content.png", size)))
     page.set_input_files("#id_style", str(style_image(tmp_path / "style.png", size)))
-    page.fill("#id_steps", str(steps))
-    page.fill("#id_max_side", str(side))
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    fill(page, steps=steps, max_side=side)
+    submit(page)
 
 
 def watch_until_done(page, mid_run_shot: Path, shot_at: float, timeout: float = 240) -> list[float]:  # type: ignore[no-untyped-def]
@@ -107,7 +80,6 @@ def test_it_runs_a_style_job_live_in_the_browser(style_model, stack, page, tmp_p
     mid_run = ROOT / "docs" / "screenshot.png" if SCREENSHOT_FOR_README else tmp_path / "mid-run.png"
     mid_run.parent.mkdir(exist_ok=True)
     seen = watch_until_done(page, mid_run, shot_at=0.6 if SCREENSHOT_FOR_README else 0.0)
-    print(f"progress values seen: {seen}")
     rises = sum(1 for a, b in itertools.pairwise(seen) if b > a)
     assert rises >= 2, f"progress bar moved only {rises} times: {seen}"
     assert "/files/" in page.get_attribute("#job-preview", "src")
@@ -122,4 +94,6 @@ def test_it_runs_a_style_job_live_in_the_browser(style_model, stack, page, tmp_p
     page.reload()  # the finished page names the model version the job ran with
     assert style_model.label in page.locator("#job-model").inner_text()
     page.screenshot(path=str(tmp_path / "finished.png"), full_page=True)
-    assert mid_run.stat().st_size > 0 and (tmp_path / "finished.png").stat().st_size > 0
+    for shot in (mid_run, tmp_path / "finished.png"):  # whole pages, as wide as the window
+        with Image.open(shot) as image:
+            assert image.format == "PNG" and image.width == 1280 and image.height >= 1000

@@ -17,9 +17,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from apps.jobs.models import Job
-from tests.apps.tools.test_text_tools import austenish, csv_bytes, reviews
-from tests.browser.test_dcgan_job import image_loaded, wait_for_success
-from tests.browser.test_style_job import sign_up
+from tests.apps.tools.text_data import austenish, csv_bytes, reviews
+from tests.browser.helpers import (
+    TERMINAL,
+    chart_points,
+    fill,
+    image_loaded,
+    sign_up,
+    submit,
+    wait_for_success,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import FilePayload, Page
@@ -27,7 +34,6 @@ if TYPE_CHECKING:
     from tests.conftest import Stack
 
 ADMIN, ADMIN_PASSWORD = "boss", "a-long-enough-admin-pass-7"
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 # Records each change the job page makes to #live-text (a "text" event's chunk appended): how long
 # the written text is then, the job's state on the page then, and when. Installed before any page
@@ -56,12 +62,6 @@ def admin(django_user_model: Any) -> Any:
 
 def upload(name: str, data: bytes, mime: str) -> FilePayload:
     return {"name": name, "mimeType": mime, "buffer": data}
-
-
-def chart_points(page: Page, metric: str) -> int:
-    return page.evaluate(
-        "(m) => { const l = document.querySelector(`#loss-chart polyline[data-metric=${m}]`);"
-        " return l ? l.getAttribute('points').trim().split(' ').length : 0; }", metric)
 
 
 def watch_chart(page: Page, metric: str, timeout: float = 120) -> list[int]:
@@ -119,11 +119,6 @@ def admin_activates(page: Page, base_url: str, name: str) -> None:
         context.close()
 
 
-def submit(page: Page) -> None:
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 # admin first: it writes to the database, which Django refuses once Playwright's event loop runs.
@@ -135,14 +130,8 @@ def test_train_sentiment_activate_it_then_score_a_text_and_a_csv(admin: Any, sta
     page.goto(f"{stack.base_url}/tools/train-sentiment/")
     page.set_input_files("#id_texts", upload("reviews.csv", csv_bytes(reviews(1000)), "text/csv"))
     page.select_option("#id_kind", "lstm")
-    page.fill("#id_epochs", "4")
-    page.fill("#id_batch_size", "8")
-    page.fill("#id_lr", "0.01")
-    page.fill("#id_patience", "0")
-    page.fill("#id_length", "20")
-    page.fill("#id_hidden", "128")
-    page.fill("#id_seed", "1")
-    page.fill("#id_name", "browser reviews")
+    fill(page, epochs=4, batch_size=8, lr=0.01, patience=0, length=20, hidden=128, seed=1,
+         name="browser reviews")
     submit(page)
     assert_grew_live(watch_chart(page, "loss"))
     trained_draft(page, "browser reviews")
@@ -218,10 +207,7 @@ def test_train_a_text_generator_activate_it_and_watch_it_write(admin: Any, stack
     # 4a. A dry-run char-RNN on a few thousand characters of a small vocabulary; the chart grows live.
     page.goto(f"{stack.base_url}/tools/train-textgen/")
     page.set_input_files("#id_text", upload("austenish.txt", austenish(4000), "text/plain"))
-    page.fill("#id_epochs", "8")
-    page.fill("#id_sample_prime", "it is ")
-    page.fill("#id_seed", "2")
-    page.fill("#id_name", "browser austen")
+    fill(page, epochs=8, sample_prime="it is ", seed=2, name="browser austen")
     page.check("#id_dry_run")
     submit(page)
     assert_grew_live(watch_chart(page, "loss"))
@@ -232,9 +218,7 @@ def test_train_a_text_generator_activate_it_and_watch_it_write(admin: Any, stack
     prime, length = "it is a ", 5000
     page.add_init_script(LIVE_TEXT_RECORDER)
     page.goto(f"{stack.base_url}/tools/textgen/")
-    page.fill("#id_prime", prime)
-    page.fill("#id_length", str(length))
-    page.fill("#id_seed", "5")
+    fill(page, prime=prime, length=length, seed=5)
     submit(page)
     wait_for_success(page, timeout=60)
     page.wait_for_selector("#generated-text")

@@ -5,7 +5,6 @@ new job, and end with a draft model version named on the page and the result fil
 from __future__ import annotations
 
 import io
-import re
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from apps.catalog.models import ModelVersion
-from tests.browser.test_dcgan_job import image_loaded, wait_for_success
-from tests.browser.test_style_job import sign_up
+from tests.browser.helpers import JOB_URL, chart_points, fill, image_loaded, sign_up, submit, wait_for_success
 
 
 def shapes_zip(path: Path, n: int = 16) -> Path:
@@ -33,12 +31,6 @@ def shapes_zip(path: Path, n: int = 16) -> Path:
     return path
 
 
-def chart_points(page) -> int:  # type: ignore[no-untyped-def]
-    return page.evaluate(
-        "() => { const l = document.querySelector('#loss-chart polyline[data-metric=loss_d]');"
-        " return l ? l.getAttribute('points').trim().split(' ').length : 0; }")
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_train_watch_cancel_resume_and_get_a_draft_version(stack, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -46,14 +38,9 @@ def test_train_watch_cancel_resume_and_get_a_draft_version(stack, page, tmp_path
     page.goto(f"{stack.base_url}/tools/train-dcgan/")
     page.set_input_files("#id_images", str(shapes_zip(tmp_path / "shapes.zip")))
     page.select_option("#id_image_size", "32")
-    page.fill("#id_epochs", "40")  # 4 steps an epoch: 160 steps, a report every 10
-    page.fill("#id_batch_size", "4")
-    page.fill("#id_ngf", "16")
-    page.fill("#id_ndf", "16")
-    page.fill("#id_sample_every", "20")
-    page.fill("#id_name", "browser shapes")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    # 4 steps an epoch: 160 steps, a report every 10.
+    fill(page, epochs=40, batch_size=4, ngf=16, ndf=16, sample_every=20, name="browser shapes")
+    submit(page)
     first_url = page.url
 
     # The chart appears with the first report and grows while the job runs.
@@ -68,14 +55,14 @@ def test_train_watch_cancel_resume_and_get_a_draft_version(stack, page, tmp_path
     while page.locator("#job-state").inner_text().strip() != "cancelled":
         assert time.monotonic() < deadline, "the training did not stop"
         time.sleep(0.2)
-    stopped_at = chart_points(page)
+    stopped_at = chart_points(page, "loss_d")
 
     page.reload()  # the finished page replays the history into the chart and offers to resume
     page.wait_for_function(
         f"() => {{ const l = document.querySelector('#loss-chart polyline');"
         f" return l && l.getAttribute('points').trim().split(' ').length >= {stopped_at}; }}")
     page.click("#resume")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    page.wait_for_url(JOB_URL)
     assert page.url != first_url
     wait_for_success(page, timeout=300)
     page.reload()

@@ -1,5 +1,5 @@
 """Helpers for the real-path tests: log in, submit through the web views, listen on the real
-WebSocket served by daphne, wait on the database."""
+WebSocket served by daphne, read an API event stream, wait on the database."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from apps.jobs.models import Job
 from tests.conftest import Stack, png_bytes
+from tests.conftest import wait_for as wait_for  # the real-path tests' one way to wait
 
 
 def logged_in(username: str) -> tuple[Any, Client]:
@@ -62,15 +63,35 @@ def is_terminal(event: dict[str, Any]) -> bool:
     return event["kind"] == "state" and event["data"]["state"] in ("succeeded", "failed", "cancelled")
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def watch_to_the_end(stack: Stack, client: Client, job: Job, timeout: float = 120) -> list[dict[str, Any]]:
+    """Every event of ``job`` read from its WebSocket, up to its final state."""
+    with open_socket(stack, client, job) as ws:
+        return read_events(ws, is_terminal, timeout)
 
 
 def job_state(job: Job) -> str:
     job.refresh_from_db()
     return job.state
+
+
+def finished(job: Job, timeout: float = 120) -> Job:
+    """The job once the worker has ended it, which must be a success."""
+    wait_for(lambda: job_state(job) in ("succeeded", "failed", "cancelled"), timeout, f"job {job.pk} to end")
+    assert job.state == "succeeded", job.error
+    return job
+
+
+def read_sse(response: Any) -> list[tuple[int, str, dict[str, Any], float]]:
+    """(id, event, data, arrival time) for each Server-Sent Event until the server ends the stream."""
+    events, fields = [], {}
+    for raw in response:
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if "id" in fields:
+                data = json.loads(fields["data"])
+                events.append((int(fields["id"]), fields["event"], data, time.monotonic()))
+            fields = {}
+        elif not line.startswith(":"):
+            name, value = line.split(": ", 1)
+            fields[name] = value
+    return events

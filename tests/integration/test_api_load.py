@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 
 from apps.api.models import ApiToken
 from apps.jobs.models import Job, JobEvent
-from tests.integration.test_api_stream import read_sse
+from tests.integration.helpers import read_sse
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

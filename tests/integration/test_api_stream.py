@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.api.models import ApiToken
+from tests.integration.helpers import read_sse
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -24,22 +25,6 @@ def request(stack: Any, token: str, path: str, data: dict[str, str] | None = Non
     req = urllib.request.Request(stack.base_url + path, data=body,
                                  headers={"Authorization": f"Bearer {token}", **(headers or {})})
     return urllib.request.urlopen(req, timeout=60)
-
-
-def read_sse(response: Any) -> list[tuple[int, str, dict[str, Any], float]]:
-    """(id, event, data, arrival time) for each event until the server ends the stream."""
-    events, fields = [], {}
-    for raw in response:
-        line = raw.decode().rstrip("\n")
-        if not line:
-            if "id" in fields:
-                data = json.loads(fields["data"])
-                events.append((int(fields["id"]), fields["event"], data, time.monotonic()))
-            fields = {}
-        elif not line.startswith(":"):
-            name, value = line.split(": ", 1)
-            fields[name] = value
-    return events
 
 
 def test_a_job_submitted_through_the_api_streams_its_events_live(stack: Any) -> None:

@@ -16,7 +16,7 @@ from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
 from ml.common.sample_scene import sample_scene
 from tests.conftest import install_starter
-from tests.integration.helpers import is_terminal, logged_in, open_socket, read_events, submit
+from tests.integration.helpers import logged_in, submit, watch_to_the_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -35,8 +35,7 @@ def submit_photo(client: Client, size: tuple[int, int], **params: Any) -> Job:
 
 
 def run_to_the_end(stack: Any, client: Client, job: Job) -> list[dict[str, Any]]:
-    with open_socket(stack, client, job) as ws:
-        events = read_events(ws, is_terminal, timeout=180)
+    events = watch_to_the_end(stack, client, job, timeout=180)
     job.refresh_from_db()
     assert job.state == "succeeded", job.error
     assert [e["data"]["state"] for e in events if e["kind"] == "state"] == ["queued", "running", "succeeded"]

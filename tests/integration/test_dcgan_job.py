@@ -13,7 +13,7 @@ from apps.catalog.models import ModelVersion
 from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
 from tests.conftest import install_starter
-from tests.integration.helpers import logged_in, submit, wait_for
+from tests.integration.helpers import finished, logged_in, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -21,14 +21,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def faces() -> ModelVersion:
     return install_starter("dcgan", "gan_face_generate", "gan-face-generate")
-
-
-def finished(job: Job) -> Job:
-    wait_for(lambda: Job.objects.get(pk=job.pk).state in ("succeeded", "failed", "cancelled"), 120,
-             f"job {job.pk}")
-    job.refresh_from_db()
-    assert job.state == "succeeded", job.error
-    return job
 
 
 def results(job: Job) -> dict[str, JobFile]:
@@ -56,7 +48,6 @@ def test_a_grid_job_twice_with_the_same_seed_gives_the_same_pixels(stack, faces:
         assert job.params["mode"] == "grid" and job.result["images"] == 16
         files = results(job)
         assert list(files) == ["grid.png", *[f"sample-{i:03d}.png" for i in range(16)]]
-    print("model load:", [(j.result["model"]["cache"], j.result["model"]["load_seconds"]) for j in jobs])
     assert jobs[1].result["model"]["cache"] == "hit"  # the worker kept the generator loaded
     grids = [download(client, job, results(job)["grid.png"]) for job in (*jobs, other)]
     assert pixels(grids[0])[0] == (2 + 4 * 66, 2 + 4 * 66)

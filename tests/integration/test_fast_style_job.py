@@ -12,8 +12,8 @@ from PIL import Image
 
 from apps.jobs.models import Job, JobFile
 from apps.tools.lineage import read_lineage
-from tests.apps.tools.test_fast_style import GLOW, STARRY, install_fast_style_starter, photo_bytes
-from tests.integration.helpers import job_state, logged_in, submit, wait_for
+from tests.apps.tools.fast_style_starter import GLOW, STARRY, install_fast_style_starter, photo_bytes
+from tests.integration.helpers import finished, logged_in, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -22,12 +22,10 @@ def test_a_fast_style_blend_runs_in_the_worker_and_downloads(stack) -> None:  # 
     version = install_fast_style_starter(previews=False)  # the picker is not used here
     _, client = logged_in("alice")
 
-    job = submit(client, "fast-style", {
+    job = finished(submit(client, "fast-style", {
         "photo": SimpleUploadedFile("photo.png", photo_bytes((160, 120)), "image/png"),
-        "style": "", "blend": f"{STARRY}=3, {GLOW}=1", "max_side": 96, "preserve_colors": "on"})
-    wait_for(lambda: job_state(job) in ("succeeded", "failed", "cancelled"), 120, f"job {job.pk}")
+        "style": "", "blend": f"{STARRY}=3, {GLOW}=1", "max_side": 96, "preserve_colors": "on"}))
 
-    assert job.state == "succeeded", job.error
     assert job.model == version and job.model_sha256 == version.sha256
     assert job.model_version == version.label
     assert job.result["styles"] == {STARRY: 3.0, GLOW: 1.0} and job.result["size"] == [96, 72]

@@ -116,6 +116,7 @@ def test_a_running_job_republishes(store: redis.Redis, monkeypatch: pytest.Monke
     with gpu.publishing("celery", every=0.02):
         time.sleep(0.2)
     assert len(calls) >= 4  # several beats, then one at the end
+    assert gpu_samples()[(gpu.worker_name("celery"), "0", "allocated")] == 3 * GiB  # and they reach Redis
 
 
 def test_a_serving_loop_can_publish_on_every_turn(store: redis.Redis,

@@ -30,7 +30,7 @@ from ml.common.checkpoint import checkpoint_dict
 from ml.sentiment.config import SentimentConfig
 from ml.sentiment.infer import load, predict
 from ml.sentiment.model import build_model
-from tests.apps.serving.test_invoke_server import dcgan_version, pixels
+from tests.apps.serving.tiny_models import dcgan_version, pixels
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

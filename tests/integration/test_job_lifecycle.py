@@ -19,6 +19,7 @@ from tests.integration.helpers import (
     submit,
     submit_style,
     wait_for,
+    watch_to_the_end,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -27,14 +28,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def test_style_job_streams_ordered_events_and_stores_result(stack, style_model):
     _, client = logged_in("alice")
     job = submit_style(client)
-    with open_socket(stack, client, job) as ws:
-        events = read_events(ws, is_terminal)
+    events = watch_to_the_end(stack, client, job)
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(1, len(seqs) + 1)), seqs
     states = [e["data"]["state"] for e in events if e["kind"] == "state"]
     assert states == ["queued", "running", "succeeded"]
     progress = [e["data"] for e in events if e["kind"] == "progress"]
-    assert progress and any("preview" in p for p in progress)
+    assert any(p.get("preview", "").startswith(f"/jobs/{job.pk}/files/") for p in progress)
     steps = [p["step"] for p in progress]
     assert steps == sorted(steps) and steps[-1] == progress[-1]["total"]
     job.refresh_from_db()
@@ -48,7 +48,9 @@ def test_style_job_streams_ordered_events_and_stores_result(stack, style_model):
     record = read_lineage(png)  # the result says how it was made
     assert record["tool"] == "style" and record["seed"] == 1 and record["params"]["steps"] == 30
     assert record["model"]["sha256"] == style_model.sha256
-    assert client.get(f"/jobs/{job.pk}/files/{result.pk}/?download=1").status_code == 200
+    download = client.get(f"/jobs/{job.pk}/files/{result.pk}/?download=1")
+    assert download.status_code == 200 and b"".join(download.streaming_content) == png
+    assert 'attachment; filename="stylized.png"' in download["Content-Disposition"]
 
 
 def test_reconnect_with_last_sequence_gets_exactly_the_missed_events(stack):
@@ -81,7 +83,7 @@ def test_cancel_queued_job_removes_it(stack):
     blocker = submit(client, "sleep", {"steps": 30, "step_seconds": 0.1})
     queued = submit(client, "sleep", {"steps": 3, "step_seconds": 0.05})
     assert job_state(queued) == "queued"
-    client.post(f"/jobs/{queued.pk}/cancel/")
+    assert client.post(f"/jobs/{queued.pk}/cancel/").status_code == 302
     assert job_state(queued) == "cancelled"
     wait_for(lambda: job_state(blocker) == "succeeded", timeout=30, what="blocker done")
     queued.refresh_from_db()
@@ -92,10 +94,11 @@ def test_job_that_ignores_cancel_is_killed_after_grace(stack):
     _, client = logged_in("erin")
     job = submit(client, "sleep", {"steps": 600, "step_seconds": 0.1, "ignore_cancel": "on"})
     wait_for(lambda: Job.objects.get(pk=job.pk).step >= 2, what="job running")
-    client.post(f"/jobs/{job.pk}/cancel/")
+    assert client.post(f"/jobs/{job.pk}/cancel/").status_code == 302
     # grace is 3 s in the test stack; the watchdog kills the worker child after it
     wait_for(lambda: job_state(job) == "cancelled", timeout=20, what="killed and cancelled")
-    assert "killed" in job.message
+    grace = float(stack.env["STUDIO_CANCEL_GRACE_SECONDS"])
+    assert job.message == f"Cancelled: did not stop within {grace:g}s, worker child killed"
     follow = submit(client, "sleep", {"steps": 2, "step_seconds": 0.05})
     wait_for(lambda: job_state(follow) == "succeeded", timeout=60, what="worker replaced child")
     job.refresh_from_db()

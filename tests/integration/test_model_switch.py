@@ -6,23 +6,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from apps.jobs.models import Job
 from tests.conftest import install_feature_network
-from tests.integration.helpers import submit_style, wait_for
+from tests.integration.helpers import finished, logged_in, submit_style
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def finished(job: Job) -> Job:
-    wait_for(lambda: Job.objects.get(pk=job.pk).state in ("succeeded", "failed"), 120, f"job {job.pk}")
-    job.refresh_from_db()
-    assert job.state == "succeeded", job.error
-    return job
-
-
 def test_the_worker_keeps_the_model_and_follows_an_admin_switch(stack, admin_user) -> None:
-    from tests.integration.helpers import logged_in
-
     first = install_feature_network("Lite0 A", note="a")
     second = install_feature_network("Lite0 B", note="b", activate=False)
     _, client = logged_in("alice")
@@ -30,7 +20,6 @@ def test_the_worker_keeps_the_model_and_follows_an_admin_switch(stack, admin_use
 
     jobs = [finished(submit_style(client, steps=4)) for _ in range(2)]
     models = [job.result["model"] for job in jobs]
-    print("load timings:", [(m["cache"], m["load_seconds"]) for m in models])
     assert [job.model for job in jobs] == [first, first]
     assert [m["cache"] for m in models] == ["miss", "hit"]
     assert models[0]["load_seconds"] > 0 and models[1]["load_seconds"] == 0

@@ -1,11 +1,14 @@
-"""Small synthetic images for ml tests: no files from the internet, nothing larger than needed; and
-what the trainers' tests share (a progress recorder, one torch thread, comparing weights, image zips)."""
+"""Small synthetic images for ml tests (a decompression bomb among them): no files from the internet,
+nothing larger than needed; and what the trainers' tests share (a progress recorder, one torch
+thread, comparing weights, image zips)."""
 
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ml.common.family import Family, validate
 from ml.common.progress import NullProgress
 
 
@@ -45,6 +49,19 @@ def texture_image(size: tuple[int, int] = (64, 64), seed: int = 1) -> Image.Imag
     arr = np.where(stripes[..., None] == 1, [0.9, 0.2, 0.1], [0.1, 0.3, 0.8])
     arr = np.clip(arr + rng.normal(0, 0.08, size=(h, w, 3)), 0, 1)
     return Image.fromarray((arr * 255).astype(np.uint8))
+
+
+def png_header_bomb(width: int, height: int) -> bytes:
+    """A valid, fully decodable 1-bit black PNG of the given size; all-zero rows compress ~1000:1."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.fixture
@@ -100,3 +117,29 @@ def write_zip(path: Path, images: list[Image.Image]) -> None:
             zf.writestr(f"set/{i:02d}.png", encode(img))
         zf.writestr("set/readme.txt", "not an image")
     path.write_bytes(buf.getvalue())
+
+
+# --- spoiling a checkpoint's weights, for the families' validation tests ---------------------------
+
+Spoil = Callable[[dict[str, torch.Tensor]], object]
+
+
+def replaced(key: str, value: torch.Tensor) -> Spoil:
+    return lambda state: state.update({key: value})
+
+
+def poisoned(key: str) -> Spoil:
+    """One NaN among the weights of ``key``."""
+    return lambda state: state[key].view(-1).index_fill_(0, torch.tensor([0]), float("nan"))
+
+
+def dropped(key: str) -> Spoil:
+    return lambda state: state.pop(key)
+
+
+def validation_errors(family: Family, checkpoint: dict, spoil: Spoil) -> list[str]:
+    """What validating ``checkpoint`` against ``family`` says once ``spoil`` has changed its weights."""
+    spoil(checkpoint["state_dict"])
+    report = validate(family, checkpoint)
+    assert report.ok == (report.errors == [])  # a report with errors is never ok
+    return report.errors

@@ -43,5 +43,9 @@ def test_it_redirects_anonymous_cancel_and_leaves_the_job_alone(client: Client,
 
 
 def test_it_serves_login_and_signup_to_anonymous_users(client: Client) -> None:
-    assert client.get("/accounts/login/").status_code == 200
-    assert client.get("/accounts/signup/").status_code == 200
+    login = client.get("/accounts/login/")
+    assert login.status_code == 200
+    assert 'name="username"' in login.content.decode() and 'name="password"' in login.content.decode()
+    signup = client.get("/accounts/signup/")
+    assert signup.status_code == 200
+    assert 'name="password1"' in signup.content.decode() and 'name="password2"' in signup.content.decode()

@@ -115,14 +115,17 @@ def test_a_cancelled_queued_job_also_calls_back(alice: Any, django_capture_on_co
     with mock.patch("apps.api.tasks.deliver_webhook.apply_async") as queued:
         with django_capture_on_commit_callbacks(execute=True):
             services.request_cancel(Job.objects.get())
-    assert queued.call_count == 1
+    webhook = Webhook.objects.get(job__state="cancelled")
+    assert webhook.url == "https://example.org/hook" and webhook.delivered_at is None
+    queued.assert_called_once_with(args=[webhook.pk], queue="cpu")
 
 
 @pytest.mark.parametrize("url", ["not a url", "ftp://example.org/x", "javascript:alert(1)"])
 def test_a_bad_webhook_url_is_refused(alice: Any, url: str) -> None:
     _, token = ApiToken.issue(alice, "hooks")
     response = submit(Client(headers={"Authorization": f"Bearer {token}"}), webhook=url)
-    assert response.status_code == 400 and "webhook" in response.json()["errors"]
+    assert response.status_code == 400 and response.json() == {
+        "detail": "webhook must be an http(s) URL", "errors": {"webhook": ["Enter a valid URL."]}}
     assert not Job.objects.exists()
 
 

@@ -3,57 +3,34 @@ and nobody but an admin gets in."""
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
 from typing import Any
-from unittest import mock
 
 import pytest
-import torch
 from django.core.files.base import ContentFile
-from torch import nn
 
 from apps.catalog import services
-from apps.catalog.models import ModelPreview, ModelVersion
-from ml.common.checkpoint import save_checkpoint
-from ml.common.family import Family
-from ml.families import FAMILIES
+from apps.catalog.models import ModelPreview
+from tests.apps.catalog.conftest import valid_version
 from tests.apps.conftest import make_job
 from tests.conftest import png_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tiny_family")]
 CHANGELIST = "/admin/catalog/modelversion/"
-
-
-@dataclass
-class TinyConfig:
-    width: int = 4
-
-
-@pytest.fixture(autouse=True)
-def tiny_family() -> Any:
-    family = Family("dcgan", TinyConfig, lambda cfg: nn.Linear(3, cfg.width), lambda cfg: torch.ones(1, 3))
-    with mock.patch.dict(FAMILIES, {"dcgan": family}), mock.patch("ml.families._load_all", lambda: None):
-        yield
-
-
-def valid_version(name: str, **fields: Any) -> ModelVersion:
-    buffer = io.BytesIO()
-    save_checkpoint(buffer, family="dcgan", config=TinyConfig(), state_dict=nn.Linear(3, 4).state_dict())
-    buffer.seek(0)
-    return services.validate_version(services.add_version("dcgan", name, buffer, f"{name}.pt", **fields))
 
 
 def test_the_activate_action_switches_the_serving_version(admin_client: Any) -> None:
     first, second = valid_version("first"), valid_version("second")
     services.activate(first)
     response = admin_client.post(CHANGELIST, {"action": "activate", "_selected_action": [second.pk]})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == CHANGELIST
     assert services.active_version("dcgan") == second
     first.refresh_from_db()
     assert first.status == "retired"
     response = admin_client.post(CHANGELIST, {"action": "roll_back", "_selected_action": [second.pk]})
+    assert response.status_code == 302 and response["Location"] == CHANGELIST
     assert services.active_version("dcgan") == first
+    second.refresh_from_db()
+    assert second.status == "retired"
 
 
 def test_the_list_counts_jobs_per_version(admin_client: Any, alice: Any) -> None:

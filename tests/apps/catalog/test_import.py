@@ -10,8 +10,8 @@ import pytest
 
 from apps.catalog import services
 from apps.catalog.models import ModelVersion
-from tests.ml.fast_style.test_transformer_net import reference, save_old_style
-from tests.ml.textgen.test_formats import save_udacity, udacity_net
+from tests.ml.fast_style.reference import reference, save_old_style
+from tests.ml.textgen.udacity import save_udacity, udacity_net
 
 pytestmark = pytest.mark.django_db
 

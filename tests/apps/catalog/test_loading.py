@@ -3,8 +3,7 @@ without a restart, refused when the stored file is not the validated one."""
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -14,33 +13,20 @@ from torch import nn
 
 from apps.catalog import loading, services
 from apps.catalog.models import ModelVersion
-from ml.common.checkpoint import save_checkpoint
-from ml.common.family import Family
 from ml.common.model_cache import ModelCache
-from ml.families import FAMILIES
+from tests.apps.catalog.conftest import valid_version
 
-pytestmark = pytest.mark.django_db
-
-
-@dataclass
-class TinyConfig:
-    width: int = 4
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tiny_family")]
 
 
 @pytest.fixture(autouse=True)
-def tiny_family_and_fresh_cache() -> Any:
-    family = Family("dcgan", TinyConfig, lambda cfg: nn.Linear(3, cfg.width), lambda cfg: torch.ones(1, 3))
-    with mock.patch.dict(FAMILIES, {"dcgan": family}), mock.patch("ml.families._load_all", lambda: None), \
-            mock.patch.object(loading, "_cache", ModelCache(1 << 30)):
+def fresh_cache() -> Iterator[None]:
+    with mock.patch.object(loading, "_cache", ModelCache(1 << 30)):
         yield
 
 
 def active(seed: int, name: str) -> ModelVersion:
-    torch.manual_seed(seed)
-    buffer = io.BytesIO()
-    save_checkpoint(buffer, family="dcgan", config=TinyConfig(), state_dict=nn.Linear(3, 4).state_dict())
-    buffer.seek(0)
-    version = services.validate_version(services.add_version("dcgan", name, buffer, f"{name}.pt"))
+    version = valid_version(name, seed)
     services.activate(version)
     return version
 

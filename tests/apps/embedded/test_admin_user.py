@@ -20,7 +20,7 @@ def test_it_creates_the_admin_named_in_the_environment() -> None:
 def test_it_leaves_an_existing_admin_alone() -> None:
     get_user_model().objects.create_superuser("boss", password="original-pass")
     note = ensure_admin({"STUDIO_ADMIN_USER": "boss", "STUDIO_ADMIN_PASSWORD": "other-pass"})
-    assert "already exists" in note
+    assert note == "Admin user 'boss' already exists."
     assert get_user_model().objects.get(username="boss").check_password("original-pass")
 
 

@@ -54,4 +54,7 @@ def test_it_stores_the_event_when_the_push_fails(alice: Any, settings: Any) -> N
                                            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
     job = make_job(alice)
     events.record(job, "log", {"message": "Redis is down"})
-    assert job.events.count() == 2
+    stored = list(job.events.values_list("seq", "kind", "data"))
+    assert stored[-1] == (2, "log", {"message": "Redis is down"}) and len(stored) == 2
+    job.refresh_from_db()
+    assert job.last_seq == 2

@@ -9,13 +9,15 @@ from django.test import Client
 
 from apps.jobs.models import JobFile
 from tests.apps.conftest import make_job
+from tests.conftest import png_bytes
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_hides_the_job_page(bob_client: Client, alice_client: Client, job_with_files: Any) -> None:
-    job, _ = job_with_files
-    assert alice_client.get(f"/jobs/{job.pk}/").status_code == 200
+    job, files = job_with_files
+    mine = alice_client.get(f"/jobs/{job.pk}/")
+    assert mine.status_code == 200 and f"/jobs/{job.pk}/files/{files['result'].pk}/" in mine.content.decode()
     assert bob_client.get(f"/jobs/{job.pk}/").status_code == 404
 
 
@@ -32,7 +34,8 @@ def test_it_hides_the_files(bob_client: Client, alice_client: Client, job_with_f
                             role: str) -> None:
     job, files = job_with_files
     url = f"/jobs/{job.pk}/files/{files[role].pk}/"
-    assert alice_client.get(url).status_code == 200
+    mine = alice_client.get(url)
+    assert mine.status_code == 200 and b"".join(mine.streaming_content) == png_bytes()
     assert bob_client.get(url).status_code == 404
     assert bob_client.get(url + "?download=1").status_code == 404
 

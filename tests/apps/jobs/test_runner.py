@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.jobs import runner
 from apps.jobs.models import Job, JobFile, JobState
-from tests.apps.conftest import make_job
+from tests.apps.conftest import make_job, run_job
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +22,16 @@ def _sleep_job(owner: Any, **params: Any) -> Job:
     return make_job(owner, params={"steps": 3, "step_seconds": 0, **params}, task_id="t-1")
 
 
+def _redelivered(owner: Any, attempts: int) -> Job:
+    """A job a lost worker left "running" after ``attempts`` tries, once the broker has handed its
+    message to another worker."""
+    job = _sleep_job(owner)
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, attempts=attempts, worker="dead")
+    return run_job(job, worker="worker-b")
+
+
 def test_it_runs_a_sleep_job_to_success(alice: Any) -> None:
-    job = _sleep_job(alice)
-    runner.run(str(job.pk), "t-1", "worker-a")
-    job.refresh_from_db()
+    job = run_job(_sleep_job(alice))
     assert job.state == JobState.SUCCEEDED
     assert (job.step, job.total, job.attempts, job.worker) == (3, 3, 1, "worker-a")
     assert job.result == {"steps": 3}
@@ -39,9 +45,7 @@ def test_it_runs_a_sleep_job_to_success(alice: Any) -> None:
 
 
 def test_it_fails_with_the_tools_message(alice: Any) -> None:
-    job = _sleep_job(alice, fail=True)
-    runner.run(str(job.pk), "t-1", "worker-a")
-    job.refresh_from_db()
+    job = run_job(_sleep_job(alice, fail=True))
     assert job.state == JobState.FAILED
     assert job.error == "Asked to fail."
     assert job.events.last().data["error"] == "Asked to fail."  # type: ignore[union-attr]
@@ -51,8 +55,7 @@ def test_it_fails_with_the_tools_message(alice: Any) -> None:
 def test_it_cancels_without_running_when_asked_before_start(alice: Any) -> None:
     job = _sleep_job(alice)
     Job.objects.filter(pk=job.pk).update(cancel_requested_at=timezone.now())
-    runner.run(str(job.pk), "t-1", "worker-a")
-    job.refresh_from_db()
+    run_job(job)
     assert job.state == JobState.CANCELLED
     assert job.started_at is None and job.attempts == 0 and job.step == 0
     assert _states(job) == ["queued", "cancelled"]
@@ -61,10 +64,7 @@ def test_it_cancels_without_running_when_asked_before_start(alice: Any) -> None:
 
 def test_it_fails_a_redelivered_job_that_used_its_attempts(alice: Any, settings: Any) -> None:
     settings.STUDIO_MAX_ATTEMPTS = 2
-    job = _sleep_job(alice)
-    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, attempts=2, worker="dead")
-    runner.run(str(job.pk), "t-1", "worker-b")
-    job.refresh_from_db()
+    job = _redelivered(alice, attempts=2)
     assert job.state == JobState.FAILED
     assert job.message == "Failed: the worker was lost"
     assert job.error == "The worker running this job died 2 times."
@@ -74,10 +74,7 @@ def test_it_fails_a_redelivered_job_that_used_its_attempts(alice: Any, settings:
 
 def test_it_reruns_a_redelivered_job_with_attempts_left(alice: Any, settings: Any) -> None:
     settings.STUDIO_MAX_ATTEMPTS = 2
-    job = _sleep_job(alice)
-    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, attempts=1, worker="dead")
-    runner.run(str(job.pk), "t-1", "worker-b")
-    job.refresh_from_db()
+    job = _redelivered(alice, attempts=1)
     assert job.state == JobState.SUCCEEDED
     assert (job.attempts, job.worker) == (2, "worker-b")
     assert _states(job) == ["queued", "queued", "running", "succeeded"]
@@ -93,9 +90,8 @@ def test_it_ignores_a_stale_task_id(alice: Any) -> None:
 def test_it_ignores_a_finished_job(alice: Any) -> None:
     job = _sleep_job(alice)
     Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
-    runner.run(str(job.pk), "t-1", "worker-a")
-    job.refresh_from_db()
-    assert job.state == JobState.CANCELLED and job.last_seq == 1
+    run_job(job)
+    assert job.state == JobState.CANCELLED and job.last_seq == 1 and job.attempts == 0
 
 
 def test_it_ignores_a_deleted_job(alice: Any) -> None:
@@ -107,14 +103,11 @@ def test_it_ignores_a_deleted_job(alice: Any) -> None:
 
 
 def test_it_fails_a_job_for_an_unknown_tool(alice: Any) -> None:
-    job = make_job(alice, kind="gone", task_id="t-1")
-    runner.run(str(job.pk), "t-1", "worker-a")
-    job.refresh_from_db()
+    job = run_job(make_job(alice, kind="gone"))
     assert job.state == JobState.FAILED and job.error == "Unknown tool 'gone'."
 
 
-@pytest.mark.django_db
-def test_requeue_waiting_resends_queued_jobs_under_fresh_task_ids(alice, apply_async) -> None:
+def test_requeue_waiting_resends_queued_jobs_under_fresh_task_ids(alice: Any, apply_async: Any) -> None:
     from apps.jobs import services
 
     waiting = Job.objects.create(owner=alice, kind="sleep", params={}, task_id="old")

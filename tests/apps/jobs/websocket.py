@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -22,3 +24,19 @@ def communicator(job_id: Any, client: Client | None = None, *, after: int | None
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
     query = f"?after={after}" if after is not None else ""
     return WebsocketCommunicator(application, f"/ws/jobs/{job_id}/{query}", headers=headers)
+
+
+def on_socket(job_id: Any, client: Client, scenario: Callable[[WebsocketCommunicator], Awaitable[None]], *,
+              after: int | None = None) -> None:
+    """Open the job's socket as the client's user, run ``scenario`` on it, and close it."""
+
+    async def run() -> None:
+        comm = communicator(job_id, client, after=after)
+        connected, code = await comm.connect(timeout=5)
+        assert connected, code
+        try:
+            await scenario(comm)
+        finally:
+            await comm.disconnect()
+
+    async_to_sync(run)()

@@ -48,9 +48,11 @@ def test_metrics_count_jobs_durations_failures_and_cache_hits(alice: Any, settin
     assert got[("studio_queue_depth", (("queue", "gpu"),))] == -1
 
 
-def test_a_scrape_token_when_set(settings: Any) -> None:
+def test_a_scrape_token_once_set_is_needed_to_read_the_metrics(settings: Any) -> None:
     settings.STUDIO_METRICS_TOKEN = "scrape-secret"
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     assert Client().get("/metrics").status_code == 401
     assert Client(headers={"Authorization": "Bearer wrong"}).get("/metrics").status_code == 401
-    assert Client(headers={"Authorization": "Bearer scrape-secret"}).get("/metrics").status_code == 200
+    allowed = Client(headers={"Authorization": "Bearer scrape-secret"}).get("/metrics")
+    assert allowed.status_code == 200
+    assert samples(allowed.content.decode())[("studio_queue_depth", (("queue", "gpu"),))] == -1

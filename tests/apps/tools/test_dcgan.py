@@ -15,7 +15,6 @@ from PIL import Image
 from apps.catalog import loading
 from apps.catalog.models import ModelVersion
 from apps.catalog.services import CatalogError
-from apps.jobs import runner
 from apps.jobs.models import Job, JobFile, JobState
 from apps.tools.base import OutputFile, ToolError, ToolOutput
 from apps.tools.context import outside_job
@@ -24,8 +23,8 @@ from apps.tools.lineage import read_lineage
 from apps.tools.registry import get_tool
 from ml.common.model_cache import ModelCache
 from ml.common.progress import Cancelled
-from tests.apps.conftest import make_job
-from tests.conftest import install_starter
+from tests.apps.conftest import make_job, run_job
+from tests.conftest import ProgressLog, install_starter
 
 pytestmark = pytest.mark.django_db
 
@@ -39,19 +38,27 @@ def form(**data: Any) -> DCGANForm:
 # --- the form ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("n", 0), ("n", 257), ("steps", 1), ("steps", 65), ("seed", -1), ("seed_a", -1), ("seed_b", -3),
-    ("seed", 2**31), ("n", "many"),
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("n", 0, "Ensure this value is greater than or equal to 1."),
+    ("n", 257, "Ensure this value is less than or equal to 256."),
+    ("steps", 1, "Ensure this value is greater than or equal to 2."),
+    ("steps", 65, "Ensure this value is less than or equal to 64."),
+    ("seed", -1, "Ensure this value is greater than or equal to 0."),
+    ("seed_a", -1, "Ensure this value is greater than or equal to 0."),
+    ("seed_b", -3, "Ensure this value is greater than or equal to 0."),
+    ("seed", 2**31, "Ensure this value is less than or equal to 2147483647."),
+    ("n", "many", "Enter a whole number."),
 ])
-def test_the_form_refuses_out_of_range_values(field: str, value: Any) -> None:
+def test_the_form_refuses_out_of_range_values(field: str, value: Any, message: str) -> None:
     mode = "walk" if field in ("steps", "seed_a", "seed_b") else "grid"
     f = form(mode=mode, **{field: value})
     assert not f.is_valid()
-    assert field in f.errors, f.errors
+    assert f.errors == {field: [message]}
 
 
 def test_the_form_refuses_an_unknown_mode() -> None:
-    assert "mode" in form(mode="train").errors
+    assert form(mode="train").errors == {
+        "mode": ["Select a valid choice. train is not one of the available choices."]}
 
 
 def test_blank_fields_take_their_defaults_and_params_keep_only_the_modes_fields() -> None:
@@ -86,32 +93,20 @@ def test_submitting_stores_the_modes_parameters_on_a_gpu_job(
 # --- running -------------------------------------------------------------------------------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.updates: list[tuple[int, int, str]] = []
-
-    def update(self, step: int, total: int, message: str = "", preview: object = None,
-               metrics: object = None) -> None:
-        self.updates.append((step, total, message))
-
-    def cancelled(self) -> bool:
-        return False
-
-
 def test_without_an_active_dcgan_it_says_what_to_do() -> None:
     with pytest.raises(CatalogError, match="No dcgan model is active.*install_starter_models"):
         DCGANTool().run(outside_job({"mode": "grid", "n": 4, "seed": 0}))
 
 
 def test_a_job_without_an_active_dcgan_fails_with_that_message(alice: Any) -> None:
-    job = make_job(alice, kind="dcgan", params={"mode": "grid", "n": 4, "seed": 0}, task_id="t-1")
-    runner.run(str(job.pk), "t-1", "worker-a")
-    job.refresh_from_db()
-    assert job.state == JobState.FAILED and "No dcgan model is active" in job.error
+    job = run_job(make_job(alice, kind="dcgan", params={"mode": "grid", "n": 4, "seed": 0}))
+    assert job.state == JobState.FAILED and job.error.startswith("No dcgan model is active.")
+    assert "install_starter_models" in job.error
 
 
 def test_stored_parameters_are_checked_again() -> None:
-    with pytest.raises(ToolError, match="n"):
+    # A job's stored parameters (an old job rerun, an API client) go through the form once more.
+    with pytest.raises(ToolError, match=r"(?s)^Invalid parameters:.*\bn\b.*less than or equal to 256\."):
         DCGANTool().run(outside_job({"mode": "grid", "n": 999, "seed": 0}))
 
 
@@ -138,7 +133,7 @@ def pixels(data: bytes) -> tuple[tuple[int, int], bytes]:
 
 
 def test_a_grid_of_16_is_4_by_4_with_each_sample_on_its_own(faces: ModelVersion) -> None:
-    progress = Recorder()
+    progress = ProgressLog()
     out = run({"mode": "grid", "n": 16, "seed": 3}, progress)
     files = by_name(out)
     assert list(files) == ["grid.png", *[f"sample-{i:03d}.png" for i in range(16)]]
@@ -166,7 +161,7 @@ def test_a_single_sample_is_its_cell_of_the_grid(faces: ModelVersion) -> None:
 
 
 def test_the_same_seed_gives_the_same_pixels_and_another_seed_does_not(faces: ModelVersion) -> None:
-    progress = Recorder()
+    progress = ProgressLog()
     first = run({"mode": "grid", "n": 20, "seed": 7})
     again = run({"mode": "grid", "n": 20, "seed": 7}, progress)
     other = run({"mode": "grid", "n": 20, "seed": 8})
@@ -207,12 +202,11 @@ def test_the_walk_gives_a_strip_and_a_looping_gif(faces: ModelVersion) -> None:
 def test_the_walk_without_a_gif_gives_the_strip_alone(faces: ModelVersion) -> None:
     out = run({"mode": "walk", "seed_a": 1, "seed_b": 2, "steps": 2, "gif": False})
     assert [f.name for f in out.files] == ["walk-strip.png"]
+    assert pixels(out.files[0].content)[0] == (2 + 2 * 66, 2 + 66)
 
 
 def test_a_grid_job_runs_through_the_runner_and_records_its_model(faces: ModelVersion, alice: Any) -> None:
-    job = make_job(alice, kind="dcgan", params={"mode": "grid", "n": 16, "seed": 3}, task_id="t-1")
-    runner.run(str(job.pk), "t-1", "worker-a")
-    job.refresh_from_db()
+    job = run_job(make_job(alice, kind="dcgan", params={"mode": "grid", "n": 16, "seed": 3}))
     assert job.state == JobState.SUCCEEDED, job.error
     assert job.model == faces and job.model_sha256 == faces.sha256
     results = list(job.files.filter(role=JobFile.Role.RESULT))
@@ -221,11 +215,7 @@ def test_a_grid_job_runs_through_the_runner_and_records_its_model(faces: ModelVe
 
 
 def test_cancelling_stops_a_large_grid_between_chunks(faces: ModelVersion) -> None:
-    class CancelAfterFirstChunk(Recorder):
-        def cancelled(self) -> bool:
-            return len(self.updates) >= 2  # the model message, then one chunk
-
-    progress = CancelAfterFirstChunk()
+    progress = ProgressLog(cancel_after=2)  # the model message, then one chunk
     with pytest.raises(Cancelled):
         run({"mode": "grid", "n": 64, "seed": 0}, progress)
     assert [step for step, _, _ in progress.updates] == [0, 16]

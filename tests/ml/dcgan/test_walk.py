@@ -26,7 +26,8 @@ from ml.dcgan.infer import (
     walk_gif,
 )
 from ml.dcgan.model import Generator
-from tests.ml.dcgan.test_formats import NGF, NZ, reference
+from tests.conftest import ProgressLog
+from tests.ml.dcgan.reference import NGF, NZ, reference
 
 
 def generator() -> Generator:
@@ -35,19 +36,6 @@ def generator() -> Generator:
     model = Generator(DCGANConfig(nz=NZ, ngf=NGF))
     model.load_state_dict(reference().state_dict())
     return model.train()
-
-
-class Recorder:
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.updates: list[tuple[int, int, str]] = []
-        self.cancel_after = cancel_after
-
-    def update(self, step: int, total: int, message: str = "", preview: object = None,
-               metrics: object = None) -> None:
-        self.updates.append((step, total, message))
-
-    def cancelled(self) -> bool:
-        return self.cancel_after is not None and len(self.updates) >= self.cancel_after
 
 
 def test_each_seeds_latent_is_the_one_sample_uses() -> None:
@@ -127,11 +115,11 @@ def test_chunking_does_not_change_the_images() -> None:
 
 def test_progress_moves_per_chunk_and_cancel_stops_between_chunks() -> None:
     model = generator()
-    recorder = Recorder()
+    recorder = ProgressLog()
     sample(model, 40, seed=0, progress=recorder)
     assert [(s, t) for s, t, _ in recorder.updates] == [(16, 40), (32, 40), (40, 40)]
     assert recorder.updates[-1][2] == "40/40 images"
-    stopper = Recorder(cancel_after=1)
+    stopper = ProgressLog(cancel_after=1)
     with pytest.raises(Cancelled):
         sample(model, 40, seed=0, progress=stopper)
     assert len(stopper.updates) == 1

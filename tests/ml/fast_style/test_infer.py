@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +33,15 @@ def tiny_multistyle() -> FastStyleModel:
 @pytest.mark.parametrize(
     ("weights", "message"),
     [
-        ({"watercolour": 1.0}, "unknown style 'watercolour'"),
-        ({"ink": 1.0, "oil": -0.5}, "must be a finite number >= 0"),
-        ({"ink": 0.0, "oil": 0.0}, "all zero"),
-        ({"ink": float("nan")}, "must be a finite number"),
-        ({}, "empty"),
+        ({"watercolour": 1.0}, "unknown style 'watercolour'; known: ink, oil, pastel"),
+        ({"ink": 1.0, "oil": -0.5}, "style weight for 'oil' must be a finite number >= 0, got -0.5"),
+        ({"ink": 0.0, "oil": 0.0}, "style weights are all zero: give at least one style a positive weight"),
+        ({"ink": float("nan")}, "style weight for 'ink' must be a finite number >= 0, got nan"),
+        ({}, "style_weights is empty: name at least one style"),
     ],
 )
 def test_it_rejects_bad_style_weights(weights: dict[str, float], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         resolve_style_weights(tiny_multistyle().config, weights)
 
 

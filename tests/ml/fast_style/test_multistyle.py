@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 
 import numpy as np
 import pytest
@@ -13,16 +13,13 @@ from ml.fast_style.family import FAST_STYLE
 from ml.fast_style.formats import default_multistyle_path, import_multistyle_onnx
 from ml.fast_style.infer import load as load_fast_style
 from ml.fast_style.infer import resolve_style_weights
+from tests.conftest import unavailable
 
 
 def _need(module: str, why: str) -> None:
     """Skip without the optional package, but in CI its absence is a failure, not a skip."""
-    try:
-        __import__(module)
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{module} is missing in CI ({why}); install requirements-dev.txt")
-        pytest.skip(f"{module} not installed ({why}): pip install -r requirements-dev.txt")
+    if importlib.util.find_spec(module) is None:
+        unavailable(f"{module} is not installed ({why}): pip install -r requirements-dev.txt")
 
 
 @pytest.fixture(scope="module")

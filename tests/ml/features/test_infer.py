@@ -12,21 +12,26 @@ from ml.features.model import LITE_MEAN, LITE_STD, EfficientNetLite0
 ALL = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
 
 
+def features(net: torch.nn.Module, height: int, width: int) -> dict[str, torch.Tensor]:
+    """The maps ``net`` gives for a random image, checked to be exactly the layers of ALL."""
+    with torch.no_grad():
+        feats = net(torch.rand(1, 3, height, width))
+    assert set(feats) == set(ALL)
+    return feats
+
+
+def shapes(feats: dict[str, torch.Tensor]) -> list[tuple[int, ...]]:
+    """(channels, height, width) of each map, in the order of ALL."""
+    return [tuple(feats[layer].shape[1:]) for layer in ALL]
+
+
 def test_efficientnet_gives_finite_features_of_expected_shapes() -> None:
     net, name = load_feature_network("efficientnet-lite0", ALL)
     assert name == "efficientnet-lite0"
     assert not net.training and not any(p.requires_grad for p in net.parameters())
-    with torch.no_grad():
-        feats = net(torch.rand(1, 3, 64, 96))
-    expected = {
-        "conv1_1": (32, 32, 48),
-        "conv2_1": (144, 16, 24),
-        "conv3_1": (240, 8, 12),
-        "conv4_1": (480, 4, 6),
-        "conv4_2": (240, 8, 12),
-        "conv5_1": (672, 4, 6),
-    }
-    assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == expected
+    feats = features(net, 64, 96)
+    assert shapes(feats) == [(32, 32, 48), (144, 16, 24), (240, 8, 12), (480, 4, 6), (240, 8, 12),
+                             (672, 4, 6)]
     assert all(torch.isfinite(v).all() for v in feats.values())
 
 
@@ -96,15 +101,7 @@ def test_vgg19_taps_post_relu_maps_at_udacity_indices(monkeypatch: pytest.Monkey
     net, name = load_feature_network("auto", ALL)
     assert name == "vgg19"
     assert len(net.features) == 30  # cut after conv5_1's ReLU (index 29)
-    with torch.no_grad():
-        feats = net(torch.rand(1, 3, 64, 64))
-    expected = {
-        "conv1_1": (64, 64, 64),
-        "conv2_1": (128, 32, 32),
-        "conv3_1": (256, 16, 16),
-        "conv4_1": (512, 8, 8),
-        "conv4_2": (512, 8, 8),
-        "conv5_1": (512, 4, 4),
-    }
-    assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == expected
+    feats = features(net, 64, 64)
+    assert shapes(feats) == [(64, 64, 64), (128, 32, 32), (256, 16, 16), (512, 8, 8), (512, 8, 8),
+                             (512, 4, 4)]
     assert all(float(v.min()) >= 0 for v in feats.values())  # post-ReLU, as Udacity's in-place ReLU gives

@@ -23,7 +23,7 @@ from ml.sentiment.data import (
 )
 from ml.sentiment.infer import TableScores, accuracy, predict_many, score_table, scored_csv, segments
 from tests.ml.conftest import Recorder
-from tests.ml.sentiment.test_predict import bow_model
+from tests.ml.sentiment.conftest import bow_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -123,7 +123,7 @@ def test_old_score_columns_are_replaced_not_repeated() -> None:
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty"), (b" \n\n", "empty"),
+    (b"", "^the file is empty: no texts in it$"), (b" \n\n", "^the file is empty: no texts in it$"),
     (b"body\nx\n", "no 'text' column"), (b"text\n", "header but no rows"),
     (b"text\n\xff\n", "not UTF-8"),
     (b"a,text\n1,\n2,?!\n", "no row has a text to score \\(row 2: empty text; row 3: no words"),

@@ -3,6 +3,7 @@ aclImdb folder reader."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,19 +25,22 @@ def test_pang_lee_layout_with_bom_and_no_header(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (b"  \n\n", "empty"),
-    (b"text,label\ngood,1\n\xff\xfebad,0\n", "line 3"),
+    (b"", "the file is empty: no texts in it"),
+    (b"  \n\n", "the file is empty: no texts in it"),
+    (b"text,label\ngood,1\n\xff\xfebad,0\n",
+     "the file is not UTF-8 text: invalid bytes on line 3 (save it as UTF-8 CSV)"),
     (b"text,score\ngood,1\n", "missing column: label"),
-    (b"review,stars\ngood,5\n", "missing columns"),
+    (b"review,stars\ngood,5\n", "missing columns: the first row must be a header naming 'text' and 'label' "
+                                "columns (or every row 'label,text' with labels 1/-1)"),
     (b"text,label\ngood,1\nbad,\n", "row 3: the label is missing"),
     (b"text,label\ngood,1\nbad,3\n", "row 3: label '3' is not binary"),
-    (b"text,label\ngood,1\nbad,maybe\n", "'maybe'"),
+    (b"text,label\ngood,1\nbad,maybe\n",
+     "row 3: label 'maybe' is not binary (use 0/1, -1/1, pos/neg or positive/negative)"),
     (b"text,label\ngood,1\n  ,0\n", "row 3: the text is empty"),
-    (b"text,label\n", "no rows"),
+    (b"text,label\n", "the file has a header but no rows"),
 ])
 def test_csv_refusals(content: bytes, message: str) -> None:
-    with pytest.raises(SentimentDataError, match=message):
+    with pytest.raises(SentimentDataError, match=f"^{re.escape(message)}"):
         read_csv(content)
 
 
@@ -49,11 +53,12 @@ def test_too_many_rows_gives_the_count() -> None:
 
 def test_too_large(tmp_path: Path) -> None:
     content = b"text,label\n" + (b"x" * 1000 + b",1\n") * 10_100  # just over 10 MB
-    with pytest.raises(SentimentDataError, match="too large"):
+    message = r"^the file is too large: 10,130,311 bytes \(the limit is 10,000,000\)$"
+    with pytest.raises(SentimentDataError, match=message):
         read_csv(content)
     path = tmp_path / "big.csv"
     path.write_bytes(content)
-    with pytest.raises(SentimentDataError, match="too large"):
+    with pytest.raises(SentimentDataError, match=message):
         read_csv(path)
 
 

@@ -46,7 +46,7 @@ def test_encode_pads_and_truncates() -> None:
     assert left[1, 0] == PAD and right[1, 3] == PAD and left[1, 1:].tolist() == right[1, :3].tolist()
     assert left[3].tolist() == [PAD] * 4
     assert left[2].tolist() == vocab.ids(["great", "acting", "dont", "miss"])  # first 4 words kept
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^pad must be 'left' or 'right', got 'middle'$"):
         encode(TEXTS, vocab, 4, pad="middle")
 
 
@@ -97,12 +97,15 @@ def test_family_validates_checkpoint_with_vocab(kind: str) -> None:
     assert report.output_shape == (1,)
     assert ckpt["config"]["words"] == cfg.words
     bad = dict(ckpt, config={**ckpt["config"], "words": cfg.words[:-1]})  # one word short: shapes differ
-    assert not validate(family, bad).ok
-    assert not validate(family, dict(ckpt, config={**ckpt["config"], "kind": "cnn"})).ok
+    layer, shape = {"lstm": ("embedding.weight", "(32, 6), model (31, 6)"),
+                    "bow": ("linear.weight", "(1, 32), model (1, 31)")}[kind]
+    assert validate(family, bad).errors == [f"shape mismatch for {layer}: checkpoint {shape}"]
+    cnn = validate(family, dict(ckpt, config={**ckpt["config"], "kind": "cnn"}))
+    assert cnn.errors == ["bad config: kind must be one of lstm, bow, got 'cnn'"]
 
 
 def test_config_rejects_bad_values() -> None:
-    with pytest.raises(ValueError, match="words"):
+    with pytest.raises(ValueError, match=r"^words must be a non-empty list of strings \(the vocabulary"):
         SentimentConfig(words=[])
-    with pytest.raises(ValueError, match="repeat"):
+    with pytest.raises(ValueError, match="^words must not repeat$"):
         SentimentConfig(words=["a", "a"])

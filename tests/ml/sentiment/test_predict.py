@@ -11,30 +11,13 @@ import torch
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.progress import Cancelled
 from ml.sentiment.config import SentimentConfig
-from ml.sentiment.data import Vocab
-from ml.sentiment.infer import SentimentModel, load, predict, predict_many
+from ml.sentiment.infer import load, predict, predict_many
 from ml.sentiment.model import build_model
 from ml.sentiment.predict import main
 from tests.ml.conftest import Recorder
+from tests.ml.sentiment.conftest import WORDS, bow_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-WORDS = ["the", "film", "was", "plot", "superb", "awful"]
-
-
-def bow_model(weights: dict[str, float]) -> SentimentModel:
-    """A bag of words with hand-set weights: "superb" strongly positive, "awful" strongly negative."""
-    cfg = SentimentConfig(words=WORDS, kind="bow", length=20)
-    model = build_model(cfg)
-    vocab = Vocab.from_words(WORDS)
-    with torch.no_grad():
-        model.linear.weight.zero_()
-        model.linear.bias.zero_()
-        for word, w in weights.items():
-            model.linear.weight[0, vocab.id(word)] = w
-    ckpt = checkpoint_dict(family="sentiment", config=cfg, state_dict=model.state_dict())
-    return load(ckpt)
-
 
 def test_occlusion_ranks_the_decisive_word_first() -> None:
     sm = bow_model({"superb": 4.0, "awful": -4.0, "plot": 0.3, "film": -0.2})
@@ -82,3 +65,4 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert out[0].startswith("positive (0.98") and "superb +" in out[0] and out[1].startswith("negative")
     (tmp_path / "junk.pt").write_bytes(b"junk")
     assert main([str(tmp_path / "junk.pt"), "x"]) == 1
+    assert capsys.readouterr().err == "error: not a checkpoint: not a PyTorch file\n"

@@ -5,8 +5,13 @@ import pytest
 from ml.style.config import StyleConfig
 
 
-def test_defaults_are_valid() -> None:
-    StyleConfig().validate()
+def test_the_defaults_are_valid_and_weigh_the_layers_as_the_udacity_notebook() -> None:
+    config = StyleConfig()
+    config.validate()  # raises on the first out-of-range setting
+    assert config.style_layer_weights == {"conv1_1": 1.0, "conv2_1": 0.75, "conv3_1": 0.2, "conv4_1": 0.2,
+                                          "conv5_1": 0.2}
+    assert (config.content_layer, config.content_weight, config.style_weight) == ("conv4_2", 1.0, 1e6)
+    assert config.scales[-1] == 1.0 and config.network == "auto"
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_cli_rejects_a_non_image(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (tmp_path / "c.jpg").write_text("not a picture")
     texture_image().save(tmp_path / "s.png")
     assert main([str(tmp_path / "c.jpg"), str(tmp_path / "s.png"), "--steps", "2"]) == 2
-    assert "not an image" in capsys.readouterr().err
+    assert capsys.readouterr().err == "error: not an image (unrecognised file format)\n"
 
 
 def test_cli_uses_a_studio_feature_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,6 +44,7 @@ def test_cli_uses_a_studio_feature_checkpoint(tmp_path: Path, capsys: pytest.Cap
             "--size", "64", "--device", "cpu", "--checkpoint", str(tmp_path / "lite0.pt")]
     assert main(args) == 0
     assert "network: efficientnet-lite0" in capsys.readouterr().out
+    assert Image.open(tmp_path / "o.png").size == (64, 51)
 
 
 def test_cli_refuses_a_checkpoint_that_is_not_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,4 +53,4 @@ def test_cli_refuses_a_checkpoint_that_is_not_one(tmp_path: Path, capsys: pytest
     (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 not really")
     args = [str(tmp_path / "c.png"), str(tmp_path / "s.png"), "--checkpoint", str(tmp_path / "bad.pt")]
     assert main(args) == 2
-    assert "not a checkpoint" in capsys.readouterr().err
+    assert capsys.readouterr().err == "error: not a checkpoint: file is truncated or corrupt\n"

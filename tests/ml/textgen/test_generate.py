@@ -60,8 +60,8 @@ def test_temperature() -> None:
     assert cold == "".join(generate(model, "a", 40, top_k=1, seed=2))
     hot = "".join(generate(model, "a", 400, temperature=100.0, seed=1))
     assert len(set(hot)) > len(TOKENS) - 5
-    with pytest.raises(ValueError, match="temperature"):
-        generate(model, "a", 5, temperature=0.0)
+    with pytest.raises(ValueError, match=r"^temperature must be positive, got 0.0 \(top_k=1 is greedy\)$"):
+        generate(model, "a", 5, temperature=0.0)  # at the call, before any character
 
 
 def test_top_k_restricts() -> None:
@@ -79,7 +79,7 @@ def test_top_k_restricts() -> None:
 def test_unknown_prime_characters_refused() -> None:
     with pytest.raises(ValueError, match=r"not in the model's vocabulary: '!' 'Z'"):
         generate(_model(), "Zap!", 5)
-    with pytest.raises(ValueError, match="prime"):
+    with pytest.raises(ValueError, match="^the prime must have at least one character to start from$"):
         generate(_model(), "", 5)
 
 
