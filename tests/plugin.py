@@ -66,3 +66,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Before -m deselects: every test gets the marker of its folder.
     for item in items:
         item.add_marker(kind_of(Path(item.path)))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which counts the CPUs
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pytest.ini): a run that needs no services (the unit tests) spreads over two
+    processes; one that reaches the integration or browser tests stays in this process (0), since
+    those share one worker, web server and Redis database per run."""
+    paths = [Path(a.split("::")[0]).resolve() for a in config.args] or [TESTS]
+    if needs_services(config.option.markexpr, paths):
+        return 0
+    return min(2, os.cpu_count() or 1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        # An xdist worker has one core of its own: torch's own threads would only wait on each other.
+        import torch
+
+        torch.set_num_threads(1)
