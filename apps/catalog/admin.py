@@ -3,7 +3,8 @@ endpoints with their production variants (A/B traffic weights, figures side by s
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.db import transaction
@@ -16,7 +17,19 @@ from . import routing, services, variant_metrics
 from .models import Endpoint, ModelPreview, ModelVersion, Variant
 from .tasks import validate_version
 
+T = TypeVar("T")
+
 RECENT_JOBS = 10
+
+
+def _each(request: HttpRequest, items: Iterable[T], act: Callable[[T], str]) -> None:
+    """An admin action's ``act`` on each item, its message shown; a CatalogError is shown as an error
+    and the other items still go."""
+    for item in items:
+        try:
+            messages.success(request, act(item))
+        except services.CatalogError as exc:
+            messages.error(request, str(exc))
 
 
 class ModelPreviewInline(admin.TabularInline):
@@ -88,12 +101,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate (serve this version for new jobs)")
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        for version in queryset:
-            try:
-                services.activate(version)
-                messages.success(request, f"{version} is now active.")
-            except services.CatalogError as exc:
-                messages.error(request, str(exc))
+        def one(version: ModelVersion) -> str:
+            services.activate(version)
+            return f"{version} is now active."
+
+        _each(request, queryset, one)
 
     @admin.action(description="Retire")
     def retire(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
@@ -103,12 +115,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Roll back this family to its previous valid version")
     def roll_back(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        for family in sorted(set(queryset.values_list("family", flat=True))):
-            try:
-                previous = services.roll_back(family)
-                messages.success(request, f"{family}: rolled back to {previous}.")
-            except services.CatalogError as exc:
-                messages.error(request, str(exc))
+        def one(family: str) -> str:
+            return f"{family}: rolled back to {services.roll_back(family)}."
+
+        _each(request, sorted(set(queryset.values_list("family", flat=True))), one)
 
     @admin.action(description="Validate again")
     def revalidate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:

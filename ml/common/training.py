@@ -41,6 +41,18 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)  # adjustments and advice, for the user
 
 
+def check_counts(cfg: object, *, at_least_one: Sequence[str] = (), zero_or_more: Sequence[str] = ()) -> None:
+    """ValueError naming the first of ``cfg``'s settings below its least value: counts that must be
+    at least 1 (epochs, widths, the batch size) and those where 0 means none or never (how often to
+    sample or save, a loss weight). Written "not >= " so a NaN is refused too."""
+    for name in at_least_one:
+        if not getattr(cfg, name) >= 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    for name in zero_or_more:
+        if not getattr(cfg, name) >= 0:
+            raise ValueError(f"{name} must be 0 or more, got {getattr(cfg, name)}")
+
+
 def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Write a training checkpoint: plain dicts, tensors and numbers only, so ``load_state`` reads it
     back with weights_only. Written to a temporary file first: a crash mid-write leaves the previous

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml.common.image_zip import RESIZE_MODES
+from ml.common.training import check_counts
 
 NORMS = ("instance", "batch")
 ALIGN = 4  # the generator halves the sides twice, so sides (and tile origins) are multiples of 4
@@ -67,12 +68,8 @@ class TrainConfig:
         if self.load_size < self.image_size:
             raise ValueError(f"load_size must be at least image_size ({self.image_size}), "
                              f"got {self.load_size}")
-        for name in ("n_blocks", "ngf", "ndf", "epochs", "batch_size", "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("epochs_decay", "pool_size", "sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        check_counts(self, at_least_one=("n_blocks", "ngf", "ndf", "epochs", "batch_size", "report_every"),
+                     zero_or_more=("epochs_decay", "pool_size", "sample_every", "checkpoint_every"))
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.beta1 < 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml.common.image_zip import RESIZE_MODES
+from ml.common.training import check_counts
 
 # 64: pytorch/examples dcgan/main.py and the PyTorch DCGAN tutorial, layer for layer.
 # 32: the same design one block shorter (4 -> 8 -> 16 -> 32), for small images and quick training.
@@ -54,12 +55,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.image_size not in IMAGE_SIZES:
             raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
-        for name in ("nz", "ngf", "ndf", "epochs", "batch_size", "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        check_counts(self, at_least_one=("nz", "ngf", "ndf", "epochs", "batch_size", "report_every"),
+                     zero_or_more=("sample_every", "checkpoint_every"))
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.beta1 < 1:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ml.common.training import check_counts
+
 KINDS = ("transformer-net", "multistyle")
 # --dry-run: tiny images and two steps with a report and a preview each, in seconds on a CPU.
 DRY_RUN_SIZE, DRY_RUN_IMAGES, DRY_RUN_BATCH, DRY_RUN_STEPS = 32, 4, 2, 2
@@ -59,15 +61,9 @@ class TrainConfig:
         FastStyleConfig(styles=[self.style_name]).validate()  # a name the result's config accepts
         if self.image_size < 16 or self.image_size % 4:
             raise ValueError(f"image_size must be a multiple of 4 and at least 16, got {self.image_size}")
-        for name in ("style_size", "steps", "batch_size", "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        check_counts(self, at_least_one=("style_size", "steps", "batch_size", "report_every"),
+                     zero_or_more=("sample_every", "checkpoint_every",
+                                   "content_weight", "style_weight", "tv_weight"))
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
 

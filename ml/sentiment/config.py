@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ml.common.training import check_counts
 from ml.sentiment.data import FIRST_ID, PADDING_SIDES, Vocab
 
 KINDS = ("lstm", "bow")
@@ -77,13 +78,9 @@ class TrainConfig:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.pad not in PADDING_SIDES:
             raise ValueError(f"pad must be 'left' or 'right', got {self.pad!r}")
-        for name in ("epochs", "batch_size", "max_words", "length", "embedding_dim", "hidden", "layers",
-                     "report_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("patience", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        check_counts(self, at_least_one=("epochs", "batch_size", "max_words", "length", "embedding_dim",
+                                         "hidden", "layers", "report_every"),
+                     zero_or_more=("patience", "checkpoint_every"))
         if not self.lr > 0 or not self.clip > 0:
             raise ValueError("lr and clip must be positive")
         if not 0 <= self.dropout < 1:

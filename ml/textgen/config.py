@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ml.common.training import check_counts
+
 # --dry-run: a tiny net on the text's start, two steps per epoch: every part of the loop, in seconds.
 DRY_RUN_CHARS, DRY_RUN_HIDDEN, DRY_RUN_BATCH, DRY_RUN_SEQ, DRY_RUN_STEPS, DRY_RUN_SAMPLE = (
     4000, 32, 4, 20, 2, 40)
@@ -59,12 +61,9 @@ class TrainConfig:
     dry_run: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("n_hidden", "n_layers", "epochs", "batch_size", "seq_length", "report_every", "top_k"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("sample_length", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        check_counts(self, at_least_one=("n_hidden", "n_layers", "epochs", "batch_size", "seq_length",
+                                         "report_every", "top_k"),
+                     zero_or_more=("sample_length", "checkpoint_every"))
         if not self.lr > 0 or not self.clip > 0 or not self.temperature > 0:
             raise ValueError("lr, clip and temperature must be positive")
         if not 0.0 <= self.dropout < 1.0:

@@ -4,12 +4,14 @@ thread, comparing weights, image zips)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -18,6 +20,9 @@ from PIL import Image
 
 from ml.common.family import Family, validate
 from ml.common.progress import NullProgress
+from ml.common.training import TrainResult
+
+C = TypeVar("C")
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **kw: object) -> bytes:
@@ -103,6 +108,37 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def shape_images(n: int, seed: int, sides: tuple[int, int], *, squares: bool = False) -> list[Image.Image]:
+    """``n`` coloured shapes on grey, each at a random size and aspect ratio (sides from
+    ``sides[0]`` to ``sides[1]``): discs, or with ``squares`` squares and discs in turn."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        w, h = int(rng.integers(*sides)), int(rng.integers(*sides))
+        arr = np.full((h, w, 3), 128, dtype=np.uint8)
+        yy, xx = np.mgrid[0:h, 0:w]
+        cx, cy, r = w / 2, h / 2, min(w, h) / 3
+        disc = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+        square = (abs(xx - cx) < r) & (abs(yy - cy) < r)
+        arr[square if squares and i % 2 == 0 else disc] = rng.integers(0, 255, 3)
+        out.append(Image.fromarray(arr))
+    return out
+
+
+def on_cpu(train: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
+    """A trainer run on the CPU even where a GPU is (a torch.device skips STUDIO_DEVICE): exact
+    resumes are a CPU promise; cuDNN may choose non-deterministic kernels."""
+    return functools.partial(train, device=torch.device("cpu"))
+
+
+def settings_from(base: dict[str, Any], config_class: type[C]) -> Callable[..., C]:
+    """``tiny(**overrides)``: the trainer's TrainConfig from a test's small settings, some overridden."""
+    def tiny(**overrides: Any) -> C:
+        return config_class(**{**base, **overrides})
+
+    return tiny
 
 
 def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:

@@ -25,6 +25,9 @@ SPEC = TrainingSpec(format="studio-toy-training", version=1, family="toy", what=
 
 @dataclass
 class ToyConfig:
+    """A trainer's settings, as few as a TrainingRun needs: the run's length, what a resume must keep
+    the same (lr, seed), and how often it saves."""
+
     steps: int = 6
     lr: float = 0.1
     seed: int = 0

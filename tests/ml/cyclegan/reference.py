@@ -1,5 +1,5 @@
-"""Reference CycleGAN generators, faithful copies of junyanz/pytorch-CycleGAN-and-pix2pix
-models/networks.py ``ResnetGenerator``/``ResnetBlock`` (reflect padding) and of vintagify 0.1.2's
+"""Reference CycleGAN nets, faithful copies of junyanz/pytorch-CycleGAN-and-pix2pix models/networks.py
+``ResnetGenerator``/``ResnetBlock`` (reflect padding) and ``NLayerDiscriminator``, and of vintagify 0.1.2's
 generator.py, with their exact module structure so the state_dict keys match; and random weights
 that make every parameter matter."""
 
@@ -138,3 +138,33 @@ def randomize(net: nn.Module, seed: int = 0) -> nn.Module:
             m.running_mean.normal_(0, 0.2)  # type: ignore[operator]
             m.running_var.uniform_(0.5, 2.0)  # type: ignore[operator]
     return net.eval()
+
+
+class JunyanzNLayerDiscriminator(nn.Module):  # junyanz models/networks.py, its module structure
+    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3,
+                 norm_layer: Any = nn.BatchNorm2d) -> None:
+        super().__init__()
+        if type(norm_layer) is functools.partial:
+            use_bias = norm_layer.func == nn.InstanceNorm2d
+        else:
+            use_bias = norm_layer == nn.InstanceNorm2d
+        kw = 4
+        padw = 1
+        sequence: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=kw, stride=2, padding=padw),
+                                     nn.LeakyReLU(0.2, True)]
+        nf_mult = 1
+        # junyanz writes the n_layers strided blocks as a loop and the last, stride-1 block again
+        # after it; one loop builds the same modules in the same order.
+        for n in range(1, n_layers + 1):
+            nf_mult_prev, nf_mult = nf_mult, min(2 ** n, 8)
+            sequence += [
+                nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kernel_size=kw, stride=2 if n < n_layers else 1,
+                          padding=padw, bias=use_bias),
+                norm_layer(ndf * nf_mult),
+                nn.LeakyReLU(0.2, True),
+            ]
+        sequence += [nn.Conv2d(ndf * nf_mult, 1, kernel_size=kw, stride=1, padding=padw)]
+        self.model = nn.Sequential(*sequence)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return self.model(input)

@@ -5,7 +5,6 @@ that resumes exactly (also after a cancel), and an A -> B generator the catalog 
 from __future__ import annotations
 
 import copy
-import functools
 import itertools
 import math
 from pathlib import Path
@@ -21,8 +20,8 @@ import ml.cyclegan.training as train_module
 from ml.common.checkpoint import load_any, load_checkpoint
 from ml.common.family import validate
 from ml.common.image_zip import prepare_image
-from ml.common.progress import Cancelled, NullProgress, Progress
-from ml.common.training import TrainError, TrainResult
+from ml.common.progress import Cancelled, NullProgress
+from ml.common.training import TrainError
 from ml.cyclegan.config import CycleGANConfig, TrainConfig
 from ml.cyclegan.data import ImagePool, augment
 from ml.cyclegan.infer import load, translate
@@ -31,8 +30,8 @@ from ml.cyclegan.train import main
 from ml.cyclegan.training import LOSSES, METRICS, lr_factor, lr_schedule, train_step
 from ml.cyclegan.training import train as train_on_any_device
 from ml.families import get_family
-from tests.ml.conftest import Recorder, same_weights, write_zip
-from tests.ml.cyclegan.test_formats import JunyanzResnetGenerator, get_norm_layer
+from tests.ml.conftest import Recorder, on_cpu, same_weights, settings_from, shape_images, write_zip
+from tests.ml.cyclegan.reference import JunyanzNLayerDiscriminator, JunyanzResnetGenerator, get_norm_layer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/ml/conftest.py
 
@@ -42,27 +41,13 @@ TINY = {"image_size": 32, "ngf": 4, "ndf": 4, "n_blocks": 1, "pool_size": 2, "re
         "sample_every": 3, "checkpoint_every": 0, "epochs": 1, "epochs_decay": 1}
 
 
-def train(cfg: TrainConfig, a: list[Image.Image], b: list[Image.Image], progress: Progress,
-          **kw: Any) -> TrainResult:
-    """On the CPU even where a GPU is: exact resumes are a CPU promise."""
-    return train_on_any_device(cfg, a, b, progress, device=torch.device("cpu"), **kw)
-
-
-def tiny(**overrides: object) -> TrainConfig:
-    return TrainConfig(**{**TINY, **overrides})  # type: ignore[arg-type]
+train = on_cpu(train_on_any_device)
+tiny = settings_from(TINY, TrainConfig)
 
 
 def domain_a(n: int = 6, seed: int = 0) -> list[Image.Image]:
     """Coloured discs on grey, at assorted sizes and aspect ratios."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        w, h = int(rng.integers(30, 70)), int(rng.integers(30, 70))
-        arr = np.full((h, w, 3), 128, dtype=np.uint8)
-        yy, xx = np.mgrid[0:h, 0:w]
-        arr[(xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (min(w, h) / 3) ** 2] = rng.integers(0, 255, 3)
-        out.append(Image.fromarray(arr))
-    return out
+    return shape_images(n, seed, (30, 70))
 
 
 def domain_b(n: int = 4, seed: int = 1) -> list[Image.Image]:
@@ -79,44 +64,6 @@ def domain_b(n: int = 4, seed: int = 1) -> list[Image.Image]:
 
 
 # --- the discriminator -----------------------------------------------------------------------------
-
-
-class JunyanzNLayerDiscriminator(nn.Module):  # junyanz models/networks.py, its module structure
-    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3,
-                 norm_layer: Any = nn.BatchNorm2d) -> None:
-        super().__init__()
-        if type(norm_layer) is functools.partial:
-            use_bias = norm_layer.func == nn.InstanceNorm2d
-        else:
-            use_bias = norm_layer == nn.InstanceNorm2d
-        kw = 4
-        padw = 1
-        sequence: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=kw, stride=2, padding=padw),
-                                     nn.LeakyReLU(0.2, True)]
-        nf_mult = 1
-        nf_mult_prev = 1
-        for n in range(1, n_layers):
-            nf_mult_prev = nf_mult
-            nf_mult = min(2 ** n, 8)
-            sequence += [
-                nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kernel_size=kw, stride=2, padding=padw,
-                          bias=use_bias),
-                norm_layer(ndf * nf_mult),
-                nn.LeakyReLU(0.2, True),
-            ]
-        nf_mult_prev = nf_mult
-        nf_mult = min(2 ** n_layers, 8)
-        sequence += [
-            nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kernel_size=kw, stride=1, padding=padw,
-                      bias=use_bias),
-            norm_layer(ndf * nf_mult),
-            nn.LeakyReLU(0.2, True),
-        ]
-        sequence += [nn.Conv2d(ndf * nf_mult, 1, kernel_size=kw, stride=1, padding=padw)]
-        self.model = nn.Sequential(*sequence)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return self.model(input)
 
 
 def test_the_discriminator_is_the_junyanz_70px_patchgan() -> None:

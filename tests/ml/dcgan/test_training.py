@@ -7,7 +7,6 @@ import copy
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,8 +17,8 @@ from torch import nn
 import ml.dcgan.training as train_module
 from ml.common.checkpoint import load_any, load_checkpoint
 from ml.common.family import validate
-from ml.common.progress import Cancelled, NullProgress, Progress
-from ml.common.training import TrainError, TrainResult
+from ml.common.progress import Cancelled, NullProgress
+from ml.common.training import TrainError
 from ml.dcgan.config import DCGANConfig, TrainConfig
 from ml.dcgan.family import FAMILY
 from ml.dcgan.formats import import_dcgan
@@ -28,7 +27,7 @@ from ml.dcgan.model import Discriminator, Generator
 from ml.dcgan.train import main
 from ml.dcgan.training import METRICS, init_weights, train_step
 from ml.dcgan.training import train as train_on_any_device
-from tests.ml.conftest import Recorder, same_weights, write_zip
+from tests.ml.conftest import Recorder, on_cpu, same_weights, settings_from, shape_images, write_zip
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/ml/conftest.py
 
@@ -36,29 +35,13 @@ TINY = {"image_size": 32, "nz": 16, "ngf": 8, "ndf": 8, "batch_size": 4, "report
         "sample_every": 3, "checkpoint_every": 0}
 
 
-def train(cfg: TrainConfig, images: list[Image.Image], progress: Progress, **kw: Any) -> TrainResult:
-    """On the CPU even where a GPU is (a torch.device skips STUDIO_DEVICE): exact resumes are a CPU
-    promise; cuDNN may choose non-deterministic kernels."""
-    return train_on_any_device(cfg, images, progress, device=torch.device("cpu"), **kw)
-
-
-def tiny(**overrides: object) -> TrainConfig:
-    return TrainConfig(**{**TINY, **overrides})  # type: ignore[arg-type]
+train = on_cpu(train_on_any_device)
+tiny = settings_from(TINY, TrainConfig)
 
 
 def shapes(n: int = 12, seed: int = 0) -> list[Image.Image]:
     """Coloured discs and squares on grey, at assorted sizes and aspect ratios."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        w, h = int(rng.integers(20, 90)), int(rng.integers(20, 90))
-        arr = np.full((h, w, 3), 128, dtype=np.uint8)
-        yy, xx = np.mgrid[0:h, 0:w]
-        cx, cy, r = w / 2, h / 2, min(w, h) / 3
-        mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r if i % 2 else (abs(xx - cx) < r) & (abs(yy - cy) < r)
-        arr[mask] = rng.integers(0, 255, 3)
-        out.append(Image.fromarray(arr))
-    return out
+    return shape_images(n, seed, (20, 90), squares=True)
 
 
 # --- the nets ------------------------------------------------------------------------------------

@@ -32,7 +32,15 @@ from ml.fast_style.training import LAYERS, METRICS, style_grams, train_step
 from ml.fast_style.training import train as train_on_any_device
 from ml.features.formats import lite0_weights_path
 from ml.features.model import FeatureNet
-from tests.ml.conftest import Recorder, gradient_image, same_weights, texture_image, write_zip
+from tests.ml.conftest import (
+    Recorder,
+    gradient_image,
+    on_cpu,
+    same_weights,
+    settings_from,
+    texture_image,
+    write_zip,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/ml/conftest.py
 
@@ -72,12 +80,10 @@ def other_features() -> TinyFeatures:
 
 def train(cfg: TrainConfig, content: list[Image.Image], progress: Progress, *, style: Image.Image = STYLE,
           features: FeatureNet = FEATURES, **kw: Any) -> TrainResult:
-    """On the CPU even where a GPU is: exact resumes are a CPU promise."""
-    return train_on_any_device(cfg, style, content, features, progress, device=torch.device("cpu"), **kw)
+    return on_cpu(train_on_any_device)(cfg, style, content, features, progress, **kw)
 
 
-def tiny(**overrides: object) -> TrainConfig:
-    return TrainConfig(**{**TINY, **overrides})  # type: ignore[arg-type]
+tiny = settings_from(TINY, TrainConfig)
 
 
 def photos(n: int = 5, seed: int = 0) -> list[Image.Image]:
