@@ -30,9 +30,10 @@ class CheckedUploadField(forms.FileField):
             return upload
         limit = self.max_bytes()
         if upload.size > limit:
-            raise forms.ValidationError(
-                f"{upload.name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
-            )
+            size, most = filesizeformat(upload.size), filesizeformat(limit)
+            if size == most:  # rounded alike ("is 9.5 MB; the limit is 9.5 MB"): say it in bytes
+                size, most = f"{upload.size:,} bytes", f"{limit:,} bytes"
+            raise forms.ValidationError(f"{upload.name} is {size}; the limit is {most}.")
         upload.seek(0)
         try:
             self.inspect(upload)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from PIL import Image
+
 from ml.common.images import ImageError, load_image
 from ml.common.terminal import TerminalProgress
 from ml.features.infer import load as load_features
@@ -53,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         cfg.validate()
-        content, style = load_image(args.content), load_image(args.style)
+        content, style = _picture(args.content, "content"), _picture(args.style, "style")
         features = load_features(args.checkpoint) if args.checkpoint else None
-    except (ValueError, ImageError) as exc:  # CheckpointError is a ValueError
+    except ValueError as exc:  # ImageError and CheckpointError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
     bar = TerminalProgress("stylize")
@@ -69,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"final loss: {losses}")
     print(f"{result.steps_done} steps in {result.seconds:.1f} s -> {args.output}")
     return 0
+
+
+def _picture(path: str, role: str) -> Image.Image:
+    """The image at ``path``; an ImageError names which of the two pictures it is about."""
+    try:
+        return load_image(path)
+    except ImageError as exc:
+        raise ImageError(f"{role} image {path}: {exc}") from exc
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def test_cli_rejects_a_non_image(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (tmp_path / "c.jpg").write_text("not a picture")
     texture_image().save(tmp_path / "s.png")
     assert main([str(tmp_path / "c.jpg"), str(tmp_path / "s.png"), "--steps", "2"]) == 2
-    assert capsys.readouterr().err == "error: not an image (unrecognised file format)\n"
+    c = tmp_path / "c.jpg"
+    assert capsys.readouterr().err == f"error: content image {c}: not an image (unrecognised file format)\n"
 
 
 def test_cli_uses_a_studio_feature_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
