@@ -1,8 +1,9 @@
 """A small landscape drawn with Pillow: the picture model previews are rendered on.
 
-No photo ships in any package the studio installs, so previews need a picture of their own. This
-one is deterministic (no randomness, no fonts) and has what a style shows up on: a smooth sky
-gradient, flat colour areas, hard edges and a few thin lines. ``sample_brushwork`` draws a style image
+A drawn picture, not a photo, so a preview is the same wherever it is made (the examples on
+the home page use scikit-image's photos: ml/common/bundled_images.py). It is deterministic (no
+randomness, no fonts) and has what a style shows up on: a smooth sky gradient, flat colour areas,
+hard edges and a few thin lines. ``sample_brushwork`` draws a style image
 the same way (its strokes placed by a seeded generator: the same picture every time), for the
 Gatys example.
 """
