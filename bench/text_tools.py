@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.studio_client import load_average
 from ml.sentiment.config import SentimentConfig
 from ml.sentiment.data import Vocab, encode, read_csv
 from ml.sentiment.infer import BATCH_CHUNK, SentimentModel, predict_many
@@ -55,9 +56,6 @@ PRIME = "It is a truth universally acknowledged"
 TOP_K = 5
 PANG_LEE_FILE = "polarity-en-pang&lee1.csv"
 
-
-def load() -> str:
-    return f"load average {os.getloadavg()[0]:.1f}"
 
 
 def interleaved(fns: Mapping[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
@@ -159,7 +157,7 @@ def textgen(sizes: list[int], length: int, repeats: int) -> None:
         s, ref, ref_off = rate["studio"], rate["reference"], rate["reference, oneDNN off"]
         print(f"n_hidden {hidden:4d}: studio {s:7.0f} chars/s, reference {ref:6.0f} chars/s (x{s / ref:.1f}"
               f"{'' if s / ref >= 5 else ', below the aim'}), reference, oneDNN off {ref_off:6.0f} "
-              f"chars/s (x{s / ref_off:.2f}); greedy texts identical; {load()}")
+              f"chars/s (x{s / ref_off:.2f}); greedy texts identical; {load_average()}")
 
 
 # --- 2. sentiment ---------------------------------------------------------------------------------
@@ -215,7 +213,7 @@ def sentiment(n: int, repeats: int) -> None:
         one, many = (len(texts) / median(t[k]) for k in ("one", "batched"))
         what = "LSTM (400, 256, 2)" if kind == "lstm" else "bag of words"
         print(f"{what:18s}: one at a time {one:7.0f} texts/s, batched {many:7.0f} texts/s "
-              f"(x{many / one:.1f}); probabilities agree within {diff:.1e}; {load()}")
+              f"(x{many / one:.1f}); probabilities agree within {diff:.1e}; {load_average()}")
 
 
 def main() -> None:
@@ -235,7 +233,7 @@ def main() -> None:
     cuda = "available, unused" if torch.cuda.is_available() else "none"
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} torch "
           f"thread(s) (set here), device cpu (CUDA {cuda}), "
-          f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'absent'}; {load()}")
+          f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'absent'}; {load_average()}")
     textgen([int(s) for s in args.sizes.split(",")], args.length, args.repeats)
     sentiment(args.texts, args.repeats)
 
