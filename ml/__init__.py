@@ -26,5 +26,6 @@ a folder with the same file names, each present only where the family has that p
     textgen      x      x     x      x      x      x     x       x        x     x
 
 style (Gatys) has no weights of its own, so no family, formats or starter; style and features do not
-train; sentiment has no public checkpoint format to import.
+train; sentiment has no public checkpoint format to import. A few other files (ml/dcgan/sample.py,
+ml/style/stylize.py, ...) are the commands' old names, kept as aliases (docs/command-line.md).
 """

@@ -30,6 +30,14 @@ FAMILIES = {
     "sentiment": STANDARD - {"formats.py"},
     "textgen": STANDARD,
 }
+# The commands' names before the one layout, kept as aliases that run the new command (docs/command-line.md).
+OLD_NAMES = {
+    "style": {"stylize.py": "ml.style.predict", "fast_stylize.py": "ml.fast_style.predict",
+              "fast_train.py": "ml.fast_style.train"},
+    "dcgan": {"sample.py": "ml.dcgan.predict"},
+    "cyclegan": {"translate.py": "ml.cyclegan.predict"},
+    "textgen": {"generate.py": "ml.textgen.predict"},
+}
 COMMON = {"__init__.py", "bundled_images.py", "charts.py", "checkpoint.py", "device.py", "family.py",
           "image_zip.py", "images.py", "metrics.py", "model_cache.py", "progress.py", "rds.py",
           "sample_scene.py", "starter.py", "terminal.py", "training.py", "training_cli.py", "training_run.py"}
@@ -48,7 +56,7 @@ def test_ml_holds_only_common_and_the_families() -> None:
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_each_family_has_its_standard_files(family: str) -> None:
-    files = python_files(ML / family)
+    files = python_files(ML / family) - set(OLD_NAMES.get(family, {}))
     assert files <= STANDARD, f"not a standard name: {sorted(files - STANDARD)}"
     assert files == FAMILIES[family]
     doc = ast.get_docstring(ast.parse((ML / family / "__init__.py").read_text()))
@@ -81,7 +89,18 @@ for family in FAMILIES:
             runpy.run_module(module, run_name='__main__', alter_sys=True)
         except SystemExit as exc:
             helps[family] = (exc.code, out.getvalue())
-print(json.dumps({'modules': modules, 'forbidden': forbidden, 'helps': helps}))
+aliases = {}
+for old in sorted(NEW):
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = [old, '--help']
+    for name in (old, NEW[old]):  # imported above; -m runs a module not imported yet
+        sys.modules.pop(name, None)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_module(old, run_name='__main__', alter_sys=True)
+        except SystemExit as exc:
+            aliases[old] = (exc.code, err.getvalue(), out.getvalue())
+print(json.dumps({'modules': modules, 'forbidden': forbidden, 'helps': helps, 'aliases': aliases}))
 """
 FORBIDDEN = ("django", "apps", "studio", "channels", "celery")
 
@@ -91,7 +110,9 @@ def ml_alone() -> dict[str, Any]:
     """Every ml module imported in a fresh interpreter, then each ``python -m ml.<family>.predict
     --help`` run as -m runs it (runpy)."""
     families = sorted(f for f, files in FAMILIES.items() if "predict.py" in files)
-    script = f"FORBIDDEN = {FORBIDDEN!r}\nFAMILIES = {families!r}\n{ALONE}"
+    new = {f"ml.{family}.{name[:-3]}": module for family, names in OLD_NAMES.items()
+           for name, module in names.items()}
+    script = f"FORBIDDEN = {FORBIDDEN!r}\nFAMILIES = {families!r}\nNEW = {new!r}\n{ALONE}"
     done = subprocess.run([sys.executable, "-c", script], cwd=ML.parent, capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ML.parent)}, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -109,3 +130,13 @@ def test_every_prediction_command_line_answers_help(ml_alone: dict[str, Any]) ->
     assert sorted(ml_alone["helps"]) == families
     for family, (code, text) in ml_alone["helps"].items():
         assert code == 0 and f"python -m ml.{family}.predict" in text, (family, code, text[:300])
+
+
+def test_the_old_command_names_still_run_the_new_commands(ml_alone: dict[str, Any]) -> None:
+    expected = {f"ml.{family}.{name[:-3]}": new for family, names in OLD_NAMES.items()
+                for name, new in names.items()}
+    assert sorted(ml_alone["aliases"]) == sorted(expected)
+    for old, (code, note, text) in ml_alone["aliases"].items():
+        new = expected[old]
+        assert code == 0 and note == f"note: python -m {old} is now python -m {new}\n", (old, note)
+        assert f"usage: python -m {new}" in text, (old, text[:300])

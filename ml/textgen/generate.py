@@ -1,0 +1,9 @@
+"""Old name of ``python -m ml.textgen.predict``, kept so scripts written for it still run (same
+arguments); see docs/command-line.md."""
+
+import runpy
+import sys
+
+if __name__ == "__main__":
+    print("note: python -m ml.textgen.generate is now python -m ml.textgen.predict", file=sys.stderr)
+    runpy.run_module("ml.textgen.predict", run_name="__main__", alter_sys=True)
