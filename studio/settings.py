@@ -129,6 +129,12 @@ MEDIA_URL = "/media-not-public/"
 STUDIO_MAX_UPLOAD_BYTES = envint("STUDIO_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 # Checkpoints are read only with torch.load(weights_only=True), and never when larger than this.
 STUDIO_MAX_CHECKPOINT_BYTES = envint("STUDIO_MAX_CHECKPOINT_BYTES", 2_000_000_000)
+# Validating a checkpoint may map this much memory, plus 3x the file, beyond what its process maps
+# already (relative: a CUDA build of torch maps ~3 GB on import); past it allocation fails and the
+# version is invalid. Uploads are checked in a child process, stopped after 3/4 of the timeout below.
+STUDIO_VALIDATION_MEMORY_BYTES = envint("STUDIO_VALIDATION_MEMORY_BYTES", 4 * 1024**3)
+# A version still pending this long after its validation began ends invalid (apps/catalog/sweep.py).
+STUDIO_VALIDATION_TIMEOUT_S = envint("STUDIO_VALIDATION_TIMEOUT_S", 90)
 STUDIO_MAX_IMAGE_PIXELS = envint("STUDIO_MAX_IMAGE_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -15,7 +14,7 @@ from django.utils.safestring import SafeString
 
 from . import routing, services, variant_metrics
 from .models import Endpoint, ModelPreview, ModelVersion, Variant
-from .tasks import validate_version
+from .tasks import queue_validation
 
 T = TypeVar("T")
 
@@ -45,13 +44,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("family", "status", "validation", "source")
     search_fields = ("name", "sha256", "description")
     readonly_fields = ("model_card", "version", "sha256", "size", "config", "source_ref", "status",
-                       "validation", "validation_errors", "validated_at", "created_by", "created_at",
-                       "recent_jobs")
+                       "validation", "validation_errors", "validated_at", "validation_started_at",
+                       "validation_attempts", "created_by", "created_at", "recent_jobs")
     fieldsets = [
         (None, {"fields": ["model_card"]}),
         ("Checkpoint", {"fields": ["family", "name", "checkpoint", "description", "source", "licence",
                                    "metrics"]}),
-        ("Status", {"fields": ["status", "validation", "validation_errors", "validated_at"]}),
+        ("Status", {"fields": ["status", "validation", "validation_errors", "validated_at",
+                               "validation_started_at", "validation_attempts"]}),
         ("Facts", {"fields": ["version", "sha256", "size", "config", "source_ref", "created_by",
                               "created_at"]}),
         ("Usage", {"fields": ["recent_jobs"]}),
@@ -89,6 +89,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         new_file = "checkpoint" in form.changed_data
         if new_file:
             obj.validation = ModelVersion.Validation.PENDING
+            # A new file starts afresh: an earlier file's validation start must not make the sweep
+            # end this one as stale.
+            obj.validation_started_at, obj.validation_attempts = None, 0
             if not obj.version:
                 obj.version = services.next_version(obj.family)
         super().save_model(request, obj, form, change)
@@ -96,7 +99,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             services.fill_file_facts(obj)
             obj.save(update_fields=["sha256", "size"])
             # Validation loads the file in a worker, never in the web process.
-            transaction.on_commit(lambda: validate_version.apply_async(args=[obj.pk], queue="cpu"))
+            queue_validation(obj)
             messages.info(request, f"{obj}: validation queued.")
 
     @admin.action(description="Activate (serve this version for new jobs)")
@@ -123,7 +126,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Validate again")
     def revalidate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         for version in queryset:
-            validate_version.apply_async(args=[version.pk], queue="cpu")
+            queue_validation(version)
         messages.info(request, f"Validation queued for {queryset.count()} version(s).")
 
 

@@ -55,6 +55,11 @@ class ModelVersion(models.Model):
                                   default=Validation.PENDING, editable=False)
     validation_errors = models.TextField(blank=True, editable=False)
     validated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # So a version never stays pending when its validation is lost (apps/catalog/sweep.py): when the
+    # validation task was last sent, when a validation last began, and how many began since the file.
+    validation_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    validation_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    validation_attempts = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

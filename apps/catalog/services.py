@@ -15,14 +15,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
-from ml.common.checkpoint import CheckpointError, as_family_checkpoint, is_studio_checkpoint, load_any
-from ml.common.family import Family, validate
-from ml.families import get_family
-
 from .models import ModelPreview, ModelVersion
+from .validation import Verdict, check, check_isolated, describe
 
 
 class CatalogError(ValueError):
@@ -89,68 +86,80 @@ def add_trained(family: str, name: str, checkpoint: dict[str, Any], *, previews:
     return version
 
 
-def validate_version(version: ModelVersion) -> ModelVersion:
-    """Load with weights_only, check against the family's architecture, dry-run forward.
+def validate_version(version: ModelVersion, *, isolated: bool = False) -> ModelVersion:
+    """Load with weights_only, check against the family's architecture, dry-run forward; the version
+    ends ``valid`` or ``invalid``, never left ``pending`` by an error (a bad file never raises here).
 
-    A hostile pickle never runs: weights_only refuses anything but tensors and plain containers.
+    A hostile pickle never runs: weights_only refuses anything but tensors and plain containers, and
+    a tensor claiming more bytes than the file holds is refused before it is touched. The checks may
+    use STUDIO_VALIDATION_MEMORY_BYTES plus three times the file (it is read, imported, then copied
+    into the model) beyond what the process maps already; past that, allocation fails and the version
+    is invalid. ``isolated`` (the Celery task, for uploads): in a fresh child process, stopped after
+    most of STUDIO_VALIDATION_TIMEOUT_S, so a crash or a kill ends only the child. Otherwise in this
+    process (the starters, a training job's result, tests with stand-in families).
+
     A file in one of the family's public formats (e.g. a junyanz ``latest_net_G.pth``) is first
     converted to a studio checkpoint, which then replaces the upload (its sha256 goes in source_ref).
     """
-    errors: list[str] = []
-    config: dict = {}
+    _record_start(version)
+    memory = settings.STUDIO_VALIDATION_MEMORY_BYTES + 3 * version.size
     try:
-        family = get_family(version.family)
-        checkpoint = _studio_checkpoint(version, family)
-        if checkpoint.get("family") != version.family:
-            errors.append(f"checkpoint is for family {checkpoint.get('family')!r}, "
-                          f"not {version.family!r}")
-        else:
-            report = validate(family, checkpoint)
-            errors.extend(report.errors)
-            config = checkpoint.get("config") or {}
-    except CheckpointError as exc:
-        errors.append(str(exc))
-    except KeyError as exc:
-        errors.append(str(exc.args[0]) if exc.args else "unknown model family")
+        verdict = _checked_file(version, isolated, memory)
+    except Exception as exc:  # the storage, or storing the converted file: still a verdict
+        verdict = Verdict(errors=[describe(exc, memory)])
+    errors = verdict.errors
     version.validation = ModelVersion.Validation.INVALID if errors else ModelVersion.Validation.VALID
     version.validation_errors = "\n".join(errors)
     version.validated_at = timezone.now()
     if not errors:
-        version.config = config
+        version.config = verdict.config
     version.save(update_fields=["validation", "validation_errors", "validated_at", "config"])
     return version
 
 
-def _studio_checkpoint(version: ModelVersion, family: Family) -> dict[str, Any]:
-    """The version's file as a studio checkpoint, importing (and storing) a public format first."""
-    with version.checkpoint.open("rb") as fh:
-        obj = load_any(fh, max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
-    if is_studio_checkpoint(obj):
-        return as_family_checkpoint(obj, obj.get("family")) or obj
-    if not family.importer:
-        raise CheckpointError("not a studio checkpoint (no 'format: studio-checkpoint' marker), and "
-                              f"the {family.name} family imports no public formats")
-    del obj
-    original = Path(version.checkpoint.name or "upload.pth").name
+def _record_start(version: ModelVersion) -> None:
+    """When this validation began, and one more attempt: the sweep ends a version whose validation
+    began long ago and never finished (its worker killed, its machine lost)."""
+    now = timezone.now()
+    ModelVersion.objects.filter(pk=version.pk).update(
+        validation_started_at=now, validation_attempts=F("validation_attempts") + 1)
+    version.validation_started_at = now
+    version.refresh_from_db(fields=["validation_attempts"])
+
+
+def _checked_file(version: ModelVersion, isolated: bool, memory: int) -> Verdict:
     with tempfile.TemporaryDirectory() as folder:
-        # Importers take a path: some name what they import after the file (e.g. a style).
-        local = Path(folder) / original
+        converted = Path(folder) / "converted.pt"
+        path = _local_path(version, Path(folder))
+        if isolated:
+            timeout = 0.75 * settings.STUDIO_VALIDATION_TIMEOUT_S  # a verdict before the sweep's
+            verdict = check_isolated(path, version.family, converted=converted, memory_bytes=memory,
+                                     max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES, timeout_s=timeout)
+        else:
+            verdict = check(path, version.family, converted=converted, memory_bytes=memory,
+                            max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
+        if verdict.converted:
+            _replace_file(version, converted)
+    return verdict
+
+
+def _local_path(version: ModelVersion, folder: Path) -> Path:
+    """The version's file on this machine: where the storage keeps it, or a copy in ``folder`` named
+    like it (importers name what they import after the file, e.g. a style)."""
+    try:
+        return Path(version.checkpoint.path)
+    except NotImplementedError:  # a remote storage
+        local = folder / Path(version.checkpoint.name or "upload.pth").name
         with version.checkpoint.open("rb") as src, open(local, "wb") as dst:
             shutil.copyfileobj(src, dst)
-        try:
-            checkpoint = family.import_public(str(local))
-        except CheckpointError as exc:
-            raise CheckpointError(
-                f"not a studio checkpoint, nor a public {family.name} format: {exc}") from exc
-    _replace_file(version, checkpoint, original)
-    return checkpoint
+        return local
 
 
-def _replace_file(version: ModelVersion, checkpoint: dict[str, Any], original: str) -> None:
+def _replace_file(version: ModelVersion, converted: Path) -> None:
     old_name, old_sha = version.checkpoint.name, version.sha256
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    version.checkpoint.save(f"{Path(original).stem}.studio.pt", ContentFile(buffer.getvalue()), save=False)
+    original = Path(old_name or "upload.pth").name
+    with open(converted, "rb") as fh:
+        version.checkpoint.save(f"{Path(original).stem}.studio.pt", File(fh), save=False)
     fill_file_facts(version)
     version.source = ModelVersion.Source.IMPORTED
     version.source_ref = version.source_ref or f"uploaded {original} sha256:{old_sha[:16]}"

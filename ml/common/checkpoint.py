@@ -1,16 +1,20 @@
 """The one checkpoint helper for all of ml/: config travels with the weights, loading runs no code.
 
 Files are ``torch.save`` of a plain dict, read back with ``weights_only=True`` so a hostile file
-cannot execute anything: the restricted unpickler only builds tensors and plain containers.
+cannot execute anything: the restricted unpickler only builds tensors and plain containers. Then,
+before any value is touched, ``check_tensors`` holds every tensor to the bytes the file really
+stores for it, so a small file cannot make a later copy allocate gigabytes.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict, is_dataclass
 from typing import IO, Any
 
@@ -20,6 +24,10 @@ FORMAT = "studio-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = ("format", "version", "family", "config", "state_dict")
 DEFAULT_MAX_BYTES = 2_000_000_000
+# Views of the same bytes may each claim them (tied weights: an embedding and the output layer), but
+# all tensors together claiming more than this many times the file is views repeated to amplify it.
+MAX_ALIASING = 4
+HOSTILE = "a malformed or hostile checkpoint"
 
 PathOrFile = str | os.PathLike[str] | IO[bytes]
 
@@ -121,11 +129,20 @@ def _zip_records(fh: IO[bytes]) -> dict[str, int] | None:
 _RECORD_SIZE = re.compile(r"record size \((\d+) bytes\) does not match expected size \((\d+) bytes")
 _CLAIM_ERRORS = ("storage has wrong byte size", "Trying to resize storage that is not resizable")
 _CORRUPT_ERRORS = ("zip archive", "central directory", "PytorchStreamReader", "unexpected EOF")
+_NEGATIVE_OFFSET = re.compile(r"invalid storage offset (-\d+)")
+_STRIDE_ERRORS = ("Storage size calculation overflowed",)
 
 
 def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
-    """torch.load with weights_only=True; every failure becomes a CheckpointError."""
-    _check_archive(src, _check_size(src, max_bytes))
+    """torch.load with weights_only=True, then ``check_tensors``; every failure a CheckpointError."""
+    size = _check_size(src, max_bytes)
+    _check_archive(src, size)
+    obj = _torch_load(src)
+    check_tensors(obj, size)
+    return obj
+
+
+def _torch_load(src: PathOrFile) -> Any:
     try:
         return torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -141,11 +158,100 @@ def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
                                   f"but holds only {int(claim[1]):,}") from exc
         if any(marker in text for marker in _CLAIM_ERRORS):
             raise CheckpointError("refused: a tensor claims more bytes than the file holds for it") from exc
+        if offset := _NEGATIVE_OFFSET.search(text):
+            raise CheckpointError(f"refused: a tensor starts at storage offset {offset[1]}, before its "
+                                  f"data: {HOSTILE}") from exc
+        if any(marker in text for marker in _STRIDE_ERRORS):
+            raise CheckpointError(f"refused: a tensor's strides are negative or overflow: {HOSTILE}") from exc
         if any(marker in text for marker in _CORRUPT_ERRORS):
             raise CheckpointError("not a checkpoint: file is truncated or corrupt") from exc
         raise CheckpointError(f"not a checkpoint: {text.splitlines()[0][:200]}") from exc
     except Exception as exc:  # legacy-format parser on arbitrary bytes: KeyError, TypeError, ...
         raise CheckpointError("not a checkpoint: not a PyTorch file") from exc
+
+
+def check_tensors(obj: Any, file_size: int) -> None:
+    """Every tensor in ``obj`` (dicts, lists, tuples, sets, at any depth: state_dict, extra, optimizer
+    state) must be a dense CPU tensor whose sizes, strides and offset stay inside its storage, which
+    is what the file really holds for it; CheckpointError naming the first that does not.
+
+    weights_only builds any view that fits its storage as torch sees it: a stride-0 view of 4 bytes
+    may claim shape (1000000, 512, 4, 4), and the first copy of it (contiguous, isfinite, an
+    importer) allocates 32 GB. Only metadata is read here, so it costs microseconds per tensor."""
+    claimed = 0
+    for key, tensor in _tensors(obj):
+        claimed += _check_tensor(key, tensor)
+    if claimed > MAX_ALIASING * file_size:
+        raise CheckpointError(f"refused: the tensors claim {claimed:,} bytes in all, over {MAX_ALIASING} "
+                              f"times the {file_size:,} bytes of the file (views of the same bytes, "
+                              f"repeated): {HOSTILE}")
+
+
+def _check_tensor(key: str, t: torch.Tensor) -> int:
+    """The bytes ``t`` claims, once checked against its storage (see ``check_tensors``)."""
+    # Sparse, nested and meta tensors carry a shape with no bytes behind it (a sparse (1e6, 1e6) of
+    # one value, a meta tensor of any size): the studio's families never save them.
+    if t.layout != torch.strided or t.is_nested:
+        raise CheckpointError(f"tensor {key!r} is not a plain dense tensor (layout {t.layout}): {HOSTILE}")
+    if t.device.type != "cpu":
+        raise CheckpointError(f"tensor {key!r} is a {t.device.type!r} tensor with no data in the file: "
+                              f"{HOSTILE}")
+    try:
+        stored = t.untyped_storage().nbytes()
+    except (RuntimeError, NotImplementedError) as exc:
+        raise CheckpointError(f"tensor {key!r} has no storage to read: {HOSTILE}") from exc
+    shape, strides, offset, size = tuple(t.shape), t.stride(), t.storage_offset(), t.element_size()
+    claim = math.prod(shape) * size  # Python ints: a hostile shape cannot overflow the product
+    if claim > stored:
+        raise CheckpointError(f"tensor {key!r} claims {claim:,} bytes (shape {shape}) but the file "
+                              f"stores only {stored:,} bytes for it: {HOSTILE}")
+    # A zero stride repeats one value along a dimension and a negative one walks backwards: torch.save
+    # never writes either for weights (an expanded size-1 dimension, stride 0, is harmless).
+    for dim, (length, stride) in enumerate(zip(shape, strides, strict=True)):
+        if length > 1 and stride <= 0:
+            raise CheckpointError(f"tensor {key!r} has stride {stride} in dimension {dim} (of size "
+                                  f"{length}): {HOSTILE}")
+    if offset < 0:
+        raise CheckpointError(f"tensor {key!r} starts at storage offset {offset}, before its data: "
+                              f"{HOSTILE}")
+    if claim:
+        end = (offset + sum((length - 1) * stride for length, stride in zip(shape, strides, strict=True))
+               + 1) * size
+        if end > stored:
+            raise CheckpointError(f"tensor {key!r} reaches byte {end:,} of its storage (offset {offset}, "
+                                  f"shape {shape}, strides {strides}) but the file stores only "
+                                  f"{stored:,} bytes for it: {HOSTILE}")
+    return claim
+
+
+def _tensors(obj: Any) -> Iterator[tuple[str, torch.Tensor]]:
+    """Each distinct tensor in ``obj`` with its key path ("state_dict.main.0.weight",
+    "extra.optimizer.state.0.exp_avg"), in file order. Iterative, and each object once: the
+    unpickler can build containers nested deeper than Python's recursion limit, or cycles."""
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:
+        path, value = stack.pop()
+        if id(value) in seen:
+            continue
+        if isinstance(value, torch.Tensor):
+            seen.add(id(value))
+            yield path or "(the file itself)", value
+            # A Parameter rebuilt with state carries attributes, which could hide tensors.
+            children: list[tuple[Any, Any]] = list(getattr(value, "__dict__", {}).items())
+        elif isinstance(value, dict):
+            seen.add(id(value))
+            # Keys are hashable, so they may be tensors too (or tuples of them).
+            children = [item for i, (k, v) in enumerate(value.items())
+                        for item in ((k, v), (f"<key {i}>", k))]
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            seen.add(id(value))
+            children = list(enumerate(value))
+        else:
+            continue
+        for key, child in reversed(children):
+            if isinstance(child, (torch.Tensor, dict, list, tuple, set, frozenset)):
+                stack.append((f"{path}.{key}" if path else str(key), child))
 
 
 def load_any(path_or_fileobj: PathOrFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
