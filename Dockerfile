@@ -25,4 +25,5 @@ RUN useradd --create-home --uid 1000 studio \
 USER studio
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "studio.asgi:application"]
+# daphne, or STUDIO_WEB_PROCESSES uvicorn workers on the one port (apps/embedded/web.py).
+CMD ["python", "-m", "apps.embedded.web", "--host", "0.0.0.0", "--port", "8000"]

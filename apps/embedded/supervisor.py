@@ -14,6 +14,25 @@ from pathlib import Path
 
 _print_lock = threading.Lock()
 
+# Lines that read as trouble to a new user but do not apply here: dropped (None), or replaced by one
+# line that says why they are harmless.
+NOTES: dict[str, str | None] = {
+    # daphne: HTTP/2 comes only with TLS; the studio serves HTTP/1.1 and WebSockets (a TLS proxy in
+    # front of it may speak HTTP/2 to browsers).
+    "HTTP/2 support not enabled": None,
+    "WARNING Memory overcommit must be enabled": (
+        "vm.overcommit_memory is 0 on this machine: harmless here, the embedded Redis keeps nothing "
+        "on disk and so never forks to save"),
+}
+
+
+def relayed(line: str) -> str | None:
+    """The line as shown: itself, its note, or None to drop it."""
+    for text, note in NOTES.items():
+        if text in line:
+            return note
+    return line
+
 
 def say(prefix: str, line: str) -> None:
     with _print_lock:
@@ -33,7 +52,9 @@ class Child:
     def _pump(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            say(self.name, line)
+            shown = relayed(line)
+            if shown is not None:
+                say(self.name, shown)
 
     @property
     def pid(self) -> int:
@@ -41,6 +62,10 @@ class Child:
 
     def running(self) -> bool:
         return self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
 
     def stop(self, grace: float, sig: int = signal.SIGTERM,
              polite: Callable[[], None] | None = None) -> int:

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from .invokers import INVOKERS
 log = logging.getLogger(__name__)
 
 REPLY_TTL_S = 60  # an answer nobody collected (the client gave up) is dropped after this
+RETRY_CEILING_S = 30.0  # the longest wait between tries to reach a Redis that is gone
 
 
 def queue_key(tool: str) -> str:
@@ -54,7 +56,10 @@ class Batcher:
 
     def __post_init__(self) -> None:
         if self.client is None:
-            self.client = redis.Redis.from_url(settings.REDIS_URL)
+            # A read timeout well above gather()'s 1 s BLPOP: a Redis that vanished without closing
+            # the connection (a host gone) is noticed instead of waited on for ever.
+            self.client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5,
+                                               socket_timeout=15)
 
     def gather(self, block_s: float = 1.0) -> tuple[str, list[dict[str, Any]]]:
         """The next batch and its tool: blocks up to ``block_s`` for a first request in any queue,
@@ -99,14 +104,33 @@ class Batcher:
             pipe.expire(key, REPLY_TTL_S)
         pipe.execute()
 
-    def serve(self, stop: Any = None) -> None:
-        """Answer batches until ``stop()`` (a callable) says so."""
+    def serve(self, stop: Callable[[], bool] | None = None,
+              sleep: Callable[[float], None] = time.sleep) -> None:
+        """Answer batches until ``stop()`` (a callable) says so. Redis going away (a restart, a
+        network fault) is waited out as the Celery worker does: one line, then tries after 1, 2,
+        4 ... 30 s, and serving again once it answers. The batch in hand when it went is lost; its
+        clients get their timeout (504)."""
+        down_since: float | None = None
+        wait = 1.0
         try:
             while not (stop and stop()):
-                tool, batch = self.gather()
-                if batch:
-                    close_old_connections()  # a long-lived process: drop a stale database link
-                    self.answer(tool, batch)
+                try:
+                    tool, batch = self.gather()
+                    if down_since is not None:
+                        log.warning("Redis is back after %.0f s; serving invokes again",
+                                    time.monotonic() - down_since)
+                        down_since, wait = None, 1.0
+                    if batch:
+                        close_old_connections()  # a long-lived process: drop a stale database link
+                        self.answer(tool, batch)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    if down_since is None:
+                        down_since = time.monotonic()
+                        log.warning("Redis unreachable (%s); trying again after 1, 2, 4 ... %g s",
+                                    exc, RETRY_CEILING_S)
+                    sleep(wait)
+                    wait = min(wait * 2, RETRY_CEILING_S)
+                    continue
                 publish_gpu_memory("serve_invoke", at_most_every=30.0)  # idle too: figures stay fresh
         finally:
             connections.close_all()
