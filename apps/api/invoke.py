@@ -25,6 +25,7 @@ from django.utils.datastructures import MultiValueDict
 from ninja import File, Form, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
+from redis.exceptions import RedisError
 
 from apps.catalog.routing import choose
 from apps.serving.batcher import queue_key, reply_key
@@ -69,7 +70,10 @@ def _client() -> aioredis.Redis:
     """One connection pool per event loop (daphne has one per process)."""
     loop = id(asyncio.get_running_loop())
     if loop not in _clients:
-        _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
+        # Reads wait longer than the BLPOP itself: redis-py's default would give up on a quiet
+        # socket before the invoke's own timeout, and answer a 500 instead of the 504.
+        _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5,
+                                                 socket_timeout=settings.STUDIO_INVOKE_TIMEOUT_S + 5)
     return _clients[loop]
 
 
@@ -84,9 +88,13 @@ async def _ask(tool: str, request: HttpRequest, payload: dict[str, Any]) -> dict
     route = await sync_to_async(_route)(tool, request)
     request_id = uuid.uuid4().hex
     client = _client()
-    await client.rpush(queue_key(tool), json.dumps({"id": request_id, "version": route["version"],
-                                                    **payload}))
-    answer = await client.blpop([reply_key(request_id)], timeout=settings.STUDIO_INVOKE_TIMEOUT_S)
+    try:
+        await client.rpush(queue_key(tool), json.dumps({"id": request_id, "version": route["version"],
+                                                        **payload}))
+        answer = await client.blpop([reply_key(request_id)], timeout=settings.STUDIO_INVOKE_TIMEOUT_S)
+    except RedisError as exc:  # Redis restarting: say so, and when to try again
+        return Status(503, {"detail": f"the invoke queue (Redis) is not reachable ({exc}); try again "
+                                      "in a few seconds"})
     if answer is None:
         return Status(504, {"detail": f"no answer within {settings.STUDIO_INVOKE_TIMEOUT_S:g} s: is "
                                       "`manage.py serve_invoke` running?"})
@@ -111,7 +119,7 @@ def _errors(form: Any) -> str:
 
 
 def register(api: Any) -> None:
-    errors = {400: ErrorOut, 413: ErrorOut, 504: ErrorOut}
+    errors = {400: ErrorOut, 413: ErrorOut, 503: ErrorOut, 504: ErrorOut}
 
     @api.post("/tools/sentiment/invoke", response={200: InvokeOut, **errors},
               summary="Score a text now (synchronous, dynamically batched)")

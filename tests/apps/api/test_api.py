@@ -14,13 +14,14 @@ from unittest import mock
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, override_settings
 from PIL import Image
 
+from apps.api import invoke
 from apps.api.models import ApiToken
 from apps.jobs import runner
 from apps.jobs.models import Job, JobState
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -311,6 +312,13 @@ def test_invoke_refuses_bad_text_and_says_when_no_server_answers(token: str) -> 
     with mock.patch("apps.api.invoke._client", return_value=SilentRedis()):
         late = client.post("/api/tools/sentiment/invoke", {"text": "fine"}, content_type="application/json")
     assert late.status_code == 504 and "serve_invoke" in late.json()["detail"]
+    # Redis not answering at all (restarting): a 503 that says so, not a 500.
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(REDIS_URL=nobody), mock.patch.dict(invoke._clients, clear=True):
+        down = client.post("/api/tools/sentiment/invoke", {"text": "fine"}, content_type="application/json")
+    assert down.status_code == 503 and down.json()["detail"].startswith("the invoke queue (Redis) is not "
+                                                                       "reachable (Error 111 connecting")
+    assert down.json()["detail"].endswith("try again in a few seconds")
     assert Client().post("/api/tools/sentiment/invoke", {"text": "fine"},
                          content_type="application/json").status_code == 401
 
