@@ -4,7 +4,9 @@ studio on one machine (SQLite, Redis on localhost). See docs/configuration.md.""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -123,6 +125,54 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 # Media is never served directly: job files go through views that check the owner.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media-not-public/"
+
+
+def storages_from_env(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Django's STORAGES for ``env``: the local disk under MEDIA_ROOT, or the S3 bucket named by
+    STUDIO_S3_BUCKET (django-storages, boto3), so that workers on other machines need no shared disk.
+    "default" holds every file; "work" is the same place, but a save there replaces the file of the
+    same name (a job's training state is saved again and again under one key, apps/jobs/workdir.py)."""
+    bucket = env.get("STUDIO_S3_BUCKET", "")
+    if not bucket:
+        disk = "django.core.files.storage.FileSystemStorage"
+        return {"default": {"BACKEND": disk}, "work": {"BACKEND": disk, "OPTIONS": {"allow_overwrite": True}}}
+    endpoint = env.get("STUDIO_S3_ENDPOINT_URL") or None
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint,
+        "region_name": env.get("STUDIO_S3_REGION") or "us-east-1",
+        "location": env.get("STUDIO_S3_PREFIX", "").strip("/"),  # a key prefix: one bucket, many studios
+        # MinIO and SeaweedFS answer at one host name, so the bucket goes in the path there.
+        "addressing_style": env.get("STUDIO_S3_ADDRESSING_STYLE") or ("path" if endpoint else None),
+        "signature_version": "s3v4",
+        # Private: no ACL is sent, so objects get the bucket's own (private unless made public).
+        # Pages stream files through views that check the owner; the only URLs made are the admin's
+        # file links, presigned and valid for five minutes.
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": 300,
+        "max_memory_size": 8 * 1024 * 1024,  # a download bigger than this spools to a temporary file
+    }
+    # Keys from the environment; without them boto3 looks further (an instance role, ~/.aws).
+    for option, name in (("access_key", "AWS_ACCESS_KEY_ID"), ("secret_key", "AWS_SECRET_ACCESS_KEY")):
+        if env.get(name):
+            options[option] = env[name]
+    s3 = "storages.backends.s3.S3Storage"
+    # file_overwrite False: two files of one name get two keys, as on the local disk.
+    return {"default": {"BACKEND": s3, "OPTIONS": {**options, "file_overwrite": False}},
+            "work": {"BACKEND": s3, "OPTIONS": {**options, "file_overwrite": True}}}
+
+
+STORAGES = {**storages_from_env(os.environ),
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# This machine's own copies, never shared: checkpoints by sha256 (a worker downloads each once) and
+# the work folder of each running job attempt (removed when the attempt ends).
+STUDIO_LOCAL_CACHE_DIR = Path(os.environ.get("STUDIO_LOCAL_CACHE_DIR", VAR_DIR / "cache"))
+# A training's state goes to storage when its attempt ends, and every this many seconds while it runs
+# when it changed, so a worker that dies (or is killed) loses at most this much training.
+STUDIO_TRAINING_STATE_SYNC_SECONDS = envfloat("STUDIO_TRAINING_STATE_SYNC_SECONDS", 60.0)
+# manage.py purge_job_files removes the files of jobs finished more than this many days ago.
+STUDIO_JOB_FILE_RETENTION_DAYS = envint("STUDIO_JOB_FILE_RETENTION_DAYS", 30)
 
 # Uploads: Django keeps small ones in memory and streams big ones to disk; the studio's own limit
 # (STUDIO_MAX_UPLOAD_BYTES) is checked per file by the forms, and the request as a whole is capped.

@@ -20,11 +20,10 @@ os.environ.setdefault("STUDIO_VAR_DIR", tempfile.mkdtemp(prefix="studio-test-"))
 from studio.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # No manifest: tests never run collectstatic.
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Media as the studio's settings choose it (the local disk, or S3 when STUDIO_S3_BUCKET is set: the
+# object-storage tests start their worker and web server so); no manifest: tests never collectstatic.
+STORAGES = {**STORAGES,  # noqa: F405
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 # Serve static files straight from the source folders: test servers never run collectstatic.
 WHITENOISE_USE_FINDERS = True

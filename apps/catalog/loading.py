@@ -8,23 +8,31 @@ by the version's sha256, so the second job on the same version skips loading ent
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import logging
+import os
+import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 
 from ml.common.checkpoint import CheckpointError, load_checkpoint
 from ml.common.model_cache import ModelCache
+from studio.storage import is_local
 
 from .models import ModelVersion
 from .services import CatalogError, active_version
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _cache: ModelCache | None = None
 
@@ -57,15 +65,52 @@ class LoadedModel(Generic[T]):
 
 def read_checkpoint(version: ModelVersion) -> dict[str, Any]:
     """The version's checkpoint, loaded safely, after checking it is still the validated file."""
+    data = _checkpoint_bytes(version)
+    try:
+        return load_checkpoint(io.BytesIO(data), max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
+    except CheckpointError as exc:
+        raise CatalogError(f"{version}: {exc}") from exc
+
+
+def _checkpoint_bytes(version: ModelVersion) -> bytes:
+    """The version's checkpoint bytes, checked against its sha256. On object storage they come
+    through this machine's disk cache (STUDIO_LOCAL_CACHE_DIR/checkpoints/<sha256>), so each worker
+    machine downloads a checkpoint once; files on the local disk are read where they are."""
+    storage = version.checkpoint.storage
+    cached = Path(settings.STUDIO_LOCAL_CACHE_DIR) / "checkpoints" / version.sha256
+    use_cache = not is_local(storage) and re.fullmatch(r"[0-9a-f]{64}", version.sha256) is not None
+    if use_cache and cached.is_file():
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == version.sha256:
+            return data
+        log.warning("%s: the cached checkpoint %s is damaged; downloading it again", version, cached)
     with version.checkpoint.open("rb") as fh:
         data = fh.read(settings.STUDIO_MAX_CHECKPOINT_BYTES + 1)
     if hashlib.sha256(data).hexdigest() != version.sha256:
         raise CatalogError(f"{version}: the checkpoint file changed since it was validated "
                            "(sha256 differs); validate it again.")
+    if use_cache:
+        _keep(cached, data)
+    return data
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all (worker processes on one machine may race to fill it). A
+    cache that cannot be written (a full disk) only costs the next download."""
     try:
-        return load_checkpoint(io.BytesIO(data), max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)
-    except CheckpointError as exc:
-        raise CatalogError(f"{version}: {exc}") from exc
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    except OSError:
+        log.warning("could not keep the checkpoint in %s", path, exc_info=True)
+        return
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(part, path)
+    except OSError:
+        log.warning("could not keep the checkpoint in %s", path, exc_info=True)
+        with contextlib.suppress(OSError):
+            os.unlink(part)
 
 
 # Versions a job must use instead of the active ones (its endpoint variant's): set by the runner.

@@ -14,12 +14,13 @@ from django.utils import timezone
 from apps.catalog import routing
 from apps.catalog.models import Variant
 from apps.tools.base import Tool
-from apps.tools.context import CONTINUE_FROM, RESUME_FROM, TRAINING_STATE
+from apps.tools.context import CONTINUE_FROM, RESUME_FROM
 from apps.tools.registry import get_tool
 
 from . import events
-from .models import Job, JobFile, JobState, job_workdir
+from .models import Job, JobFile, JobState
 from .tasks import run_job
+from .workdir import has_training_state
 
 
 class TooManyJobs(Exception):
@@ -72,9 +73,9 @@ def rerun(job: Job, tool: Tool) -> Job:
 
 
 def can_resume(job: Job) -> bool:
-    """A cancelled or failed training job that left a training checkpoint behind."""
+    """A cancelled or failed training job that left a training checkpoint in storage."""
     stopped = job.state in (JobState.CANCELLED, JobState.FAILED)
-    return stopped and (job_workdir(job.pk) / TRAINING_STATE).is_file()
+    return stopped and has_training_state(job.pk)
 
 
 def resume(job: Job, tool: Tool) -> Job:

@@ -50,7 +50,7 @@ class EarlierJob(Protocol):
         """Its result file called ``name`` (None: it has none)."""
 
     def training_state(self) -> Path | None:
-        """The training checkpoint it left in its work folder (None: gone, or it finished)."""
+        """A local copy of the training checkpoint it left (None: gone, or it finished)."""
 
     def loss_points(self) -> list[LossPoint]:
         """The loss points of its progress events, in order."""
@@ -65,7 +65,9 @@ class RunContext:
     params: dict[str, Any]  # as stored on the job (RESUME_FROM / CONTINUE_FROM included)
     inputs: dict[str, bytes]  # the uploaded files, by form field
     progress: JobProgress
-    workdir: Path | None  # the job's own folder, kept across attempts (a training's checkpoint)
+    # This attempt's local folder; a training's checkpoint in it is kept across attempts (through
+    # storage, apps/jobs/workdir.py). None outside a job.
+    workdir: Path | None
     earlier: EarlierJob | None = None  # the job named by RESUME_FROM or CONTINUE_FROM
 
 

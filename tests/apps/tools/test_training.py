@@ -12,6 +12,8 @@ import zipfile
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.test import Client
@@ -20,8 +22,8 @@ from PIL import Image
 from apps.catalog import services as catalog
 from apps.catalog.models import ModelVersion
 from apps.jobs import services
-from apps.jobs.models import Job, JobFile, JobState, job_workdir
-from apps.tools.context import TRAINING_STATE
+from apps.jobs.models import Job, JobFile, JobState
+from apps.jobs.workdir import has_training_state, state_key
 from apps.tools.lineage import read_lineage
 from apps.tools.train_dcgan import TrainDCGANForm, TrainDCGANTool
 from tests.apps.conftest import add_input, make_job, run_job, stop_after_reports
@@ -152,7 +154,7 @@ def test_a_training_job_streams_metrics_and_registers_a_draft_version(alice: Any
         assert [h["step"] for h in json.load(fh)] == [1, 2, 3, 4]
     assert files[f"dcgan-v{version.version}.pt"].size == version.size
     # Finished: no training checkpoint left to resume.
-    assert not (job_workdir(job.pk) / TRAINING_STATE).exists()
+    assert not has_training_state(job.pk)
     assert not services.can_resume(job)
 
 
@@ -200,13 +202,11 @@ def test_a_cancelled_training_resumes_in_a_new_job(alice: Any, client: Client, m
 def test_another_user_cannot_resume_or_see_it(alice: Any, bob: Any, client: Client) -> None:
     job = training_job(alice)
     Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
-    state = job_workdir(job.pk) / TRAINING_STATE
-    state.parent.mkdir(parents=True)
-    state.write_bytes(b"x")
+    default_storage.save(state_key(job.pk), ContentFile(b"x"))
     client.login(username="bob", password=PASSWORD)
     assert client.post(f"/jobs/{job.pk}/resume/").status_code == 404
     assert client.get(f"/jobs/{job.pk}/").status_code == 404
-    assert Job.objects.count() == 1 and state.read_bytes() == b"x"  # no new job; the checkpoint kept
+    assert Job.objects.count() == 1 and has_training_state(job.pk)  # no new job; the checkpoint kept
 
 
 def test_resume_needs_a_checkpoint(alice: Any, client: Client) -> None:
