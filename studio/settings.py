@@ -219,6 +219,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 6 * 3600)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep running a job when the broker connection drops (a Redis restart): the job's row, heartbeat and
+# fencing are in the database, so it finishes and is stored; cancelling it would only run it again.
+# Set explicitly, which also silences Celery's long warning at each lost connection.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 6 * 3600 + 600)}
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 # The worker's main process imports these before it forks its pool processes: torch and every tool
@@ -248,6 +252,14 @@ STUDIO_METRICS_TOKEN = os.environ.get("STUDIO_METRICS_TOKEN", "")
 # The "sleep" diagnostics tool, for tests and for checking a deployment's workers.
 STUDIO_DIAGNOSTIC_TOOLS = envbool("STUDIO_DIAGNOSTIC_TOOLS", False)
 STUDIO_MAX_ATTEMPTS = envint("STUDIO_MAX_ATTEMPTS", 2)
+# A worker running a job writes a heartbeat this often; a job whose worker has been silent for longer
+# than STUDIO_WORKER_DEAD_AFTER_S is queued again (or failed, out of attempts) by the sweep that every
+# worker runs every STUDIO_SWEEP_S (0: this worker does not sweep). The sweep also re-sends jobs queued
+# for over STUDIO_REQUEUE_LOST_AFTER_S whose message the broker lost (apps/jobs/reaper.py).
+STUDIO_HEARTBEAT_S = envfloat("STUDIO_HEARTBEAT_S", 5.0)
+STUDIO_WORKER_DEAD_AFTER_S = envfloat("STUDIO_WORKER_DEAD_AFTER_S", 30.0)
+STUDIO_SWEEP_S = envfloat("STUDIO_SWEEP_S", 10.0)
+STUDIO_REQUEUE_LOST_AFTER_S = envfloat("STUDIO_REQUEUE_LOST_AFTER_S", 30.0)
 # A running job asked to cancel gets this long to stop at a progress check before its worker
 # child is killed.
 STUDIO_CANCEL_GRACE_SECONDS = envfloat("STUDIO_CANCEL_GRACE_SECONDS", 10.0)

@@ -3,10 +3,12 @@ missing, a progress listener, and `stack`, the real studio running in subprocess
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -148,6 +150,11 @@ class Stack:
         self.worker = _start_worker(self.env, self.log_dir)
         return self.worker
 
+    def extra_worker(self, name: str, **env: str) -> subprocess.Popen:
+        """Another worker on the same database and broker, with settings of its own (``env``);
+        the test ends it (stop_process)."""
+        return _start_worker({**self.env, **env}, self.log_dir, name)
+
 
 def _subprocess_env(db_name: str) -> dict[str, str]:
     from django.conf import settings
@@ -161,14 +168,17 @@ def _subprocess_env(db_name: str) -> dict[str, str]:
     return env
 
 
-def _start_worker(env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    log = open(log_dir / "worker.log", "ab")
+def _start_worker(env: dict[str, str], log_dir: Path, name: str = "test") -> subprocess.Popen:
+    """A Celery worker process named ``name``@host, in its own process group, logging to
+    ``log_dir``/<name>.log (the stack's own: worker.log)."""
+    log_path = log_dir / ("worker.log" if name == "test" else f"{name}.log")
+    log = open(log_path, "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "studio", "worker", "-Q", "gpu,cpu", "-c", "1",
-         "--pool", "prefork", "-n", "test@%h", "--without-gossip", "--without-mingle",
+         "--pool", "prefork", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
          "--loglevel", "INFO"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for(lambda: b"ready." in (log_dir / "worker.log").read_bytes(), 60, "the Celery worker to start")
+    wait_for(lambda: b"ready." in log_path.read_bytes(), 60, f"the Celery worker {name} to start")
     return proc
 
 
@@ -180,6 +190,13 @@ def wait_for(check: Callable[[], bool], timeout: float = 60, what: str = "condit
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a process a test started, and its process group (a Celery worker's pool children)."""
+    _stop(proc)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _stop(proc: subprocess.Popen) -> None:

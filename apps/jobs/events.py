@@ -19,7 +19,7 @@ from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 
-from .models import TERMINAL_STATES, TRANSITIONS, Job, JobEvent
+from .models import TERMINAL_STATES, TRANSITIONS, Job, JobEvent, JobState
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,26 @@ log = logging.getLogger(__name__)
 job_finished = Signal()
 
 
-def record(job: Job, kind: str, data: dict[str, Any], **fields: Any) -> JobEvent:
-    """Append one event (and update job columns in the same transaction)."""
+class Superseded(Exception):
+    """The attempt writing is no longer the job's current one: the job was taken back from a worker
+    presumed dead (apps/jobs/reaper.py), or it has ended. The writer stops and writes nothing more."""
+
+
+def record(job: Job, kind: str, data: dict[str, Any], *, attempt: int | None = None,
+           **fields: Any) -> JobEvent:
+    """Append one event (and update job columns in the same transaction).
+
+    ``attempt``: the worker's attempt number (its fencing token). The write happens only while the
+    job is running that attempt; otherwise Superseded, and nothing is written. Web-side writes
+    (queued, a cancel request) pass none.
+    """
     with transaction.atomic():
         # The UPDATE takes the row lock, so concurrent writers (worker and web) get distinct seqs.
-        Job.objects.filter(pk=job.pk).update(last_seq=F("last_seq") + 1)
+        rows = Job.objects.filter(pk=job.pk)
+        if attempt is not None:
+            rows = rows.filter(attempts=attempt, state=JobState.RUNNING)
+        if not rows.update(last_seq=F("last_seq") + 1):
+            raise Superseded(f"job {job.pk}: attempt {attempt} is no longer running")
         if fields:
             # A finished job's columns are final: a late progress report (e.g. from a job that the
             # cancel watchdog is about to kill) must not overwrite the message that ended it.
@@ -47,8 +62,9 @@ def record(job: Job, kind: str, data: dict[str, Any], **fields: Any) -> JobEvent
     return event
 
 
-def transition(job: Job, to: str, message: str = "", **fields: Any) -> bool:
-    """Move the job to state `to` if the state machine allows it from where the row is *now*.
+def transition(job: Job, to: str, message: str = "", *, attempt: int | None = None, **fields: Any) -> bool:
+    """Move the job to state `to` if the state machine allows it from where the row is *now*
+    (and, given ``attempt``, only while the job is running that attempt, as record()).
 
     Returns False (and changes nothing) when another process got there first, e.g. a job that
     succeeded while a cancel was on its way.
@@ -56,8 +72,11 @@ def transition(job: Job, to: str, message: str = "", **fields: Any) -> bool:
     sources = [state for state, targets in TRANSITIONS.items() if to in targets]
     if to in TERMINAL_STATES:
         fields.setdefault("finished_at", timezone.now())
+    rows = Job.objects.filter(pk=job.pk, state__in=sources)
+    if attempt is not None:
+        rows = rows.filter(attempts=attempt, state=JobState.RUNNING)
     with transaction.atomic():
-        moved = Job.objects.filter(pk=job.pk, state__in=sources).update(
+        moved = rows.update(
             state=to, message=message[:500], last_seq=F("last_seq") + 1, **fields
         )
         if not moved:

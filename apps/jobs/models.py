@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -55,7 +54,13 @@ class Job(models.Model):
     seed = models.BigIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    # Runs started so far. It is also the fencing token of the running attempt: every write a worker
+    # makes for a job names its attempt, and matches only while the job is running that attempt, so
+    # a worker presumed dead that comes back cannot write into the next attempt (apps/jobs/events.py).
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Written every STUDIO_HEARTBEAT_S by the worker running the job; a job silent for longer than
+    # STUDIO_WORKER_DEAD_AFTER_S is taken back by the sweep (apps/jobs/reaper.py).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -64,7 +69,8 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["state"])]
+        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["state"]),
+                   models.Index(fields=["state", "heartbeat_at"], name="jobs_job_state_heartbeat")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.state})"
@@ -115,13 +121,6 @@ class JobEvent(models.Model):
 
     def as_message(self) -> dict[str, Any]:
         return {"seq": self.seq, "kind": self.kind, "data": self.data, "at": self.created_at.isoformat()}
-
-
-def job_workdir(job_id: Any) -> Path:
-    """A job's own folder for files that outlive one attempt (a training checkpoint: a cancelled or
-    interrupted training resumes from it). Local to the machine, beside the media files; with
-    several machines MEDIA_ROOT is shared storage anyway (docs/deploying.md)."""
-    return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id) / "work"
 
 
 def job_file_path(instance: JobFile, filename: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from typing import Any
@@ -14,7 +15,7 @@ from PIL import Image
 from apps.tools.context import LossPoint
 
 from . import events
-from .models import Job, JobFile
+from .models import Job, JobFile, JobState
 
 
 class JobReporter:
@@ -23,6 +24,9 @@ class JobReporter:
 
     def __init__(self, job: Job, *, cancel_poll_seconds: float = 0.5) -> None:
         self.job = job
+        # The attempt this reporter writes for (the job has just moved to running it): every write
+        # is fenced with it, so once the job is taken back from this worker nothing more lands.
+        self.attempt = job.attempts
         self._min_interval = 1.0 / settings.STUDIO_EVENTS_PER_SECOND
         self._last_sent = 0.0
         self._last_preview = 0.0
@@ -43,35 +47,43 @@ class JobReporter:
         data: dict[str, Any] = {"step": step, "total": total, "message": message}
         if metrics:
             data["metrics"] = {k: float(v) for k, v in metrics.items()}
-        if preview is not None and (now - self._last_preview >= 1.0 or final):
-            data["preview"] = self._save_preview(preview, step)
-            self._last_preview = now
-        events.record(self.job, "progress", data, step=step, total=total, message=message[:500])
+        with_preview = preview is not None and (now - self._last_preview >= 1.0 or final)
+        # A preview's row is kept only with its event: a fenced write rolls both back.
+        with events.atomic() if with_preview else contextlib.nullcontext():
+            if with_preview:
+                assert preview is not None
+                data["preview"] = self._save_preview(preview, step)
+                self._last_preview = now
+            events.record(self.job, "progress", data, attempt=self.attempt, step=step, total=total,
+                          message=message[:500])
         self._last_sent = now
 
     def cancelled(self) -> bool:
         now = time.monotonic()
         if not self._cancelled and now - self._last_cancel_check >= self._cancel_poll:
             self._last_cancel_check = now
-            self._cancelled = Job.objects.filter(
-                pk=self.job.pk, cancel_requested_at__isnull=False
-            ).exists()
+            # Cancelled by its owner, or no longer this attempt's to run (taken back by the sweep):
+            # either way the tool stops at this check.
+            row = Job.objects.filter(pk=self.job.pk).values("cancel_requested_at", "state",
+                                                             "attempts").first()
+            self._cancelled = (row is None or row["cancel_requested_at"] is not None
+                               or row["state"] != JobState.RUNNING or row["attempts"] != self.attempt)
         return self._cancelled
 
     def log(self, message: str) -> None:
-        events.record(self.job, "log", {"message": message})
+        events.record(self.job, "log", {"message": message}, attempt=self.attempt)
 
     def text(self, chunk: str) -> None:
         """Text as a tool writes it; the caller sends chunks a few times a second, so every one is
         kept (the page shows their concatenation)."""
-        events.record(self.job, "text", {"text": chunk})
+        events.record(self.job, "text", {"text": chunk}, attempt=self.attempt)
 
     def carry_history(self, points: list[LossPoint], message: str) -> None:
         """A resumed training's earlier loss points, as one progress event (static/js/job.js draws an
         event's "history"). Only the event: the job's step and message columns stay as they are."""
         if points:
             events.record(self.job, "progress", {"step": points[-1][0], "total": 0, "history": points,
-                                                 "message": message})
+                                                 "message": message}, attempt=self.attempt)
 
     def _save_preview(self, image: Image.Image, step: int) -> str:
         buffer = io.BytesIO()

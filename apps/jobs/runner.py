@@ -7,11 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from apps.catalog.loading import pinned
 from apps.monitoring import gpu
-from apps.tools.base import CancelledWithResults, ToolError, ToolOutput
+from apps.tools.base import CancelledWithResults, Tool, ToolError, ToolOutput
 from apps.tools.registry import get_tool
 from ml.common.progress import Cancelled
 
@@ -19,7 +20,8 @@ from . import events
 from .context import run_context
 from .models import Job, JobFile, JobState
 from .reporter import JobReporter
-from .watchdog import CancelWatchdog
+from .watchdog import JobWatchdog
+from .workdir import attempt_workdir
 
 log = logging.getLogger(__name__)
 
@@ -42,31 +44,50 @@ def run(job_id: str, task_id: str, worker: str) -> None:
     if tool is None:
         events.transition(job, JobState.FAILED, "Failed", error=f"Unknown tool {job.kind!r}.")
         return
+    now = timezone.now()
     if not events.transition(job, JobState.RUNNING, "Starting", worker=worker,
-                             attempts=job.attempts + 1, started_at=timezone.now()):
+                             attempts=job.attempts + 1, started_at=now, heartbeat_at=now):
         return
-    ctx = run_context(job, JobReporter(job))
+    attempt = job.attempts  # this run's fencing token: every write below names it
     try:
+        _run_attempt(job, tool, attempt)
+    except events.Superseded:
+        # The sweep took the job back while this worker was silent (or it ended meanwhile):
+        # another attempt owns it now, so this one leaves without a trace.
+        log.warning("job %s: attempt %s was superseded; its work is dropped", job.pk, attempt)
+
+
+def _run_attempt(job: Job, tool: Tool, attempt: int) -> None:
+    try:
+        # This attempt's own local folder (apps/jobs/workdir.py), outermost: the training checkpoint
+        # goes to storage after the watchdog has stopped and before the final state below is written,
+        # so a page that shows "cancelled" can already offer to resume.
         # A job routed to an endpoint variant uses that variant's version, not the active one.
         # GPU memory goes to Redis while the job runs and after it, for /metrics (apps/monitoring/gpu.py).
-        with CancelWatchdog(job), gpu.publishing("celery"), \
+        with attempt_workdir(job) as workdir, JobWatchdog(job), gpu.publishing("celery"), \
                 pinned(job.variant.version if job.variant else None):
-            output = tool.run(ctx)
+            output = tool.run(run_context(job, JobReporter(job), workdir))
     except CancelledWithResults as exc:
-        _store(job, exc.output, JobState.CANCELLED, "Cancelled; what was done is kept")
+        _store(job, exc.output, JobState.CANCELLED, "Cancelled; what was done is kept", attempt)
     except Cancelled:
-        events.transition(job, JobState.CANCELLED, "Cancelled")
+        events.transition(job, JobState.CANCELLED, "Cancelled", attempt=attempt)
+    except events.Superseded:
+        raise
+    except (OperationalError, InterfaceError):
+        # The database went away (restarting): the task retries the job once it is back
+        # (apps/jobs/tasks.py), rather than fail it for something that was not its fault.
+        raise
     except (ToolError, ValueError) as exc:
-        events.transition(job, JobState.FAILED, "Failed", error=str(exc))
+        events.transition(job, JobState.FAILED, "Failed", error=str(exc), attempt=attempt)
     except Exception as exc:
         log.exception("job %s crashed", job.pk)
-        events.transition(job, JobState.FAILED, "Failed",
+        events.transition(job, JobState.FAILED, "Failed", attempt=attempt,
                           error=f"Internal error ({type(exc).__name__}); see the worker log.")
     else:
-        _store(job, output, JobState.SUCCEEDED, "Done")
+        _store(job, output, JobState.SUCCEEDED, "Done", attempt)
 
 
-def _store(job: Job, output: ToolOutput, state: str, message: str) -> None:
+def _store(job: Job, output: ToolOutput, state: str, message: str, attempt: int) -> None:
     """Result files and the final state (succeeded, or cancelled with partial results) in one
     transaction: one commit rather than one per file (a DCGAN grid has 17), and the state is pushed
     once its results are stored with it."""
@@ -82,4 +103,7 @@ def _store(job: Job, output: ToolOutput, state: str, message: str) -> None:
                                content_type=out.content_type, size=len(out.content))
             job_file.file.save(out.name, ContentFile(out.content), save=True)
         done = {"step": job.total or 1, "total": job.total or 1} if state == JobState.SUCCEEDED else {}
-        events.transition(job, state, message, result=summary, **done, **model_fields)
+        if not events.transition(job, state, message, result=summary, attempt=attempt,
+                                 **done, **model_fields):
+            # Taken back or ended meanwhile: the result rows roll back with this transaction.
+            raise events.Superseded(f"job {job.pk}: attempt {attempt} could not store its results")

@@ -1,12 +1,17 @@
-"""Worker start-up: jobs this worker was running when it died are re-queued or failed."""
+"""Worker start-up: jobs this worker was running when it died are re-queued or failed, and the
+periodic sweep starts (apps/jobs/reaper.py) in every worker's main process."""
 
 from __future__ import annotations
 
 import logging
+import random
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
+from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +31,46 @@ def recover_orphans(sender: Any = None, **kwargs: Any) -> None:
         if events.transition(job, JobState.QUEUED, "Worker restarted; running again"):
             services.enqueue(job)
             log.info("re-queued job %s lost by %s", job.pk, hostname)
+
+
+class Sweeper:
+    """A daemon thread that runs each sweep every STUDIO_SWEEP_S (with a little jitter, so the
+    workers of a fleet do not all sweep in the same instant). A sweep that fails (the database or
+    Redis restarting) is logged and tried again next round: the thread never dies of it."""
+
+    def __init__(self, sweeps: list[Callable[[], object]], every: float) -> None:
+        self.sweeps = sweeps
+        self.every = every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="studio-sweep", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.every * random.uniform(0.8, 1.2)):
+            for sweep in self.sweeps:
+                try:
+                    sweep()
+                except Exception:
+                    log.warning("sweep %s failed; trying again next round", sweep.__qualname__, exc_info=True)
+                finally:
+                    close_old_connections()
+
+
+_sweeper: Sweeper | None = None
+
+
+@worker_ready.connect
+def start_sweeping(sender: Any = None, **kwargs: Any) -> None:
+    global _sweeper
+    from apps.catalog.sweep import end_stale_validations
+
+    from .reaper import sweep
+
+    if settings.STUDIO_SWEEP_S > 0 and _sweeper is None:
+        _sweeper = Sweeper([sweep, end_stale_validations], settings.STUDIO_SWEEP_S)
+        _sweeper.thread.start()
+
+
+@worker_shutdown.connect
+def stop_sweeping(**kwargs: Any) -> None:
+    if _sweeper is not None:
+        _sweeper.stop.set()

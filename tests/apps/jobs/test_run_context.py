@@ -76,7 +76,7 @@ def test_another_users_or_a_missing_job_gives_nothing(alice: Any, bob: Any, earl
 
 
 def test_the_reporter_carries_an_earlier_chart_as_one_progress_event(alice: Any) -> None:
-    job = make_job(alice)
+    job = make_job(alice, state="running", attempts=1)
     reporter = JobReporter(job)
     reporter.carry_history([], "nothing to carry")  # no points: no event
     reporter.carry_history([[1, {"loss": 1.0}], [2, {"loss": 0.5}]], "resuming the training of job x")

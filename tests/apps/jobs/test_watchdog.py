@@ -34,7 +34,7 @@ def test_a_failed_poll_is_asked_again_and_the_cancel_still_enforced(alice: Any, 
     killed: list[int] = []
     with mock.patch.object(Job.objects, "filter", flaky), \
             mock.patch.object(watchdog.os, "kill", lambda pid, sig: killed.append(pid)):
-        with watchdog.CancelWatchdog(job, poll_seconds=0.05):
+        with watchdog.JobWatchdog(job, poll_seconds=0.05):
             deadline = time.monotonic() + 5
             while not killed and time.monotonic() < deadline:
                 time.sleep(0.05)
