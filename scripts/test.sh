@@ -3,9 +3,10 @@
 # Integration and browser tests need PostgreSQL and Redis on 127.0.0.1 (5432, 6379) and Chromium at
 # /usr/bin/chromium; without them they are skipped locally and fail under CI=true (docs/testing.md).
 #
-# With no arguments, the whole suite in two runs: the unit tests (SQLite, spread over two processes:
-# tests/plugin.py) and then the integration and browser tests (PostgreSQL, one process). One run of
-# everything would keep the unit tests on PostgreSQL in one process, half a minute slower here.
+# With no arguments, the whole suite in three runs: the unit tests (SQLite, spread over two processes:
+# tests/plugin.py), the integration and browser tests (PostgreSQL, one process), then the fleet test
+# (tests/fleet: its own Redis, S3 server, two web processes and three workers). One run of everything
+# would keep the unit tests on PostgreSQL in one process, half a minute slower here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -16,4 +17,5 @@ fi
 status=0
 .venv/bin/python -m pytest -m unit || status=$?
 .venv/bin/python -m pytest -m "integration or browser" || status=$?
+.venv/bin/python -m pytest -m fleet -s || status=$?  # -s: its one-line summary of what happened
 exit "$status"

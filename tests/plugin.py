@@ -1,9 +1,11 @@
 """How the suite is split, loaded before Django (``-p tests.plugin`` in pytest.ini).
 
-Three kinds of test, told apart by folder:
+Four kinds of test, told apart by folder:
 - ``integration`` (tests/integration): real Redis, PostgreSQL, Celery worker processes, daphne and
   WebSockets, and the processes of the one-command run;
 - ``browser`` (tests/browser): real Chromium driving the running studio;
+- ``fleet`` (tests/fleet): the studio as a fleet on this machine (web processes, workers with no
+  shared disk, S3, its own Redis restarted, a worker killed for good); minutes, so a run of its own;
 - ``unit`` (everything else): one process, no services; the database is SQLite in memory.
 
 A run that can reach an integration or browser test uses PostgreSQL (their worker and web processes
@@ -20,7 +22,7 @@ import pytest
 from _pytest.mark.expression import Expression
 
 TESTS = Path(__file__).resolve().parent
-SERVICE_KINDS = {"integration": TESTS / "integration", "browser": TESTS / "browser"}
+SERVICE_KINDS = {"integration": TESTS / "integration", "browser": TESTS / "browser", "fleet": TESTS / "fleet"}
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
 SQLITE_URL = "sqlite://:memory:"
 
