@@ -84,7 +84,17 @@ def _run_attempt(job: Job, tool: Tool, attempt: int) -> None:
         events.transition(job, JobState.FAILED, "Failed", attempt=attempt,
                           error=f"Internal error ({type(exc).__name__}); see the worker log.")
     else:
-        _store(job, output, JobState.SUCCEEDED, "Done", attempt)
+        try:
+            _store(job, output, JobState.SUCCEEDED, "Done", attempt)
+        except (events.Superseded, OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            # Storage refused the results (full disk, S3 away, a name it will not take): the rows
+            # rolled back with the transaction, so end the job here rather than leave it running.
+            log.exception("job %s: storing its results failed", job.pk)
+            events.transition(job, JobState.FAILED, "Failed", attempt=attempt,
+                              error=f"The results could not be stored ({type(exc).__name__}: {exc}); "
+                                    "see the worker log, then run it again.")
 
 
 def _store(job: Job, output: ToolOutput, state: str, message: str, attempt: int) -> None:

@@ -116,3 +116,19 @@ def test_requeue_waiting_resends_queued_jobs_under_fresh_task_ids(alice: Any, ap
     waiting.refresh_from_db()
     assert waiting.task_id != "old"
     apply_async.assert_called_once_with(args=[str(waiting.pk)], queue="cpu", task_id=waiting.task_id)
+
+
+def test_results_that_cannot_be_stored_fail_the_job_with_a_message(alice: Any) -> None:
+    """Storage refusing the results (a full disk, S3 away) ends the job failed, with no result rows,
+    instead of leaving it running."""
+    from unittest import mock
+
+    from django.core.files.storage import FileSystemStorage
+
+    with mock.patch.object(FileSystemStorage, "_save", side_effect=OSError(28, "No space left on device")):
+        job = run_job(_sleep_job(alice))
+    assert (job.state, job.message) == (JobState.FAILED, "Failed")
+    assert job.error == ("The results could not be stored (OSError: [Errno 28] No space left on device); "
+                         "see the worker log, then run it again.")
+    assert not job.files.filter(role=JobFile.Role.RESULT).exists()
+    assert _states(job) == ["queued", "running", "failed"]
