@@ -6,7 +6,9 @@ Four kinds of test, told apart by folder:
 - ``browser`` (tests/browser): real Chromium driving the running studio;
 - ``fleet`` (tests/fleet): the studio as a fleet on this machine (web processes, workers with no
   shared disk, S3, its own Redis restarted, a worker killed for good); minutes, so a run of its own;
-- ``unit`` (everything else): one process, no services; the database is SQLite in memory.
+- ``unit`` (everything else): one process, no services; the database is SQLite in memory. A test
+  among them that starts a Python process of the studio (a subprocess migrate, validation's child)
+  is marked ``integration`` itself, and runs with those.
 
 A run that can reach an integration or browser test uses PostgreSQL (their worker and web processes
 must share the test database); any other run, ``pytest -m unit`` or ``pytest tests/ml`` say, uses
@@ -65,9 +67,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Before -m deselects: every test gets the marker of its folder.
+    # Before -m deselects: every test gets the marker of its folder, unless it is marked with a kind
+    # itself (a test beside unit tests that starts a studio process is marked integration).
     for item in items:
-        item.add_marker(kind_of(Path(item.path)))
+        if not any(item.get_closest_marker(kind) for kind in SERVICE_KINDS):
+            item.add_marker(kind_of(Path(item.path)))
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which counts the CPUs

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import urllib3
 
 from tests.conftest import free_port, service_reachable, wait_for
 
@@ -127,3 +131,23 @@ class Fleet:
 
 def _says_ready(log: Path) -> bool:
     return b"ready." in log.read_bytes()
+
+
+def api_submit(port: int, token: str, slug: str, params: dict[str, Any],
+               files: dict[str, bytes] | None = None) -> str:
+    """POST /api/tools/<slug>/jobs as multipart (urllib3 comes with boto3); the new job's id."""
+    fields: dict[str, Any] = {"params": json.dumps(params)}
+    fields.update({name: (f"{name}.png", data, "image/png") for name, data in (files or {}).items()})
+    response = urllib3.request("POST", f"http://127.0.0.1:{port}/api/tools/{slug}/jobs", fields=fields,
+                               headers={"Authorization": f"Bearer {token}"}, timeout=30, retries=False)
+    assert response.status == 201, response.data[:500]
+    return str(response.json()["id"])
+
+
+def wait_until(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

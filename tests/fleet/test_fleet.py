@@ -8,7 +8,6 @@ the killed worker's job must end on another worker within 90 s."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import urllib3
 from django.test import override_settings
 
 from apps.api.models import ApiToken
@@ -28,7 +26,7 @@ from tests.conftest import (
     png_bytes,
     require_services,
 )
-from tests.fleet.fleet import Fleet
+from tests.fleet.fleet import Fleet, api_submit, wait_until
 from tests.s3_server import S3Server, S3Unavailable, start_s3_server
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -67,26 +65,6 @@ def fleet(s3: S3Server, django_db_setup: Any, tmp_path_factory: pytest.TempPathF
         yield fleet
     finally:
         fleet.stop()
-
-
-def api_submit(port: int, token: str, slug: str, params: dict[str, Any],
-               files: dict[str, bytes] | None = None) -> str:
-    """POST /api/tools/<slug>/jobs as multipart (urllib3 comes with boto3); the new job's id."""
-    fields: dict[str, Any] = {"params": json.dumps(params)}
-    fields.update({name: (f"{name}.png", data, "image/png") for name, data in (files or {}).items()})
-    response = urllib3.request("POST", f"http://127.0.0.1:{port}/api/tools/{slug}/jobs", fields=fields,
-                               headers={"Authorization": f"Bearer {token}"}, timeout=30, retries=False)
-    assert response.status == 201, response.data[:500]
-    return str(response.json()["id"])
-
-
-def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def local_files(folder: Path) -> list[str]:

@@ -28,6 +28,9 @@ from ml.dcgan.config import DCGANConfig
 from ml.dcgan.model import Generator
 
 pytestmark = pytest.mark.django_db
+# The tests that start a Python process (torch's import alone is 2 s) run with the integration tests,
+# keeping `pytest -m unit` quick (tests/plugin.py).
+SPAWNS = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = DCGANConfig(ngf=8)
@@ -150,6 +153,7 @@ print(json.dumps([verdict.errors, kib("VmHWM:") - rss]))
 """
 
 
+@SPAWNS
 def test_the_claim_grows_the_peak_rss_by_almost_nothing(
     claim: bytes, state: dict[str, torch.Tensor], tmp_path: Path
 ) -> None:
@@ -168,6 +172,7 @@ def test_the_claim_grows_the_peak_rss_by_almost_nothing(
 # --- in a child, as the Celery task runs it ----------------------------------------------------------
 
 
+@SPAWNS
 def test_the_task_validates_in_a_child_and_the_claim_ends_invalid(claim: bytes) -> None:
     """After this process has run torch's thread pool: a forked child could hang on its locks, the
     spawned one starts clean."""
@@ -184,6 +189,7 @@ def test_the_task_validates_in_a_child_and_the_claim_ends_invalid(claim: bytes) 
     assert version.validation_errors == CLAIM_MESSAGE
 
 
+@SPAWNS
 def test_in_a_child_the_bound_holds_and_a_good_file_passes(settings: Any,
                                                            state: dict[str, torch.Tensor]) -> None:
     settings.STUDIO_VALIDATION_MEMORY_BYTES = 64 * 2**20
@@ -194,6 +200,7 @@ def test_in_a_child_the_bound_holds_and_a_good_file_passes(settings: Any,
     assert version.config == {"nz": 100, "ngf": 8, "nc": 3, "image_size": 64}
 
 
+@SPAWNS
 def test_a_public_format_is_imported_in_the_child_and_replaces_the_upload(
     state: dict[str, torch.Tensor],
 ) -> None:
@@ -210,6 +217,7 @@ def test_a_public_format_is_imported_in_the_child_and_replaces_the_upload(
         assert load_checkpoint(fh)["family"] == "dcgan"
 
 
+@SPAWNS
 def test_a_child_that_runs_too_long_is_stopped(settings: Any, state: dict[str, torch.Tensor]) -> None:
     """3/4 of the sweep's timeout, so the task's verdict comes first; here 0.75 s, less than the
     child needs to import torch."""
@@ -233,6 +241,7 @@ def test_a_child_that_leaves_no_verdict_is_explained(returncode: int, stderr: st
     assert exit_message(returncode, stderr) == message
 
 
+@SPAWNS
 def test_a_real_crash_in_the_child_ends_invalid(state: dict[str, torch.Tensor]) -> None:
     """The child dies by a signal (here: the interpreter is told to abort at start)."""
     crash = f"import os, sys; os.kill(os.getpid(), {int(signal.SIGSEGV)})"

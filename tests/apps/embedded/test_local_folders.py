@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from apps.embedded.apps import make_local_folders
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,6 +30,7 @@ def test_a_folder_it_may_not_make_is_left_to_the_code_that_writes_there(tmp_path
     assert (tmp_path / "media").is_dir()
 
 
+@pytest.mark.integration  # a manage.py process: with the integration tests (tests/plugin.py)
 def test_plain_migrate_works_on_a_fresh_var_dir(tmp_path: Path) -> None:
     var = tmp_path / "not-yet" / "var"
     env = dict(os.environ, STUDIO_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="studio.settings")
