@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 from PIL import Image
 
+from tests.s3_server import S3Server, S3Unavailable, start_s3_server
+
 if TYPE_CHECKING:
     from django.test import Client
 
@@ -232,6 +234,20 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stac
     yield stack
     _stop(stack.worker)
     _stop(server)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS answering S3 on free ports, with an empty bucket "studio" that only its own
+    credentials (``server.env()``) may use; give each test module a key prefix of its own
+    (``server.env(prefix)``). Without the weed binary: a skip, and under CI a failure."""
+    try:
+        server = start_s3_server(tmp_path_factory.mktemp("s3"))
+    except S3Unavailable as exc:
+        unavailable(str(exc))
+    yield server
+    server.stop()
+
 
 
 # Users ------------------------------------------------------------------------------------------

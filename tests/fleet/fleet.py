@@ -142,12 +142,3 @@ def api_submit(port: int, token: str, slug: str, params: dict[str, Any],
                                headers={"Authorization": f"Bearer {token}"}, timeout=30, retries=False)
     assert response.status == 201, response.data[:500]
     return str(response.json()["id"])
-
-
-def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import unavailable
-from tests.fleet.fleet import ROOT, Fleet, api_submit, wait_until
+from tests.conftest import unavailable, wait_for
+from tests.fleet.fleet import ROOT, Fleet, api_submit
 from tests.pg_server import PostgresServer, PostgresUnavailable, start_postgres
 
 JOBS = 9
@@ -68,13 +68,13 @@ def test_jobs_survive_a_postgres_restart(database: PostgresServer, tmp_path: Pat
         fleet.wait_ready()
         for i in range(JOBS):  # the first runs for 6 s; the others wait behind it
             api_submit(web.port, token, "sleep", {"steps": 60 if i == 0 else 10, "step_seconds": 0.1})
-        wait_until(lambda: rows(database, "SELECT 1 FROM jobs_job WHERE state = 'running' AND step >= 5"),
-                   60, "the first job to be running")
+        wait_for(lambda: rows(database, "SELECT 1 FROM jobs_job WHERE state = 'running' AND step >= 5"),
+                 60, "the first job to be running")
         down_for = database.restart(down_for=3.0)
         restarted = time.monotonic()
-        wait_until(lambda: rows(database, "SELECT count(*) FROM jobs_job WHERE state IN "
+        wait_for(lambda: rows(database, "SELECT count(*) FROM jobs_job WHERE state IN "
                                           "('succeeded', 'failed', 'cancelled')") == [(JOBS,)],
-                   180, "every job to end after the restart")
+                 180, "every job to end after the restart")
         took = time.monotonic() - restarted
     finally:
         fleet.stop()

@@ -25,9 +25,10 @@ from tests.conftest import (
     install_starter,
     png_bytes,
     require_services,
+    wait_for,
 )
-from tests.fleet.fleet import Fleet, api_submit, wait_until
-from tests.s3_server import S3Server, S3Unavailable, start_s3_server
+from tests.fleet.fleet import Fleet, api_submit
+from tests.s3_server import S3Server
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -37,24 +38,13 @@ ALL_DONE_WITHIN_S = 300
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    from tests.conftest import unavailable
-
-    try:
-        server = start_s3_server(tmp_path_factory.mktemp("fleet-s3"))
-    except S3Unavailable as exc:
-        unavailable(str(exc))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def fleet(s3: S3Server, django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(s3_server: S3Server, django_db_setup: Any,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     require_services()
     from django.db import connection
 
     folder = tmp_path_factory.mktemp("fleet")
-    fleet = Fleet({**_subprocess_env(connection.settings_dict["NAME"]), **s3.env(PREFIX)}, folder)
+    fleet = Fleet({**_subprocess_env(connection.settings_dict["NAME"]), **s3_server.env(PREFIX)}, folder)
     try:
         fleet.start_redis()
         for name in ("w1", "w2", "w3"):
@@ -71,9 +61,9 @@ def local_files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
-def test_sixty_jobs_survive_a_lost_worker_and_a_redis_restart(fleet: Fleet, s3: S3Server,
+def test_sixty_jobs_survive_a_lost_worker_and_a_redis_restart(fleet: Fleet, s3_server: S3Server,
                                                               django_user_model: Any) -> None:
-    with override_settings(STORAGES=s3.storages(PREFIX)):
+    with override_settings(STORAGES=s3_server.storages(PREFIX)):
         install_starter("dcgan", "gan_face_generate", "gan-face-generate")
         install_feature_network()
     user = django_user_model.objects.create_user("fleet-user", password="pw-for-tests-1")
@@ -83,8 +73,8 @@ def test_sixty_jobs_survive_a_lost_worker_and_a_redis_restart(fleet: Fleet, s3: 
     # One long job per worker, so that each worker is busy when one of them is killed.
     long_jobs = [api_submit(ports[i % 2], token, "sleep", {"steps": 100, "step_seconds": 0.1})
                  for i in range(3)]
-    wait_until(lambda: Job.objects.filter(pk__in=long_jobs, state="running", step__gte=3).count() == 3, 120,
-               "the three long jobs to run, one per worker")
+    wait_for(lambda: Job.objects.filter(pk__in=long_jobs, state="running", step__gte=3).count() == 3, 120,
+             "the three long jobs to run, one per worker")
     victim_job = Job.objects.get(pk=long_jobs[0])
     victim = victim_job.worker.split("@")[0]
     fleet.workers[victim].kill_tree()
@@ -104,12 +94,12 @@ def test_sixty_jobs_survive_a_lost_worker_and_a_redis_restart(fleet: Fleet, s3: 
                 "tv_weight": 0, "seed": i}, {"content": content, "style": style}))
     assert len(jobs) == 63
 
-    wait_until(lambda: Job.objects.filter(pk__in=jobs, state="succeeded").count() >= 15, 120,
-               "a quarter of the jobs to finish")
+    wait_for(lambda: Job.objects.filter(pk__in=jobs, state="succeeded").count() >= 15, 120,
+             "a quarter of the jobs to finish")
     down_for = fleet.restart_redis()  # every message still queued is lost with it
 
-    wait_until(lambda: Job.objects.filter(pk__in=jobs, state__in=["succeeded", "failed", "cancelled"]).count()
-               == len(jobs), ALL_DONE_WITHIN_S, "every job to end")
+    wait_for(lambda: Job.objects.filter(pk__in=jobs, state__in=["succeeded", "failed", "cancelled"]).count()
+             == len(jobs), ALL_DONE_WITHIN_S, "every job to end")
     victim_job.refresh_from_db()
     assert victim_job.finished_at is not None
     recovered_in = victim_job.finished_at.timestamp() - killed_at
@@ -123,7 +113,7 @@ def test_sixty_jobs_survive_a_lost_worker_and_a_redis_restart(fleet: Fleet, s3: 
         assert [e.data["state"] for e in events if e.kind == "state"].count("succeeded") == 1
         names = [f.name for f in job.files.filter(role=JobFile.Role.RESULT)]
         assert len(names) == len(set(names)) and names, (job.kind, names)  # stored once each
-    keys = set(s3.keys(f"{PREFIX}/jobs/"))
+    keys = set(s3_server.keys(f"{PREFIX}/jobs/"))
     for job_file in JobFile.objects.filter(job_id__in=jobs, role=JobFile.Role.RESULT):
         assert f"{PREFIX}/{job_file.file.name}" in keys
     for name in fleet.workers:

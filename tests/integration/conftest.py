@@ -1,5 +1,4 @@
-"""Real-path tests share one worker across tests: let it finish before the database is flushed.
-``s3_server``: a real S3 server (SeaweedFS, tests/s3_server.py) for the session."""
+"""Real-path tests share one worker across tests: let it finish before the database is flushed."""
 
 from __future__ import annotations
 
@@ -9,21 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from apps.jobs.models import Job, JobState
-from tests.conftest import unavailable
-from tests.s3_server import S3Server, S3Unavailable, start_s3_server
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """SeaweedFS answering S3 on free ports, with an empty bucket "studio" that only its own
-    credentials (``server.env()``) may use; give each test module a key prefix of its own
-    (``server.env(prefix)``). Without the weed binary: a skip, and under CI a failure."""
-    try:
-        server = start_s3_server(tmp_path_factory.mktemp("s3"))
-    except S3Unavailable as exc:
-        unavailable(str(exc))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -29,14 +29,13 @@ import torch
 
 from apps.catalog import services
 from apps.catalog.models import ModelVersion
-from ml.common.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
-from ml.dcgan.config import DCGANConfig
+from ml.common.checkpoint import load_checkpoint, save_checkpoint
 from ml.dcgan.model import Generator
+from tests.apps.catalog.dcgan_files import CONFIG, dcgan_file
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIG = DCGANConfig(ngf=8)  # the real layer layout with an eighth of the feature maps: fast
 CLAIM_NUMEL = 500_000_000  # float32: a 2 GB claim
 PLANTED_NUMEL = 70_001  # a tensor of this many elements is the one the crafted files lie about
 
@@ -48,16 +47,6 @@ PLANTED_NUMEL = 70_001  # a tensor of this many elements is the one the crafted 
 def state() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     return Generator(CONFIG).state_dict()
-
-
-def studio_bytes(state: dict[str, torch.Tensor], *, config: dict[str, Any] | None = None) -> bytes:
-    """A studio checkpoint for dcgan; ``config`` replaces the saved config dict when given."""
-    payload = checkpoint_dict(family="dcgan", config=CONFIG, state_dict=state)
-    if config is not None:
-        payload["config"] = config
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +94,7 @@ def claiming(state: dict[str, torch.Tensor], how: str) -> bytes:
     shape:   the storage is honest (280 KB); the tensor's shape claims 500M elements of it.
     """
     planted = {**state, "planted": torch.zeros(PLANTED_NUMEL)}
-    source = zipfile.ZipFile(io.BytesIO(studio_bytes(planted)))
+    source = zipfile.ZipFile(io.BytesIO(dcgan_file(planted)))
     old, new = b"J" + struct.pack("<i", PLANTED_NUMEL), b"J" + struct.pack("<i", CLAIM_NUMEL)
     entries = []
     for info in source.infolist():
@@ -269,7 +258,7 @@ def test_wrong_shapes_are_named_with_both_shapes(
     key: str, shape: tuple[int, ...], model_shape: tuple[int, ...], state: dict[str, torch.Tensor]
 ) -> None:
     assert tuple(state[key].shape) == model_shape
-    rejected(studio_bytes({**state, key: torch.zeros(shape)}),
+    rejected(dcgan_file({**state, key: torch.zeros(shape)}),
              f"shape mismatch for {key}: checkpoint {shape}, model {model_shape}")
 
 
@@ -280,7 +269,7 @@ def test_wrong_shapes_are_named_with_both_shapes(
 def test_non_finite_weights_are_named(key: str, value: float, state: dict[str, torch.Tensor]) -> None:
     bad = state[key].clone()
     bad.view(-1)[0] = value
-    errors = rejected(studio_bytes({**state, key: bad}), f"non-finite values (NaN/inf) in {key}")
+    errors = rejected(dcgan_file({**state, key: bad}), f"non-finite values (NaN/inf) in {key}")
     assert errors.count("non-finite") == 1  # only the poisoned tensor is named
 
 
@@ -293,7 +282,7 @@ def test_non_finite_weights_are_named(key: str, value: float, state: dict[str, t
 def test_a_config_the_family_cannot_take_is_named(
     config: dict[str, Any], message: str, state: dict[str, torch.Tensor]
 ) -> None:
-    rejected(studio_bytes(state, config=config), message)
+    rejected(dcgan_file(state, config=config), message)
 
 
 # --- size claims -----------------------------------------------------------------------------------

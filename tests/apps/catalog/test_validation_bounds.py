@@ -23,9 +23,9 @@ import torch
 from apps.catalog import services, tasks
 from apps.catalog.models import ModelVersion
 from apps.catalog.validation import exit_message
-from ml.common.checkpoint import checkpoint_dict, load_checkpoint
-from ml.dcgan.config import DCGANConfig
+from ml.common.checkpoint import load_checkpoint
 from ml.dcgan.model import Generator
+from tests.apps.catalog.dcgan_files import CONFIG, dcgan_file
 
 pytestmark = pytest.mark.django_db
 # The tests that start a Python process (torch's import alone is 2 s) run with the integration tests,
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.django_db
 SPAWNS = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIG = DCGANConfig(ngf=8)
 HOSTILE = "a malformed or hostile checkpoint"
 # The report: a stride-0 view of 4 bytes claiming (1e6, 512, 4, 4) floats. Unchecked, isfinite()
 # alone would allocate 8 GB for it, and the importer's contiguous copy 32 GB.
@@ -49,21 +48,10 @@ def state() -> dict[str, torch.Tensor]:
     return Generator(CONFIG).state_dict()
 
 
-def file_of(state: dict[str, torch.Tensor], *, config: dict[str, Any] | None = None,
-            **replace: torch.Tensor) -> bytes:
-    payload = checkpoint_dict(family="dcgan", config=CONFIG, state_dict=state)
-    payload["state_dict"].update(replace)  # after checkpoint_dict: it would copy them contiguous
-    if config is not None:
-        payload["config"] = config
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def claim(state: dict[str, torch.Tensor]) -> bytes:
     lie = torch.empty(1).as_strided((1_000_000, 512, 4, 4), (0, 0, 0, 0))
-    return file_of(state, **{"main.0.weight": lie})
+    return dcgan_file(state, **{"main.0.weight": lie})
 
 
 def add(content: bytes) -> ModelVersion:
@@ -104,9 +92,9 @@ def test_a_config_asking_for_a_gigabyte_hits_the_bound_and_the_process_goes_on(
     settings: Any, state: dict[str, torch.Tensor]
 ) -> None:
     settings.STUDIO_VALIDATION_MEMORY_BYTES = 64 * 2**20
-    wide = file_of(state, config=WIDE)
+    wide = dcgan_file(state, config=WIDE)
     assert ends_invalid(wide) == memory_message(mib(settings, wide))
-    version = services.validate_version(add(file_of(state)))  # the same process, unharmed
+    version = services.validate_version(add(dcgan_file(state)))  # the same process, unharmed
     assert version.validation == ModelVersion.Validation.VALID, version.validation_errors
 
 
@@ -119,16 +107,16 @@ def test_a_config_asking_for_a_gigabyte_hits_the_bound_and_the_process_goes_on(
 def test_any_error_in_the_checks_ends_invalid(error: Exception, message: str,
                                               state: dict[str, torch.Tensor]) -> None:
     with mock.patch("apps.catalog.validation.validate", side_effect=error):
-        assert ends_invalid(file_of(state)) == message
+        assert ends_invalid(dcgan_file(state)) == message
 
 
 def test_an_error_outside_the_checks_ends_invalid_too(state: dict[str, torch.Tensor]) -> None:
     with mock.patch("apps.catalog.services._local_path", side_effect=OSError("disk gone")):
-        assert ends_invalid(file_of(state)) == "validation failed: OSError: disk gone"
+        assert ends_invalid(dcgan_file(state)) == "validation failed: OSError: disk gone"
 
 
 def test_each_validation_records_its_start(state: dict[str, torch.Tensor]) -> None:
-    version = services.validate_version(add(file_of(state)))
+    version = services.validate_version(add(dcgan_file(state)))
     first = version.validation_started_at
     services.validate_version(version)
     version.refresh_from_db()
@@ -158,7 +146,7 @@ def test_the_claim_grows_the_peak_rss_by_almost_nothing(
     claim: bytes, state: dict[str, torch.Tensor], tmp_path: Path
 ) -> None:
     """In a fresh process, after a good file has warmed it up: its peak resident set (VmHWM)."""
-    (tmp_path / "good.pt").write_bytes(file_of(state))
+    (tmp_path / "good.pt").write_bytes(dcgan_file(state))
     (tmp_path / "claim.pt").write_bytes(claim)
     files = [str(tmp_path / "good.pt"), str(tmp_path / "claim.pt")]
     done = subprocess.run([sys.executable, "-c", PEAK_PROBE, *files], cwd=ROOT, capture_output=True,
@@ -193,9 +181,9 @@ def test_the_task_validates_in_a_child_and_the_claim_ends_invalid(claim: bytes) 
 def test_in_a_child_the_bound_holds_and_a_good_file_passes(settings: Any,
                                                            state: dict[str, torch.Tensor]) -> None:
     settings.STUDIO_VALIDATION_MEMORY_BYTES = 64 * 2**20
-    wide = file_of(state, config=WIDE)
+    wide = dcgan_file(state, config=WIDE)
     assert ends_invalid(wide, isolated=True) == memory_message(mib(settings, wide))
-    version = services.validate_version(add(file_of(state)), isolated=True)
+    version = services.validate_version(add(dcgan_file(state)), isolated=True)
     assert version.validation == ModelVersion.Validation.VALID, version.validation_errors
     assert version.config == {"nz": 100, "ngf": 8, "nc": 3, "image_size": 64}
 
@@ -222,7 +210,7 @@ def test_a_child_that_runs_too_long_is_stopped(settings: Any, state: dict[str, t
     """3/4 of the sweep's timeout, so the task's verdict comes first; here 0.75 s, less than the
     child needs to import torch."""
     settings.STUDIO_VALIDATION_TIMEOUT_S = 1
-    assert ends_invalid(file_of(state), isolated=True) == (
+    assert ends_invalid(dcgan_file(state), isolated=True) == (
         "validation did not finish within 0.75 s and was stopped: the checkpoint is too large to check "
         "in time, or hostile (STUDIO_VALIDATION_TIMEOUT_S)")
 
@@ -251,7 +239,7 @@ def test_a_real_crash_in_the_child_ends_invalid(state: dict[str, torch.Tensor]) 
         return real_run([command[0], "-c", crash], **kwargs)
 
     with mock.patch("apps.catalog.validation.subprocess.run", run):
-        assert ends_invalid(file_of(state), isolated=True) == (
+        assert ends_invalid(dcgan_file(state), isolated=True) == (
             f"validation crashed (SIGSEGV) while reading the checkpoint: {HOSTILE}")
 
 
@@ -261,7 +249,7 @@ def test_a_real_crash_in_the_child_ends_invalid(state: dict[str, torch.Tensor]) 
 def test_a_resent_task_skips_a_version_whose_validation_began_or_ended(
     state: dict[str, torch.Tensor],
 ) -> None:
-    version = add(file_of(state))
+    version = add(dcgan_file(state))
     with mock.patch("apps.catalog.services.validate_version") as validate:
         tasks.validate_version(version.pk, resent=True)  # pending, never begun: the lost message
         assert validate.call_count == 1 and validate.call_args.kwargs == {"isolated": True}
