@@ -4,6 +4,7 @@ worker's sweep takes it back after the heartbeats stop); and a job whose message
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -107,3 +108,26 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again(stack: Stack,
     Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=10))
     wait_for(lambda: job_state(job) == "succeeded", timeout=30, what="the lost job to be sent again and run")
     assert job.task_id != lost_id and job.attempts == 1
+
+
+def test_a_worker_that_comes_back_writes_nothing_into_the_new_attempt(
+        stack: Stack, fleet: dict[str, subprocess.Popen]) -> None:
+    """A worker frozen mid-job (SIGSTOP: a machine that stalls, then returns) loses its job to
+    another worker; woken up after that job has ended, none of its writes land."""
+    _, client = logged_in("jana")
+    job = submit(client, "sleep", {"steps": 60, "step_seconds": 0.1})
+    wait_for(lambda: Job.objects.get(pk=job.pk).step >= 3, what="job running")
+    job.refresh_from_db()
+    frozen = fleet[job.worker.split("@")[0]]
+    os.killpg(frozen.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: job_state(job) in ("succeeded", "failed"), timeout=90, what="job finished elsewhere")
+    finally:
+        os.killpg(frozen.pid, signal.SIGCONT)
+    assert job.state == "succeeded" and job.attempts == 2, job.error
+    ended = (job.last_seq, job.files.count(), job.message)
+    time.sleep(3)  # the woken attempt reports, is refused, and stops at its next progress check
+    job.refresh_from_db()
+    assert (job.last_seq, job.files.count(), job.message) == ended
+    assert job.state == "succeeded" and job.files.filter(role="result").count() == 1
+    assert frozen.poll() is None  # the worker itself lives on
