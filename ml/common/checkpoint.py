@@ -3,7 +3,8 @@
 Files are ``torch.save`` of a plain dict, read back with ``weights_only=True`` so a hostile file
 cannot execute anything: the restricted unpickler only builds tensors and plain containers. Then,
 before any value is touched, ``check_tensors`` holds every tensor to the bytes the file really
-stores for it, so a small file cannot make a later copy allocate gigabytes.
+stores for it, so a small file cannot make a later copy allocate gigabytes. safetensors files are
+read too (ml/common/safetensors_io.py, header checked first); a Git LFS pointer is named as one.
 """
 
 from __future__ import annotations
@@ -136,10 +137,36 @@ _STRIDE_ERRORS = ("Storage size calculation overflowed",)
 def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
     """torch.load with weights_only=True, then ``check_tensors``; every failure a CheckpointError."""
     size = _check_size(src, max_bytes)
-    _check_archive(src, size)
-    obj = _torch_load(src)
+    # Imported here: safetensors_io builds on this module's CheckpointError and FORMAT.
+    from ml.common import safetensors_io
+
+    head = _read(src, 64)
+    if safetensors_io.is_lfs_pointer(head):
+        # Its text would otherwise reach the unpickler and read as "code/objects".
+        raise CheckpointError(safetensors_io.LFS_MESSAGE)
+    name = os.fspath(src) if isinstance(src, (str, os.PathLike)) else str(getattr(src, "name", ""))
+    if safetensors_io.is_safetensors(head, name):
+        obj = safetensors_io.as_loaded(*safetensors_io.read(_read(src, size)))
+    else:
+        _check_archive(src, size)
+        obj = _torch_load(src)
     check_tensors(obj, size)
     return obj
+
+
+def _read(src: PathOrFile, count: int) -> bytes:
+    """Up to ``count`` bytes from the start (a file object: from where it stands, left there)."""
+    try:
+        if isinstance(src, (str, os.PathLike)):
+            with open(src, "rb") as fh:
+                return fh.read(count)
+        pos = src.tell()
+        try:
+            return src.read(count)
+        finally:
+            src.seek(pos)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint: {exc.strerror or exc}") from exc
 
 
 def _torch_load(src: PathOrFile) -> Any:

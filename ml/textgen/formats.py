@@ -71,8 +71,11 @@ def _config(obj: dict[str, Any]) -> CharRNNConfig:
         tokens = tuple(tokens)
     if not isinstance(tokens, (tuple, list)) or not all(isinstance(t, str) and len(t) == 1 for t in tokens):
         raise CheckpointError("not a char-RNN checkpoint: 'tokens' must be a sequence of single characters")
+    # From a safetensors file's metadata the sizes come as text ("32").
+    sizes = {k: int(v) if isinstance(v, str) and v.isdigit() else v
+             for k, v in obj.items() if k in ("n_hidden", "n_layers")}
     try:
-        return CharRNNConfig(tokens="".join(tokens), n_hidden=obj["n_hidden"], n_layers=obj["n_layers"])
+        return CharRNNConfig(tokens="".join(tokens), **sizes)
     except ValueError as exc:
         raise CheckpointError(f"bad char-RNN settings: {exc}") from exc
 
