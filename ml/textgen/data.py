@@ -42,6 +42,9 @@ DEFAULT_MAX_BYTES = 10_000_000  # 10 MB: a few novels; char-RNN training on more
 # Fewer characters than this cannot fill one training batch plus a validation share worth measuring.
 MIN_CHARS = 1_000
 FEW_CHARS = 100_000  # below this the net mostly memorises; say so
+# Spaces and line breaks alone teach nothing (a whitespace-only file would "train" a model that
+# writes blanks): the writing itself must fill at least this many characters.
+MIN_WRITING = 500
 
 
 class TextDataError(ValueError):
@@ -84,7 +87,20 @@ def read_text(source: bytes | str | os.PathLike[str], *, max_bytes: int = DEFAUL
     if len(text) < min_chars:
         raise TextDataError(f"the text is too short to train on: {len(text):,} characters, at least "
                             f"{min_chars:,} needed (a few pages; a novel or more gives good results)")
+    too_little = little_writing(text, min(MIN_WRITING, min_chars))
+    if too_little:
+        raise TextDataError(too_little)
     return text
+
+
+def little_writing(text: str, needed: int = MIN_WRITING) -> str | None:
+    """Why ``text`` has too little writing to train on (fewer than ``needed`` characters that are not
+    spaces, tabs or line breaks), as a message fit for a user; None when it has enough."""
+    writing = sum(not c.isspace() for c in text)
+    if writing >= needed:
+        return None
+    return (f"the text has too little writing to train on: {writing:,} characters that are not spaces "
+            f"or line breaks, at least {needed:,} needed")
 
 
 def _too_large(size: int, max_bytes: int) -> str:
@@ -144,15 +160,20 @@ def as_rows(indices: torch.Tensor, rows: int, cols: int) -> tuple[torch.Tensor, 
 def plan_run(cfg: TrainConfig, text: str, notes: list[str]) -> Plan:
     """The run's vocabulary, batch, sequence length and steps, from the text (TrainError when it is
     too short); adjustments and advice go to ``notes``."""
+    too_little = little_writing(text)
+    if too_little:
+        raise TrainError(too_little)
     parts = split(text, cfg.val_fraction)
     if len(parts.validation) < 2:
-        raise TrainError("the text is too short: nothing left to measure the validation loss on")
+        raise TrainError(f"the text is too short: {len(text):,} characters leave {len(parts.validation)} "
+                         f"to measure the validation loss on, at least 2 needed")
     batch = min(cfg.batch_size, DRY_RUN_BATCH) if cfg.dry_run else cfg.batch_size
     seq = min(cfg.seq_length, DRY_RUN_SEQ) if cfg.dry_run else cfg.seq_length
     usable = len(parts.train) - 1  # the last character is only ever a target
     if usable < seq:
-        raise TrainError(f"the text is too short: {len(parts.train):,} training characters, fewer than "
-                         f"one sequence of {seq}; lower the sequence length or give more text")
+        raise TrainError(f"the text is too short: {len(parts.train):,} training characters, at least "
+                         f"{seq + 1:,} needed for one sequence of {seq}; lower the sequence length or "
+                         f"give more text")
     if usable < batch * seq:
         notes.append(f"only {len(parts.train):,} training characters: batch size {batch} lowered to "
                      f"{usable // seq}")

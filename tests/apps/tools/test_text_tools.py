@@ -175,6 +175,9 @@ def test_the_textgen_forms_refuse_bad_settings_and_bad_text() -> None:
         (b"", "The submitted file is empty."),
         (b"ok \xff\xfe", "t.txt: the text is not UTF-8: byte 0xff at line 1, column 4"),
         (b"short", "t.txt: the text is too short to train on: 5 characters, at least 1,000 needed"),
+        ("\u3000".encode() * 1000 + b"Emma",  # ideographic spaces: whitespace, but not to bytes.strip()
+         "t.txt: the text has too little writing to train on: 4 characters that are not spaces or line "
+         "breaks, at least 500 needed"),
         # Under 10,000,000 bytes; in megabytes both sizes would read 9.5 MB.
         (b"a" * 10_000_000, "t.txt is 10,000,000 bytes; the limit is 9,999,999 bytes."),
     ]:

@@ -58,6 +58,19 @@ def test_too_short_says_how_many() -> None:
         read_text(b"0123456789")
 
 
+@pytest.mark.parametrize("data", [
+    " \u3000\n".encode() * 1000,  # ideographic spaces: bytes.strip() keeps them, str.isspace() does not
+    b"\n" * 2000 + b"x" * 499 + b"\t" * 100,
+])
+def test_whitespace_is_not_writing(data: bytes) -> None:
+    writing = data.decode().count("x")
+    with pytest.raises(TextDataError) as exc:
+        read_text(data)
+    assert str(exc.value) == (f"the text has too little writing to train on: {writing:,} characters that "
+                              f"are not spaces or line breaks, at least 500 needed")
+    assert len(read_text(b" " * 600 + b"x" * 500)) == 1100  # 500 is enough
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TextDataError, match="cannot read nope.txt"):
         read_text(tmp_path / "nope.txt")

@@ -91,8 +91,18 @@ def test_resume_is_exact(tmp_path: Path) -> None:
 def test_short_text_lowers_the_batch() -> None:
     result = train(_cfg(batch_size=200, epochs=1), TEXT[:1500], NullProgress(), device="cpu")
     assert result.batch_size < 200 and any("batch size 200 lowered" in n for n in result.notes)
-    with pytest.raises(TrainError, match="too short"):
+    with pytest.raises(TrainError, match=r"too short: [\d,]+ training characters, at least 5,001 needed"):
         train(_cfg(seq_length=5000), TEXT, NullProgress(), device="cpu")
+
+
+@pytest.mark.parametrize("text", [" \n\t" * 2000, "\n" * 5000 + "Emma." * 99])
+def test_whitespace_does_not_train(text: str) -> None:
+    # train() takes text from callers other than read_text (the starter, tests): it refuses too.
+    writing = sum(not c.isspace() for c in text)
+    message = (f"the text has too little writing to train on: {writing} characters that are not spaces "
+               f"or line breaks, at least 500 needed")
+    with pytest.raises(TrainError, match=f"^{message}$"):
+        train(_cfg(epochs=1), text, NullProgress(), device="cpu")
 
 
 def test_validation_loss_uniform_model() -> None:
