@@ -181,6 +181,9 @@ def read_imdb(folder: str | os.PathLike[str], part: str = "train", max_per_class
 PAD, OOV = 0, 1
 FIRST_ID = 2  # the most frequent word's id
 PADDING_SIDES = ("left", "right")
+# Which words of a text longer than the model's length it reads: Udacity keeps the first; a review's
+# verdict is mostly in its last sentences, so the LSTM starter keeps the last.
+KEEP_SIDES = ("first", "last")
 _DROP_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
@@ -224,16 +227,23 @@ class Vocab:
         return [self._index.get(w, OOV) for w in tokens]
 
 
-def encode(texts: Sequence[str], vocab: Vocab, length: int, pad: str = "left"
+def kept(tokens: Sequence[str], length: int, keep: str = "first") -> Sequence[str]:
+    """The ``length`` tokens a model reads: the first ones, or the last (``keep="last"``)."""
+    if keep not in KEEP_SIDES:
+        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
+    return tokens[-length:] if keep == "last" else tokens[:length]
+
+
+def encode(texts: Sequence[str], vocab: Vocab, length: int, pad: str = "left", keep: str = "first"
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Texts -> (ids (N, length) int64, lengths (N,) int64). A text longer than ``length`` words
-    keeps its first ``length`` (as Udacity truncates); a shorter one is padded with 0 on the ``pad``
-    side. A text with no words has length 0 and is all padding."""
-    return encode_tokens([tokenize(t) for t in texts], vocab, length, pad)
+    keeps its first ``length`` (as Udacity truncates) or, with ``keep="last"``, its last; a shorter
+    one is padded with 0 on the ``pad`` side. A text with no words has length 0 and is all padding."""
+    return encode_tokens([tokenize(t) for t in texts], vocab, length, pad, keep)
 
 
-def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, length: int, pad: str = "left"
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, length: int, pad: str = "left",
+                  keep: str = "first") -> tuple[torch.Tensor, torch.Tensor]:
     """``encode`` for texts already tokenised."""
     if pad not in PADDING_SIDES:
         raise ValueError(f"pad must be 'left' or 'right', got {pad!r}")
@@ -242,7 +252,7 @@ def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, length: in
     ids = torch.full((len(token_lists), length), PAD, dtype=torch.long)
     lengths = torch.zeros(len(token_lists), dtype=torch.long)
     for row, tokens in enumerate(token_lists):
-        seq = vocab.ids(tokens[:length])
+        seq = vocab.ids(kept(tokens, length, keep))
         lengths[row] = len(seq)
         if seq:
             if pad == "left":

@@ -40,6 +40,7 @@ from ml.sentiment.data import (
     Vocab,
     encode,
     encode_tokens,
+    kept,
     text_problem,
     tokenize,
 )
@@ -82,10 +83,10 @@ def load(source: Source, device: torch.device | str = "cpu", *, validate: bool =
 
 def predict(sm: SentimentModel, text: str, top: int = TOP_WORDS) -> Prediction:
     """The probability that ``text`` is positive, its label, and its ``top`` most decisive words."""
-    tokens = tokenize(text)[:sm.config.length]
+    tokens = list(kept(tokenize(text), sm.config.length, sm.config.keep))
     distinct = list(dict.fromkeys(tokens))
     variants = [tokens] + [[t for t in tokens if t != word] for word in distinct]
-    ids, _ = encode_tokens(variants, sm.vocab, sm.config.length, sm.config.pad)
+    ids, _ = encode_tokens(variants, sm.vocab, sm.config.length, sm.config.pad, sm.config.keep)
     probs = sm.probabilities(ids)
     p = probs[0]
     positive = p >= 0.5
@@ -115,7 +116,8 @@ def predict_many(sm: SentimentModel, texts: Sequence[str], progress: Progress | 
     out: list[float] = []
     for start in range(0, len(texts), chunk):
         check_cancelled(progress)
-        ids, _ = encode(texts[start:start + chunk], sm.vocab, sm.config.length, sm.config.pad)
+        ids, _ = encode(texts[start:start + chunk], sm.vocab, sm.config.length, sm.config.pad,
+                        sm.config.keep)
         out.extend(sm.probabilities(ids))
         progress.update(len(out), len(texts), f"{len(out)} of {len(texts)} texts")
     return out

@@ -15,8 +15,16 @@ from pathlib import Path
 
 from ml.common import training_cli as cli
 from ml.common.training import TrainResult
-from ml.sentiment.config import DRY_RUN_BATCH, DRY_RUN_ROWS, DRY_RUN_STEPS, KINDS, TrainConfig
-from ml.sentiment.data import MAX_BYTES, MAX_ROWS, LabelledTexts, SentimentDataError, read_csv, read_imdb
+from ml.sentiment.config import DRY_RUN_BATCH, DRY_RUN_ROWS, DRY_RUN_STEPS, KINDS, POOLS, TrainConfig
+from ml.sentiment.data import (
+    KEEP_SIDES,
+    MAX_BYTES,
+    MAX_ROWS,
+    LabelledTexts,
+    SentimentDataError,
+    read_csv,
+    read_imdb,
+)
 from ml.sentiment.training import train
 
 
@@ -29,6 +37,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "hidden", "layers")
     cli.add_numbers(p, d, float, "lr", "clip", "dropout")
     p.add_argument("--pad", choices=("left", "right"), default=d["pad"])
+    p.add_argument("--keep", choices=KEEP_SIDES, default=d["keep"],
+                   help="of a text longer than --length words, read its first or last ones")
+    p.add_argument("--pool", choices=POOLS, default=d["pool"],
+                   help="lstm: read the last step, or the mean or maximum over all steps")
     p.add_argument("--max-rows", type=int, default=MAX_ROWS, help="refuse a CSV with more rows")
     p.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="refuse a larger CSV")
     # TrainConfig has no sample_every (the ROC curve comes at the end): no --sample-every.
@@ -56,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 def _config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(kind=args.kind, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        clip=args.clip, patience=args.patience, seed=args.seed, max_words=args.max_words,
-                       length=args.length, pad=args.pad, embedding_dim=args.embedding_dim, hidden=args.hidden,
-                       layers=args.layers, dropout=args.dropout, checkpoint_every=args.checkpoint_every,
+                       length=args.length, pad=args.pad, keep=args.keep, pool=args.pool,
+                       embedding_dim=args.embedding_dim, hidden=args.hidden, layers=args.layers,
+                       dropout=args.dropout, checkpoint_every=args.checkpoint_every,
                        dry_run=args.dry_run)
 
 

@@ -44,8 +44,8 @@ METRICS = ("loss", "accuracy")
 SPEC = TrainingSpec(format="studio-sentiment-training", version=1, family="sentiment", what="sentiment",
                     metrics=METRICS,
                     same_on_resume=("kind", "batch_size", "lr", "clip", "seed", "max_words", "length", "pad",
-                                    "embedding_dim", "hidden", "layers", "dropout", "validation", "test",
-                                    "dry_run"))
+                                    "keep", "pool", "embedding_dim", "hidden", "layers", "dropout",
+                                    "validation", "test", "dry_run"))
 MIN_ROWS = 10  # fewer cannot be split into train, validation and test sets
 EVAL_CHUNK = 256  # texts per forward pass when measuring
 
@@ -199,13 +199,13 @@ def _usable(cfg: TrainConfig, data: LabelledTexts, notes: list[str]) -> Labelled
     cut = sum(1 for t in data.texts if len(tokenize(t)) > cfg.length)
     if cut > len(data) // 4:  # a quarter or more: what is cut off may be where the verdict is
         notes.append(f"{cut} of {len(data)} texts are longer than {cfg.length} words and were cut to their "
-                     f"first {cfg.length}; if their ends matter (reviews often close with the verdict), "
-                     "train with a larger length")
+                     f"{cfg.keep} {cfg.length}; if what was cut matters (reviews often close with the "
+                     "verdict), train with a larger length or keep the last words")
     return data
 
 
 def _encode(part: LabelledTexts, vocab: Vocab, mcfg: SentimentConfig) -> _Encoded:
-    ids, _ = encode(part.texts, vocab, mcfg.length, mcfg.pad)
+    ids, _ = encode(part.texts, vocab, mcfg.length, mcfg.pad, mcfg.keep)
     return _Encoded(ids, torch.tensor(part.labels, dtype=torch.float32))
 
 

@@ -46,6 +46,8 @@ def test_encode_pads_and_truncates() -> None:
     assert left[1, 0] == PAD and right[1, 3] == PAD and left[1, 1:].tolist() == right[1, :3].tolist()
     assert left[3].tolist() == [PAD] * 4
     assert left[2].tolist() == vocab.ids(["great", "acting", "dont", "miss"])  # first 4 words kept
+    last, _ = encode(TEXTS, vocab, 3, pad="right", keep="last")
+    assert last[2].tolist() == vocab.ids(["dont", "miss", "it"])  # a review's verdict is at its end
     with pytest.raises(ValueError, match="^pad must be 'left' or 'right', got 'middle'$"):
         encode(TEXTS, vocab, 4, pad="middle")
 
@@ -75,6 +77,29 @@ def test_lstm_left_right_padding_match_unpadded_reference() -> None:
         torch.testing.assert_close(model(left), ref, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(model(right), ref, atol=1e-6, rtol=1e-5)
         assert torch.isfinite(model(torch.zeros(2, 8, dtype=torch.long))).all()  # no words at all
+
+
+@pytest.mark.parametrize("pool", ["mean", "max"])
+def test_pooled_lstm_reads_only_the_real_steps(pool: str) -> None:
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    cfg.pool = pool
+    model = SentimentLSTM(cfg).eval()
+    seqs = [[2, 3, 4, 5, 6, 7, 8, 9], [5, 1, 9], [12]]
+    left = torch.zeros(len(seqs), 8, dtype=torch.long)
+    right = torch.zeros_like(left)
+    for i, s in enumerate(seqs):
+        left[i, 8 - len(s):] = torch.tensor(s)
+        right[i, :len(s)] = torch.tensor(s)
+    with torch.no_grad():
+        refs = []
+        for s in seqs:  # the text alone, no padding: its outputs pooled over its own steps
+            out, _ = model.lstm(model.embedding(torch.tensor([s])))
+            refs.append(model.fc(out.mean(1) if pool == "mean" else out.max(1).values).squeeze())
+        ref = torch.stack(refs)
+        torch.testing.assert_close(model(left), ref, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(model(right), ref, atol=1e-6, rtol=1e-5)
+        assert torch.isfinite(model(torch.zeros(2, 8, dtype=torch.long))).all()
 
 
 def test_bag_of_words_is_logistic_regression_on_counts() -> None:
@@ -109,3 +134,7 @@ def test_config_rejects_bad_values() -> None:
         SentimentConfig(words=[])
     with pytest.raises(ValueError, match="^words must not repeat$"):
         SentimentConfig(words=["a", "a"])
+    with pytest.raises(ValueError, match="^keep must be 'first' or 'last', got 'middle'$"):
+        SentimentConfig(words=["a"], keep="middle")
+    with pytest.raises(ValueError, match="^pool must be one of last, mean, max, got 'sum'$"):
+        SentimentConfig(words=["a"], pool="sum")
