@@ -49,6 +49,10 @@ class TrainConfig:
     batch_size: int = 128  # rows read side by side (lowered when the text is too short)
     seq_length: int = 100  # characters per row per step (the truncated back-propagation span)
     lr: float = 1e-3
+    # The learning rate at the last step, as a fraction of ``lr``: it falls linearly from ``lr`` over
+    # the run's steps (a resume with more epochs stretches what is left of the fall). 1: constant
+    # (Udacity's). A short run can start high and still settle: see the quick starter's figures.
+    lr_final: float = 1.0
     clip: float = 5.0  # gradient norm limit: LSTMs' gradients explode now and then
     val_fraction: float = 0.1
     seed: int = 0
@@ -68,5 +72,7 @@ class TrainConfig:
             raise ValueError("lr, clip and temperature must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.lr_final <= 1.0:
+            raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")

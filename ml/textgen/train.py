@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train on Jane Austen's novels (r-cran-janeaustenr; optionally its data folder)")
     p.add_argument("-o", "--output", default="textgen.pt", help="the trained model (studio checkpoint)")
     cli.add_numbers(p, d, int, "epochs", "seq_length", "batch_size", "n_hidden", "n_layers")
-    cli.add_numbers(p, d, float, "dropout", "lr", "clip", "val_fraction")
+    cli.add_numbers(p, d, float, "dropout", "lr", "lr_final", "clip", "val_fraction")
     cli.add_numbers(p, d, int, "report_every")
     p.add_argument("--sample-length", type=int, default=d["sample_length"],
                    help="characters of the sample written after each epoch (0: none)")
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 def _config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(n_hidden=args.n_hidden, n_layers=args.n_layers, dropout=args.dropout,
                        epochs=args.epochs, batch_size=args.batch_size, seq_length=args.seq_length, lr=args.lr,
-                       clip=args.clip, val_fraction=args.val_fraction, seed=args.seed,
+                       lr_final=args.lr_final, clip=args.clip, val_fraction=args.val_fraction, seed=args.seed,
                        report_every=args.report_every, sample_length=args.sample_length,
                        sample_prime=args.prime, temperature=args.temperature, top_k=args.top_k,
                        checkpoint_every=args.checkpoint_every, dry_run=args.dry_run)

@@ -8,7 +8,8 @@ Recipe: the text (its last ``val_fraction`` held out) is cut into ``batch_size``
 read ``seq_length`` characters per step, so row i of a batch continues row i of the one before and
 the LSTM's hidden state is carried from batch to batch within an epoch (detached: gradients stop at
 the batch's start) and reset at each epoch's start. Cross-entropy on the next character, Adam
-lr 1e-3, gradient norm clipped to 5, dropout 0.5. After each epoch: the validation loss (nats per
+lr 1e-3 (``lr_final`` < 1: falling linearly to lr * lr_final at the last step), gradient norm
+clipped to 5, dropout 0.5. After each epoch: the validation loss (nats per
 character, the same unit as the training loss) and a sample text, primed with ``sample_prime``.
 
 Resuming is exact on the CPU: the training checkpoint holds the weights, the optimizer, the hidden
@@ -102,6 +103,9 @@ def _run(cfg: TrainConfig, plan: Plan, mcfg: CharRNNConfig, model: CharRNN, x: t
             # Top of a step: weights, optimizer, hidden state and random state agree with ``step``.
             run.checkpoint_or_cancel()
             cols = slice(batch * plan.seq_length, (batch + 1) * plan.seq_length)
+            # From the step alone (not a scheduler's state), so a resumed run picks up the same rate.
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * (1 - (1 - cfg.lr_final) * run.step / plan.total_steps)
             loss, hidden = train_step(model, opt, one_hot(x[:, cols], vocab), y[:, cols], hidden, cfg.clip)
             run.add({"loss": loss})
             end_of_epoch = run.step % plan.steps_per_epoch == 0

@@ -4,6 +4,7 @@ is exact, cancel saves first, and the command line runs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from ml.common.family import validate
 from ml.common.progress import Cancelled, NullProgress
 from ml.common.training import TrainError
 from ml.families import get_family
+from ml.textgen import training
 from ml.textgen.config import TrainConfig
 from ml.textgen.train import main
 from ml.textgen.training import train, validation_loss
@@ -93,6 +95,22 @@ def test_short_text_lowers_the_batch() -> None:
     assert result.batch_size < 200 and any("batch size 200 lowered" in n for n in result.notes)
     with pytest.raises(TrainError, match=r"too short: [\d,]+ training characters, at least 5,001 needed"):
         train(_cfg(seq_length=5000), TEXT, NullProgress(), device="cpu")
+
+
+def test_the_learning_rate_falls_linearly_to_lr_final(monkeypatch: pytest.MonkeyPatch) -> None:
+    rates: list[float] = []
+    step = training.train_step
+
+    def spy(model: Any, opt: Any, *args: Any) -> Any:
+        rates.append(opt.param_groups[0]["lr"])
+        return step(model, opt, *args)
+
+    monkeypatch.setattr(training, "train_step", spy)
+    result = train(_cfg(epochs=2, lr=0.01, lr_final=0.2), TEXT[:1500], NullProgress(), device="cpu")
+    assert len(rates) == result.step and rates[0] == 0.01
+    assert rates == pytest.approx([0.01 * (1 - 0.8 * i / result.step) for i in range(result.step)])
+    with pytest.raises(ValueError, match="lr_final must be in"):
+        _cfg(lr_final=1.5)
 
 
 @pytest.mark.parametrize("text", [" \n\t" * 2000, "\n" * 5000 + "Emma." * 99])
