@@ -9,7 +9,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from ml.common import safetensors_io
+from ml.common.checkpoint import to_safetensors
 
 from .loading import read_checkpoint
 from .models import ModelExample, ModelPreview, ModelVersion
@@ -38,7 +38,7 @@ def example(request: HttpRequest, pk: int) -> FileResponse:
 
 def checkpoint_safetensors(request: HttpRequest, pk: int) -> HttpResponse:
     """A version's checkpoint as a .safetensors file: the state_dict's tensors, with format, family,
-    config and extra in its metadata (ml/common/safetensors_io.py). For whoever may see the version
+    config and extra in its metadata (ml/common/checkpoint.py to_safetensors). For whoever may see the version
     in the admin (staff with the catalog's view permission), as its page is; only validated files,
     so the web process reads nothing a worker has not already checked."""
     user = request.user
@@ -48,7 +48,7 @@ def checkpoint_safetensors(request: HttpRequest, pk: int) -> HttpResponse:
     if version.validation != ModelVersion.Validation.VALID:
         raise Http404("Only a validated version can be downloaded as safetensors.")
     try:
-        data = safetensors_io.to_bytes(read_checkpoint(version))
+        data = to_safetensors(read_checkpoint(version))
     except CatalogError as exc:  # the file changed since it was validated
         raise Http404(str(exc)) from exc
     response = HttpResponse(data, content_type="application/octet-stream")

@@ -10,6 +10,7 @@ read too (ml/common/safetensors_io.py, header checked first); a Git LFS pointer 
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import pickle
@@ -20,6 +21,8 @@ from dataclasses import asdict, is_dataclass
 from typing import IO, Any
 
 import torch
+
+from ml.common import safetensors_io
 
 FORMAT = "studio-checkpoint"
 VERSION = 1
@@ -137,16 +140,13 @@ _STRIDE_ERRORS = ("Storage size calculation overflowed",)
 def _safe_torch_load(src: PathOrFile, max_bytes: int) -> Any:
     """torch.load with weights_only=True, then ``check_tensors``; every failure a CheckpointError."""
     size = _check_size(src, max_bytes)
-    # Imported here: safetensors_io builds on this module's CheckpointError and FORMAT.
-    from ml.common import safetensors_io
-
     head = _read(src, 64)
     if safetensors_io.is_lfs_pointer(head):
         # Its text would otherwise reach the unpickler and read as "code/objects".
         raise CheckpointError(safetensors_io.LFS_MESSAGE)
     name = os.fspath(src) if isinstance(src, (str, os.PathLike)) else str(getattr(src, "name", ""))
     if safetensors_io.is_safetensors(head, name):
-        obj = safetensors_io.as_loaded(*safetensors_io.read(_read(src, size)))
+        obj = _from_safetensors(_read(src, size))
     else:
         _check_archive(src, size)
         obj = _torch_load(src)
@@ -329,3 +329,43 @@ def load_state_dict_file(path: PathOrFile, max_bytes: int = DEFAULT_MAX_BYTES) -
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError("not a state_dict: expected a mapping of names to tensors")
     return dict(obj)
+
+
+def _from_safetensors(data: bytes) -> Any:
+    """What ``load_any`` returns for a safetensors file. A studio export: the checkpoint dict it
+    came from. Otherwise the public layout the families' importers read from a .pth: the tensors
+    (a plain state_dict), or, with metadata, ``{**metadata, "state_dict": tensors}`` (the Udacity
+    char-RNN keeps n_hidden, n_layers and tokens beside its weights)."""
+    try:
+        tensors, metadata = safetensors_io.read(data)
+    except safetensors_io.SafetensorsError as exc:
+        raise CheckpointError(str(exc)) from exc
+    if metadata.get("format") == FORMAT:
+        try:
+            return {"format": FORMAT, "version": int(metadata.get("version", "")),
+                    "family": metadata.get("family", ""), "config": json.loads(metadata["config"]),
+                    "state_dict": tensors, "extra": json.loads(metadata.get("extra") or "{}")}
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"a studio safetensors export with unreadable metadata "
+                                  f"(version, config, extra): {exc}") from exc
+    if not metadata or set(metadata) <= {"format"}:  # Hugging Face writes {"format": "pt"}
+        return tensors
+    return {**metadata, "state_dict": tensors}
+
+
+def to_safetensors(checkpoint: dict[str, Any]) -> bytes:
+    """A studio checkpoint dict as safetensors bytes: the state_dict's tensors, the rest as
+    metadata (``load_any`` reads it back as the same dict). Entries of ``extra`` that are not plain
+    JSON (an optimizer's state) are left out: they do not fit a text header, and nothing needs them
+    to run the model."""
+    extra = {}
+    for key, value in (checkpoint.get("extra") or {}).items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            continue
+        extra[key] = value
+    metadata = {"format": FORMAT, "version": str(checkpoint.get("version", VERSION)),
+                "family": str(checkpoint["family"]), "config": json.dumps(checkpoint["config"]),
+                "extra": json.dumps(extra)}
+    return safetensors_io.write(checkpoint["state_dict"], metadata)

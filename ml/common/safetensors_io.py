@@ -6,8 +6,8 @@ bytes. Nothing in it runs code, but the header can still lie (a shape of billion
 ranges past the end or on top of each other), so ``check_header`` holds it to the file before
 ``safetensors.torch.load`` reads a single tensor, and says what is wrong in words.
 
-A studio export keeps the checkpoint dict: the state_dict as the tensors, and format, version,
-family, config and extra (JSON) as ``__metadata__`` strings; ``as_loaded`` rebuilds the same dict.
+This module knows the file format only; ml/common/checkpoint.py turns a studio checkpoint into one
+and back (``to_safetensors``, and ``load_any`` on a safetensors file).
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from typing import Any
 import safetensors.torch
 import torch
 
-from ml.common.checkpoint import FORMAT, VERSION, CheckpointError
+
+class SafetensorsError(ValueError):
+    """The file is not a readable safetensors file; the message says why in words
+    (ml/common/checkpoint.py reports it as a SafetensorsError)."""
+
 
 # Each dtype the format names, and its bytes per element (the format packs them, no padding).
 DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2,
@@ -50,26 +54,26 @@ def is_safetensors(head: bytes, name: str = "") -> bool:
 def check_header(data: bytes) -> tuple[dict[str, Any], dict[str, str]]:
     """The header's tensor entries and its ``__metadata__``, once every entry fits the file:
     known dtype, non-negative int shape, offsets in order, inside the data, not overlapping, and
-    exactly numel * itemsize bytes long. CheckpointError (``BROKEN``: why) otherwise."""
+    exactly numel * itemsize bytes long. SafetensorsError (``BROKEN``: why) otherwise."""
     if len(data) < 8:
-        raise CheckpointError(f"{BROKEN}: the file has only {len(data)} bytes, fewer than the "
+        raise SafetensorsError(f"{BROKEN}: the file has only {len(data)} bytes, fewer than the "
                               "8 of the header length")
     (length,) = struct.unpack("<Q", data[:8])
     if length > len(data) - 8:
-        raise CheckpointError(f"{BROKEN}: the header length says {length:,} bytes but the file "
+        raise SafetensorsError(f"{BROKEN}: the header length says {length:,} bytes but the file "
                               f"holds only {len(data) - 8:,} after it")
     if length > MAX_HEADER_BYTES:
-        raise CheckpointError(f"{BROKEN}: a header of {length:,} bytes (at most {MAX_HEADER_BYTES:,})")
+        raise SafetensorsError(f"{BROKEN}: a header of {length:,} bytes (at most {MAX_HEADER_BYTES:,})")
     try:
         header = json.loads(data[8 : 8 + length].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(f"{BROKEN}: the header is not JSON ({exc})") from exc
+        raise SafetensorsError(f"{BROKEN}: the header is not JSON ({exc})") from exc
     if not isinstance(header, dict):
-        raise CheckpointError(f"{BROKEN}: the header is not a JSON object")
+        raise SafetensorsError(f"{BROKEN}: the header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-        raise CheckpointError(f"{BROKEN}: __metadata__ must map text to text")
+        raise SafetensorsError(f"{BROKEN}: __metadata__ must map text to text")
     data_bytes = len(data) - 8 - length
     spans = [(_entry(key, entry, data_bytes), key) for key, entry in header.items()]
     # In byte order, each must start where the one before it ended: no overlap, no gap, and the last
@@ -77,14 +81,14 @@ def check_header(data: bytes) -> tuple[dict[str, Any], dict[str, str]]:
     end, previous = 0, ""
     for (start, stop), key in sorted(spans):
         if start < end:
-            raise CheckpointError(f"{BROKEN}: tensor {key!r} at bytes [{start}, {stop}] overlaps "
+            raise SafetensorsError(f"{BROKEN}: tensor {key!r} at bytes [{start}, {stop}] overlaps "
                                   f"tensor {previous!r}, which ends at byte {end}")
         if start > end:
-            raise CheckpointError(f"{BROKEN}: {start - end:,} bytes before tensor {key!r} belong "
+            raise SafetensorsError(f"{BROKEN}: {start - end:,} bytes before tensor {key!r} belong "
                                   "to no tensor")
         end, previous = stop, key
     if end != data_bytes:
-        raise CheckpointError(f"{BROKEN}: the tensors cover {end:,} bytes but the file holds "
+        raise SafetensorsError(f"{BROKEN}: the tensors cover {end:,} bytes but the file holds "
                               f"{data_bytes:,} after the header")
     return header, metadata
 
@@ -92,24 +96,24 @@ def check_header(data: bytes) -> tuple[dict[str, Any], dict[str, str]]:
 def _entry(key: str, entry: Any, data_bytes: int) -> tuple[int, int]:
     """One tensor's byte range, once its dtype, shape and offsets agree with each other and the data."""
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise CheckpointError(f"{BROKEN}: tensor {key!r} must have exactly dtype, shape and "
+        raise SafetensorsError(f"{BROKEN}: tensor {key!r} must have exactly dtype, shape and "
                               "data_offsets")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if dtype not in DTYPE_SIZES:
-        raise CheckpointError(f"{BROKEN}: tensor {key!r} has unknown dtype {dtype!r}")
+        raise SafetensorsError(f"{BROKEN}: tensor {key!r} has unknown dtype {dtype!r}")
     if not isinstance(shape, list) or not all(_count(d) for d in shape):
-        raise CheckpointError(f"{BROKEN}: tensor {key!r} has shape {shape!r}, not a list of "
+        raise SafetensorsError(f"{BROKEN}: tensor {key!r} has shape {shape!r}, not a list of "
                               "non-negative integers")
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(_count(o) for o in offsets):
-        raise CheckpointError(f"{BROKEN}: tensor {key!r} has data_offsets {offsets!r}, not two "
+        raise SafetensorsError(f"{BROKEN}: tensor {key!r} has data_offsets {offsets!r}, not two "
                               "non-negative integers")
     start, stop = offsets
     if start > stop or stop > data_bytes:
-        raise CheckpointError(f"{BROKEN}: tensor {key!r} says offsets [{start}, {stop}] but the "
+        raise SafetensorsError(f"{BROKEN}: tensor {key!r} says offsets [{start}, {stop}] but the "
                               f"data after the header is {data_bytes:,} bytes")
     need = math.prod(shape) * DTYPE_SIZES[dtype]  # Python ints: a huge shape cannot overflow
     if stop - start != need:
-        raise CheckpointError(f"{BROKEN}: tensor {key!r} says offsets [{start}, {stop}] but its "
+        raise SafetensorsError(f"{BROKEN}: tensor {key!r} says offsets [{start}, {stop}] but its "
                               f"shape {tuple(shape)} of {dtype} needs {need:,} bytes")
     return start, stop
 
@@ -125,42 +129,12 @@ def read(data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     try:
         tensors = safetensors.torch.load(data)
     except Exception as exc:  # SafetensorError: whatever check_header did not foresee
-        raise CheckpointError(f"{BROKEN}: {str(exc).splitlines()[0][:200]}") from exc
+        raise SafetensorsError(f"{BROKEN}: {str(exc).splitlines()[0][:200]}") from exc
     return tensors, metadata
 
 
-def as_loaded(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Any:
-    """What ``load_any`` returns for a safetensors file. A studio export: the checkpoint dict it
-    came from. Otherwise the public layout the families' importers read from a .pth: the tensors
-    (a plain state_dict), or, with metadata, ``{**metadata, "state_dict": tensors}`` (the Udacity
-    char-RNN keeps n_hidden, n_layers and tokens beside its weights)."""
-    if metadata.get("format") == FORMAT:
-        try:
-            return {"format": FORMAT, "version": int(metadata.get("version", "")),
-                    "family": metadata.get("family", ""), "config": json.loads(metadata["config"]),
-                    "state_dict": tensors, "extra": json.loads(metadata.get("extra") or "{}")}
-        except (KeyError, ValueError) as exc:
-            raise CheckpointError(f"a studio safetensors export with unreadable metadata "
-                                  f"(version, config, extra): {exc}") from exc
-    if not metadata or set(metadata) <= {"format"}:  # Hugging Face writes {"format": "pt"}
-        return tensors
-    return {**metadata, "state_dict": tensors}
-
-
-def to_bytes(checkpoint: dict[str, Any]) -> bytes:
-    """A studio checkpoint dict as safetensors bytes: the state_dict's tensors, the rest as
-    metadata. Entries of ``extra`` that are not plain JSON (an optimizer's state) are left out:
-    they do not fit a text header, and nothing needs them to run the model."""
-    extra = {}
-    for key, value in (checkpoint.get("extra") or {}).items():
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            continue
-        extra[key] = value
-    metadata = {"format": FORMAT, "version": str(checkpoint.get("version", VERSION)),
-                "family": str(checkpoint["family"]), "config": json.dumps(checkpoint["config"]),
-                "extra": json.dumps(extra)}
-    # safetensors stores each tensor's own bytes: contiguous CPU copies, views cut loose.
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in checkpoint["state_dict"].items()}
-    return safetensors.torch.save(tensors, metadata=metadata)
+def write(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """Tensors (contiguous CPU copies: safetensors stores each tensor's own bytes) and text
+    metadata as a safetensors file's bytes."""
+    own = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    return safetensors.torch.save(own, metadata=metadata)

@@ -16,8 +16,7 @@ from torch import nn
 from apps.catalog import services
 from apps.catalog.loading import read_checkpoint
 from apps.catalog.models import ModelVersion
-from ml.common import safetensors_io
-from ml.common.checkpoint import checkpoint_dict, load_checkpoint
+from ml.common.checkpoint import checkpoint_dict, load_checkpoint, to_safetensors
 from ml.common.family import load_model
 from ml.cyclegan.config import CycleGANConfig
 from ml.dcgan.config import DCGANConfig
@@ -74,7 +73,7 @@ def same_bytes(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 def test_a_studio_safetensors_file_validates_and_matches_its_pth_twin(family: str) -> None:
     checkpoint = studio(family)
     twin = read_checkpoint(upload(family, pth(checkpoint), f"{family}.pth"))
-    version = upload(family, safetensors_io.to_bytes(checkpoint), f"{family}.safetensors")
+    version = upload(family, to_safetensors(checkpoint), f"{family}.safetensors")
     assert version.source == "uploaded" and version.config == twin["config"]  # kept as it came
     loaded = read_checkpoint(version)
     assert same_bytes(loaded["state_dict"], twin["state_dict"])

@@ -13,13 +13,13 @@ import pytest
 import safetensors.torch
 import torch
 
-from ml.common import safetensors_io
 from ml.common.checkpoint import (
     CheckpointError,
     checkpoint_dict,
     load_any,
     load_checkpoint,
     load_state_dict_file,
+    to_safetensors,
 )
 from ml.dcgan.config import DCGANConfig
 from ml.dcgan.formats import import_dcgan
@@ -110,7 +110,7 @@ def small_dcgan() -> dict[str, Any]:
 def test_a_studio_export_round_trips_its_checkpoint_dict_byte_exact(tmp_path: Path) -> None:
     original = small_dcgan()
     path = tmp_path / "dcgan.safetensors"
-    path.write_bytes(safetensors_io.to_bytes(original))
+    path.write_bytes(to_safetensors(original))
     back = load_checkpoint(path)
     assert back["format"] == "studio-checkpoint" and back["version"] == 1 and back["family"] == "dcgan"
     assert back["config"] == original["config"]
