@@ -4,7 +4,8 @@
 # /usr/bin/chromium; without them they are skipped locally and fail under CI=true (docs/testing.md).
 #
 # With no arguments, the whole suite in three runs: the unit tests (SQLite, spread over two processes:
-# tests/plugin.py), the integration and browser tests (PostgreSQL, one process), then the fleet test
+# tests/plugin.py), the integration, browser and starter-training tests (PostgreSQL, one process),
+# then the fleet test
 # (tests/fleet: its own Redis, S3 server, two web processes and three workers). One run of everything
 # would keep the unit tests on PostgreSQL in one process, half a minute slower here.
 set -euo pipefail
@@ -16,6 +17,6 @@ if [ $# -gt 0 ]; then
 fi
 status=0
 .venv/bin/python -m pytest -m unit || status=$?
-.venv/bin/python -m pytest -m "integration or browser" || status=$?
+.venv/bin/python -m pytest -m "integration or browser or training" || status=$?
 .venv/bin/python -m pytest -m fleet -s || status=$?  # -s: its one-line summary of what happened
 exit "$status"

@@ -8,7 +8,8 @@ Four kinds of test, told apart by folder:
   shared disk, S3, its own Redis restarted, a worker killed for good); minutes, so a run of its own;
 - ``unit`` (everything else): one process, no services; the database is SQLite in memory. A test
   among them that starts a Python process of the studio (a subprocess migrate, validation's child)
-  is marked ``integration`` itself, and runs with those.
+  is marked ``integration`` itself, and runs with those; one that trains a real starter to its
+  promised held-out figure is marked ``training`` (scripts/test.sh runs it with the integration tests).
 
 A run that can reach an integration or browser test uses PostgreSQL (their worker and web processes
 must share the test database); any other run, ``pytest -m unit`` or ``pytest tests/ml`` say, uses
@@ -68,9 +69,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Before -m deselects: every test gets the marker of its folder, unless it is marked with a kind
-    # itself (a test beside unit tests that starts a studio process is marked integration).
+    # itself: a test beside the unit tests that starts a studio process is marked integration, one
+    # that trains a real starter to its promised figure (a minute or more) is marked training.
     for item in items:
-        if not any(item.get_closest_marker(kind) for kind in SERVICE_KINDS):
+        if not any(item.get_closest_marker(kind) for kind in (*SERVICE_KINDS, "training")):
             item.add_marker(kind_of(Path(item.path)))
 
 

@@ -16,7 +16,8 @@ from ml.sentiment.infer import load, predict_many
 from ml.sentiment.training import train
 from tests.conftest import unavailable
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+# A real starter's training (about a minute): with the integration tests (tests/plugin.py).
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.training]
 
 
 def test_the_quick_lstm_starter_beats_chance_on_reviews_it_never_saw() -> None:

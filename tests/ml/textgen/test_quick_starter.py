@@ -15,6 +15,7 @@ from ml.textgen import data, starter
 HELD_OUT_LIMIT = 1.35  # nats/char; the figure (the course's net: 1.29 on Anna Karenina)
 
 
+@pytest.mark.training  # a real starter's training: with the integration tests (tests/plugin.py)
 @pytest.mark.timeout(900)  # about 100 s of CPU; more when the cores are shared
 def test_the_quick_starter_writes_austen_within_the_promised_loss() -> None:
     path = starter.find_austen()
