@@ -63,15 +63,21 @@ def reference_lstm(model: SentimentLSTM, seq: list[int]) -> torch.Tensor:
     return model.fc(out[:, -1]).squeeze()
 
 
+def padded(seqs: list[list[int]], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``seqs`` padded with 0 on the left, and on the right, to ``width``."""
+    left = torch.zeros(len(seqs), width, dtype=torch.long)
+    right = torch.zeros_like(left)
+    for i, s in enumerate(seqs):
+        left[i, width - len(s):] = torch.tensor(s)
+        right[i, :len(s)] = torch.tensor(s)
+    return left, right
+
+
 def test_lstm_left_right_padding_match_unpadded_reference() -> None:
     torch.manual_seed(0)
     model = SentimentLSTM(tiny_config()).eval()
     seqs = [[2, 3, 4, 5, 6, 7, 8, 9], [5, 1, 9], [12], [3, 3, 7, 20, 31]]
-    left = torch.zeros(len(seqs), 8, dtype=torch.long)
-    right = torch.zeros_like(left)
-    for i, s in enumerate(seqs):
-        left[i, 8 - len(s):] = torch.tensor(s)
-        right[i, :len(s)] = torch.tensor(s)
+    left, right = padded(seqs, 8)
     with torch.no_grad():
         ref = torch.stack([reference_lstm(model, s) for s in seqs])
         torch.testing.assert_close(model(left), ref, atol=1e-6, rtol=1e-5)
@@ -86,11 +92,7 @@ def test_pooled_lstm_reads_only_the_real_steps(pool: str) -> None:
     cfg.pool = pool
     model = SentimentLSTM(cfg).eval()
     seqs = [[2, 3, 4, 5, 6, 7, 8, 9], [5, 1, 9], [12]]
-    left = torch.zeros(len(seqs), 8, dtype=torch.long)
-    right = torch.zeros_like(left)
-    for i, s in enumerate(seqs):
-        left[i, 8 - len(s):] = torch.tensor(s)
-        right[i, :len(s)] = torch.tensor(s)
+    left, right = padded(seqs, 8)
     with torch.no_grad():
         refs = []
         for s in seqs:  # the text alone, no padding: its outputs pooled over its own steps
