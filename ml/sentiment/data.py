@@ -107,11 +107,31 @@ def csv_rows(source: bytes | str | os.PathLike[str], max_bytes: int = MAX_BYTES)
                                  "(save it as UTF-8 CSV)") from None
     if not text.strip():
         raise SentimentDataError("the file is empty: no texts in it")
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines)
+    rows: list[list[str]] = []
+    last_start = ended = 0  # the lines the last row began and ended on
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        for row in reader:
+            rows.append(row)
+            last_start, ended = ended + 1, reader.line_num
     except csv.Error as exc:
         raise SentimentDataError(f"not a readable CSV file: {exc}") from None
+    # An unclosed quote does not fail Python's csv: it reads every later line into one text, and the
+    # file then looked like "only 1 texts". Say where the quote is instead.
+    if ended > last_start and _quote_left_open(lines[last_start - 1:]):
+        raise SentimentDataError(f"a quote opened on line {last_start} is never closed, so lines "
+                                 f"{last_start} to {ended} would be read as one text: close it (a quote "
+                                 'inside a quoted text is written twice, "")')
     return [r for r in rows if any(cell.strip() for cell in r)]  # blank lines are no rows
+
+
+def _quote_left_open(lines: list[str]) -> bool:
+    try:
+        list(csv.reader(lines, strict=True))
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _read_bytes(source: bytes | str | os.PathLike[str], max_bytes: int) -> bytes:

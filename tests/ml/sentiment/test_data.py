@@ -38,10 +38,19 @@ def test_pang_lee_layout_with_bom_and_no_header(tmp_path: Path) -> None:
      "row 3: label 'maybe' is not binary (use 0/1, -1/1, pos/neg or positive/negative)"),
     (b"text,label\ngood,1\n  ,0\n", "row 3: the text is empty"),
     (b"text,label\n", "the file has a header but no rows"),
+    # An unclosed quote: Python's csv would read lines 2-4 as one text ("only 1 texts").
+    (b'text,label\n"great film,1\nbad film,0\nok,1\n',
+     'a quote opened on line 2 is never closed, so lines 2 to 4 would be read as one text: close it '
+     '(a quote inside a quoted text is written twice, "")'),
 ])
 def test_csv_refusals(content: bytes, message: str) -> None:
     with pytest.raises(SentimentDataError, match=f"^{re.escape(message)}"):
         read_csv(content)
+
+
+def test_quotes_that_close_across_lines_and_stray_quotes_are_still_read() -> None:
+    table = read_csv(b'text,label\n"a film\nin two lines",1\na 5" screen,0\n"ends ""well""\non line 6",1\n')
+    assert table.texts == ["a film\nin two lines", 'a 5" screen', 'ends "well"\non line 6']
 
 
 def test_too_many_rows_gives_the_count() -> None:
