@@ -52,16 +52,28 @@ def take_back_silent_jobs(now: datetime, report: SweepReport) -> None:
         Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit))
     for job in silent:
         lost = f"its worker ({job.worker or 'unknown'}) was silent for over {silent_for:g} s"
-        if job.attempts >= settings.STUDIO_MAX_ATTEMPTS:
-            if events.transition(job, JobState.FAILED, "Failed: the worker was lost", attempt=job.attempts,
-                                 error=f"Tried {job.attempts} times; the last time {lost}. Submit it again."):
-                report.failed += 1
-            continue
-        if events.transition(job, JobState.QUEUED, f"Worker lost ({lost}); queued again",
-                             attempt=job.attempts, task_id=str(uuid.uuid4())):
-            services.enqueue(job)
+        taken = take_back(job, f"Worker lost ({lost}); queued again",
+                          f"Tried {job.attempts} times; the last time {lost}. Submit it again.")
+        if taken == JobState.QUEUED:
             report.requeued += 1
             log.warning("sweep: job %s queued again; %s", job.pk, lost)
+        elif taken == JobState.FAILED:
+            report.failed += 1
+
+
+def take_back(job: Job, message: str, error: str) -> str:
+    """A running job whose worker is gone: queued again (``message``) under a new task id, so the
+    lost worker's message is stale if the broker ever redelivers it, or failed (``error``) once it
+    has had STUDIO_MAX_ATTEMPTS runs. Only while the job still runs the attempt it was read with
+    (fenced), so of two takers one acts. Returns the state it moved to, or "" when it had moved on."""
+    if job.attempts >= settings.STUDIO_MAX_ATTEMPTS:
+        moved = events.transition(job, JobState.FAILED, "Failed: the worker was lost", attempt=job.attempts,
+                                  error=error)
+        return JobState.FAILED if moved else ""
+    if events.transition(job, JobState.QUEUED, message, attempt=job.attempts, task_id=str(uuid.uuid4())):
+        services.enqueue(job)
+        return JobState.QUEUED
+    return ""
 
 
 def resend_lost_messages(now: datetime, report: SweepReport) -> None:

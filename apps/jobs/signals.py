@@ -18,18 +18,15 @@ log = logging.getLogger(__name__)
 
 @worker_ready.connect
 def recover_orphans(sender: Any = None, **kwargs: Any) -> None:
-    from . import events, services
+    """Jobs this worker (by name) was running when it died: taken back at once, not after the
+    sweep's silence limit."""
     from .models import Job, JobState
+    from .reaper import take_back
 
     hostname = getattr(sender, "hostname", "")
     for job in Job.objects.filter(state=JobState.RUNNING, worker=hostname):
-        if job.attempts >= settings.STUDIO_MAX_ATTEMPTS:
-            events.transition(job, JobState.FAILED, "Failed: the worker was lost",
-                              error=f"Worker {hostname} restarted while running this job.")
-            continue
-        services.renew_task_id(job)
-        if events.transition(job, JobState.QUEUED, "Worker restarted; running again"):
-            services.enqueue(job)
+        if take_back(job, "Worker restarted; running again",
+                     f"Worker {hostname} restarted while running this job.") == JobState.QUEUED:
             log.info("re-queued job %s lost by %s", job.pk, hostname)
 
 
