@@ -38,7 +38,7 @@ from django.db import connection
 from apps.tools.context import TRAINING_STATE
 from apps.tools.registry import get_tool
 
-from .models import Job
+from .models import Job, JobState
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,9 @@ class _StateSync:
                 connection.close()  # this thread's own; it is quiet until the next round
 
     def _owned(self) -> bool:
-        """Whether this is still the job's latest attempt (no sweep gave the job to another)."""
-        return Job.objects.filter(pk=self.job_id, attempts=self.attempt).exists()
+        """Whether the job still runs this attempt, as every other write of an attempt is fenced
+        (apps/jobs/events.py): once the sweep has taken it back, not even while it waits queued."""
+        return Job.objects.filter(pk=self.job_id, attempts=self.attempt, state=JobState.RUNNING).exists()
 
     def _upload_if_changed(self) -> None:
         stamp = _stamp(self.state)
