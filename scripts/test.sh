@@ -3,11 +3,10 @@
 # Integration and browser tests need PostgreSQL and Redis on 127.0.0.1 (5432, 6379) and Chromium at
 # /usr/bin/chromium; without them they are skipped locally and fail under CI=true (docs/testing.md).
 #
-# With no arguments, the whole suite in three runs: the unit tests (SQLite, spread over two processes:
-# tests/plugin.py), the integration, browser and starter-training tests (PostgreSQL, one process),
-# then the fleet test
-# (tests/fleet: its own Redis, S3 server, two web processes and three workers). One run of everything
-# would keep the unit tests on PostgreSQL in one process, half a minute slower here.
+# With no arguments, the whole suite in two runs: the unit tests (SQLite, no services), then the
+# integration, browser, starter-training and fleet tests (PostgreSQL, Redis, Chromium, their own S3
+# server, Redis and PostgreSQL where they restart one). Both spread over two processes (tests/plugin.py).
+# One run of everything would keep the unit tests on PostgreSQL, half a minute slower here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -17,6 +16,5 @@ if [ $# -gt 0 ]; then
 fi
 status=0
 .venv/bin/python -m pytest -m unit || status=$?
-.venv/bin/python -m pytest -m "integration or browser or training" || status=$?
-.venv/bin/python -m pytest -m fleet -s || status=$?  # -s: its one-line summary of what happened
+.venv/bin/python -m pytest -m "integration or browser or training or fleet" || status=$?
 exit "$status"

@@ -211,6 +211,25 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+_started_stacks: list[Stack] = []  # this test process's stack, once the fixture has started it
+
+
+@contextlib.contextmanager
+def stack_worker_stopped() -> Iterator[None]:
+    """End this process's stack worker, if it runs, and start it again afterwards. For a test whose
+    own workers share the test database: the stack worker's sweep would find their jobs queued with
+    no message in its own broker and take them (apps/jobs/reaper.py)."""
+    stack = next((s for s in _started_stacks if s.worker.poll() is None), None)
+    if stack is None:
+        yield
+        return
+    stop_process(stack.worker)
+    try:
+        yield
+    finally:
+        stack.start_worker()
+
+
 @pytest.fixture(scope="session")
 def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     """The real thing: a Celery worker process and the ASGI server (daphne), on the test DB,
@@ -231,6 +250,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stac
         start_new_session=True)
     wait_for(lambda: service_reachable("127.0.0.1", port), 30, "the ASGI server to start")
     stack = Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", worker, server, env, log_dir)
+    _started_stacks.append(stack)
     yield stack
     _stop(stack.worker)
     _stop(server)

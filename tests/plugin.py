@@ -5,8 +5,8 @@ Four kinds of test, told apart by folder:
   WebSockets, and the processes of the one-command run;
 - ``browser`` (tests/browser): real Chromium driving the running studio;
 - ``fleet`` (tests/fleet): the studio as a fleet on this machine (web processes, workers with no
-  shared disk, S3, its own Redis restarted, a worker killed for good); minutes, so a run of its own;
-- ``unit`` (everything else): one process, no services; the database is SQLite in memory. A test
+  shared disk, S3, its own Redis restarted, a worker killed for good); two minutes;
+- ``unit`` (everything else): no services; the database is SQLite in memory. A test
   among them that starts a Python process of the studio (a subprocess migrate, validation's child)
   is marked ``integration`` itself, and runs with those; one that trains a real starter to its
   promised held-out figure is marked ``training`` (scripts/test.sh runs it with the integration tests).
@@ -78,12 +78,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which counts the CPUs
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto`` (pytest.ini): a run that needs no services (the unit tests) spreads over two
-    processes; one that reaches the integration or browser tests stays in this process (0), since
-    those share one worker, web server and Redis database per run."""
-    paths = [Path(a.split("::")[0]).resolve() for a in config.args] or [TESTS]
-    if needs_services(config.option.markexpr, paths):
-        return 0
+    """``-n auto`` (pytest.ini): every run spreads over two processes. Each process of a run that
+    reaches the service tests has its own test database (pytest-django), Redis database and var
+    folder (tests/settings.py), so their workers and web servers never meet; those tests spend much
+    of their time waiting on processes they started, which the other process fills."""
     return min(2, os.cpu_count() or 1)
 
 
@@ -94,3 +92,14 @@ def pytest_configure(config: pytest.Config) -> None:
         import torch
 
         torch.set_num_threads(1)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The one-line summaries that tests record (``record_property("summary", ...)``: what the fleet
+    tests saw), shown at the end of a run; they come back from xdist workers with the reports."""
+    lines = [str(value) for kind in ("passed", "failed") for report in terminalreporter.getreports(kind)
+             for name, value in report.user_properties if name == "summary"]
+    if lines:
+        terminalreporter.section("summaries")
+        for line in lines:
+            terminalreporter.line(line)

@@ -9,13 +9,28 @@ import tempfile
 import zlib
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-# Redis db 9, or, for a run on another database (two test runs at once on one machine), a db of its
-# own: runs sharing a broker would take each other's job messages.
-_db_name = os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
-_redis_db = 9 if _db_name == "test" else 10 + zlib.crc32(_db_name.encode()) % 6
-os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_redis_db}")
+
+# Redis db and var folder, chosen here unless given. Each xdist worker of a run chooses its own: its
+# environment is a copy of the controller's, which imported this module first, and workers sharing a
+# broker would take each other's job messages. The processes a test starts inherit their test
+# process's choice (STUDIO_TEST_ENV_OWNER names the process that chose).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... in an xdist worker
+if os.environ.get("STUDIO_TEST_ENV_OWNER", _worker) != _worker:
+    for _name in os.environ.get("STUDIO_TEST_ENV_CHOSEN", "").split(","):
+        os.environ.pop(_name, None)
+if os.environ.get("STUDIO_TEST_ENV_OWNER") != _worker:
+    _chosen = [name for name in ("REDIS_URL", "STUDIO_VAR_DIR") if name not in os.environ]
+    os.environ["STUDIO_TEST_ENV_OWNER"], os.environ["STUDIO_TEST_ENV_CHOSEN"] = _worker, ",".join(_chosen)
+    # Redis db 9; 10, 11, 12 for xdist workers; 13 to 15 for a run on another database (two test
+    # runs at once on one machine).
+    _db_name = os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
+    if _db_name != "test":
+        _redis_db = 13 + zlib.crc32(_db_name.encode()) % 3
+    else:
+        _redis_db = 10 + int(_worker[2:]) % 3 if _worker else 9
+    os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_redis_db}")
+    os.environ.setdefault("STUDIO_VAR_DIR", tempfile.mkdtemp(prefix="studio-test-"))
 os.environ.setdefault("STUDIO_DIAGNOSTIC_TOOLS", "1")
-os.environ.setdefault("STUDIO_VAR_DIR", tempfile.mkdtemp(prefix="studio-test-"))
 
 from studio.settings import *  # noqa: E402,F403
 

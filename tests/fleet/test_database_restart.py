@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ def rows(server: PostgresServer, sql: str) -> list[tuple[Any, ...]]:
         return []
 
 
-def test_jobs_survive_a_postgres_restart(database: PostgresServer, tmp_path: Path) -> None:
+def test_jobs_survive_a_postgres_restart(database: PostgresServer, tmp_path: Path,
+                                         record_property: Callable[[str, object], None]) -> None:
     env = {**os.environ, "DATABASE_URL": database.url, "DJANGO_SETTINGS_MODULE": "tests.settings",
            "PYTHONUNBUFFERED": "1", "STUDIO_DIAGNOSTIC_TOOLS": "1", "MEDIA_ROOT": str(tmp_path / "media")}
     manage(env, "migrate", "--verbosity", "0")
@@ -89,5 +90,5 @@ def test_jobs_survive_a_postgres_restart(database: PostgresServer, tmp_path: Pat
         assert seqs == list(range(1, last_seq[job_id] + 1)) and succeeded == 1, (job_id, seqs, succeeded)
     assert len(events) == JOBS
     retried = sum(attempts > 1 for *_, attempts, _ in jobs)
-    print(f"\npostgres restart: down {down_for:.1f} s; all {JOBS} jobs succeeded {took:.1f} s after it "
-          f"came back; {retried} ran twice")
+    record_property("summary", f"postgres restart: down {down_for:.1f} s; all {JOBS} jobs succeeded "
+                    f"{took:.1f} s after it came back; {retried} ran twice")

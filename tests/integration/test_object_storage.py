@@ -39,6 +39,7 @@ from tests.conftest import (
     png_bytes,
     require_services,
     service_reachable,
+    stack_worker_stopped,
 )
 from tests.integration.helpers import finished, job_state, logged_in, wait_for
 from tests.s3_server import S3Server
@@ -109,12 +110,14 @@ def s3_stack(s3_server: S3Server, django_db_setup: Any, django_db_blocker: Any,
         cwd=ROOT, env={**env, **_local(root / "web")}, stdout=open(root / "web.log", "ab"),
         stderr=subprocess.STDOUT, start_new_session=True)
     stack = S3Stack(f"http://127.0.0.1:{port}", env, root, web, worker, worker_dir)
-    try:
-        wait_for(lambda: service_reachable("127.0.0.1", port), 30, "the ASGI server to start")
-        yield stack
-    finally:
-        _end(stack.worker)
-        _end(web)
+    # Nor may the session's worker's sweep take a job queued here for long (no message in its broker).
+    with stack_worker_stopped():
+        try:
+            wait_for(lambda: service_reachable("127.0.0.1", port), 30, "the ASGI server to start")
+            yield stack
+        finally:
+            _end(stack.worker)
+            _end(web)
 
 
 @pytest.fixture(autouse=True)
