@@ -6,6 +6,7 @@ again, and the invoke server, worker and web processes carry on with it (same pr
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -68,11 +69,28 @@ def events_to_the_end(ws: ClientConnection, timeout: float = 60) -> list[dict[st
     return events
 
 
+def accepting(studio: Studio, pids: list[int], timeout: float = 60) -> None:
+    """Until each of ``pids`` has accepted a connection: a process may still be loading the studio
+    (its port is bound first), and until then the other takes every connection."""
+    served: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while served != set(pids):
+        assert time.monotonic() < deadline, f"only {served} of {pids} accept connections"
+        conn = http.client.HTTPConnection("127.0.0.1", studio.port, timeout=30)
+        conn.connect()
+        try:
+            served.add(serving_pid(studio.port, conn.sock.getsockname()[1], pids))
+        finally:
+            conn.close()
+        time.sleep(0.05)
+
+
 def test_a_jobs_events_reach_a_websocket_on_either_web_process(studio: Studio,
                                                                 signed_in: tuple[Browser, str]) -> None:
     browser, token = signed_in
     pids = web_pids(studio)
     assert len(pids) == 2
+    accepting(studio, pids)
     browser.conn.close()
     browser.conn.connect()  # the submit goes on this connection: which process serves it?
     sock = browser.conn.sock
@@ -85,15 +103,15 @@ def test_a_jobs_events_reach_a_websocket_on_either_web_process(studio: Studio,
 
     # One WebSocket on each process: the kernel hands each new connection to either.
     sockets: dict[int, ClientConnection] = {}
-    for _ in range(40):
+    deadline = time.monotonic() + 30
+    while len(sockets) < 2 and time.monotonic() < deadline:
         ws = open_socket(studio, browser, job_id)
         pid = serving_pid(studio.port, ws.socket.getsockname()[1], pids)
         if pid in sockets:
             ws.close()
+            time.sleep(0.1)
         else:
             sockets[pid] = ws
-        if len(sockets) == 2:
-            break
     opened = time.time()
     assert set(sockets) == set(pids) and submit_pid in pids
     try:
