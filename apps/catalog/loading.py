@@ -20,16 +20,20 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.conf import settings
 
-from ml.common.checkpoint import CheckpointError, load_checkpoint
-from ml.common.model_cache import ModelCache
 from studio.storage import is_local
 
 from .models import ModelVersion
 from .services import CatalogError, active_version
+
+if TYPE_CHECKING:
+    from ml.common.model_cache import ModelCache
+
+# The ml modules (torch) are imported where a model is loaded: the web process imports this module and
+# stays free of torch.
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -41,6 +45,8 @@ def cache() -> ModelCache:
     """This process's model cache (each Celery worker child has its own)."""
     global _cache
     if _cache is None:
+        from ml.common.model_cache import ModelCache
+
         _cache = ModelCache(settings.STUDIO_MODEL_CACHE_BYTES)
     return _cache
 
@@ -65,6 +71,8 @@ class LoadedModel(Generic[T]):
 
 def read_checkpoint(version: ModelVersion) -> dict[str, Any]:
     """The version's checkpoint, loaded safely, after checking it is still the validated file."""
+    from ml.common.checkpoint import CheckpointError, load_checkpoint
+
     data = _checkpoint_bytes(version)
     try:
         return load_checkpoint(io.BytesIO(data), max_bytes=settings.STUDIO_MAX_CHECKPOINT_BYTES)

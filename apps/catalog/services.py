@@ -8,9 +8,8 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import torch
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
@@ -19,7 +18,12 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from .models import ModelPreview, ModelVersion
-from .validation import Verdict, check, check_isolated, describe
+
+if TYPE_CHECKING:
+    from .validation import Verdict
+
+# torch and the validation module (which loads it) are imported where a checkpoint is read or written:
+# the web process imports this module (the admin) and stays free of torch.
 
 
 class CatalogError(ValueError):
@@ -64,6 +68,8 @@ def add_trained(family: str, name: str, checkpoint: dict[str, Any], *, previews:
     """What a training job made, as a draft version: validated like an upload (so an admin can
     activate it at once), with its sample pictures (label, JPEG bytes) as previews. All or nothing:
     a checkpoint that fails validation leaves no row and no file behind."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     saved: list[str] = []
@@ -101,6 +107,8 @@ def validate_version(version: ModelVersion, *, isolated: bool = False) -> ModelV
     A file in one of the family's public formats (e.g. a junyanz ``latest_net_G.pth``) is first
     converted to a studio checkpoint, which then replaces the upload (its sha256 goes in source_ref).
     """
+    from .validation import Verdict, describe
+
     _record_start(version)
     memory = settings.STUDIO_VALIDATION_MEMORY_BYTES + 3 * version.size
     try:
@@ -128,6 +136,8 @@ def _record_start(version: ModelVersion) -> None:
 
 
 def _checked_file(version: ModelVersion, isolated: bool, memory: int) -> Verdict:
+    from .validation import check, check_isolated
+
     with tempfile.TemporaryDirectory() as folder:
         converted = Path(folder) / "converted.pt"
         path = _local_path(version, Path(folder))

@@ -9,8 +9,6 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from ml.common.checkpoint import to_safetensors
-
 from .loading import read_checkpoint
 from .models import ModelExample, ModelPreview, ModelVersion
 from .services import CatalogError
@@ -47,6 +45,8 @@ def checkpoint_safetensors(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(ModelVersion, pk=pk)
     if version.validation != ModelVersion.Validation.VALID:
         raise Http404("Only a validated version can be downloaded as safetensors.")
+    from ml.common.checkpoint import to_safetensors  # here: the web process loads torch only for this
+
     try:
         data = to_safetensors(read_checkpoint(version))
     except CatalogError as exc:  # the file changed since it was validated

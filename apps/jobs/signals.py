@@ -1,5 +1,6 @@
-"""Worker start-up: jobs this worker was running when it died are re-queued or failed, and the
-periodic sweep starts (apps/jobs/reaper.py) in every worker's main process."""
+"""Worker start-up: torch is loaded before the pool forks, jobs this worker was running when it died
+are re-queued or failed, and the periodic sweep starts (apps/jobs/reaper.py) in every worker's main
+process."""
 
 from __future__ import annotations
 
@@ -9,11 +10,19 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def load_torch(**kwargs: Any) -> None:
+    """Import torch in the worker's main process, before its pool forks: every pool child starts
+    with it loaded instead of paying seconds on its first model job. The studio's modules import it
+    only where a model runs, so that web processes never load it (tests/studio/test_web_imports.py)."""
+    import torch  # noqa: F401
 
 
 @worker_ready.connect

@@ -8,6 +8,9 @@ tells every request of the batch why.
 - sentiment: all the texts in one forward pass (``predict_many``).
 - dcgan: every request's latents stacked into one forward pass, then cut back into one grid each.
 - fast-style: one forward per photo (photos differ in size, so they do not stack).
+
+torch and the ml modules are imported in the functions: the web process reads INVOKERS (which
+family a tool's invokes use) without loading them.
 """
 
 from __future__ import annotations
@@ -17,16 +20,10 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from apps.tools.dcgan import load_generator
 from apps.tools.fast_style import load_style_network
 from apps.tools.sentiment import load_sentiment
-from ml.common.device import pick_device
 from ml.common.images import load_image
-from ml.dcgan.infer import draw, generate, grid, square_nrow
-from ml.fast_style.infer import stylize_fast
-from ml.sentiment.infer import predict_many
 
 Reply = dict[str, Any]
 
@@ -38,6 +35,9 @@ def _png(image: Any) -> str:
 
 
 def sentiment(requests: list[dict[str, Any]]) -> list[Reply]:
+    from ml.common.device import pick_device
+    from ml.sentiment.infer import predict_many
+
     loaded = load_sentiment(pick_device())
     scores = predict_many(loaded.model, [r["text"] for r in requests], chunk=max(len(requests), 1))
     return [{"probability": p, "label": "positive" if p >= 0.5 else "negative",
@@ -45,6 +45,11 @@ def sentiment(requests: list[dict[str, Any]]) -> list[Reply]:
 
 
 def dcgan(requests: list[dict[str, Any]]) -> list[Reply]:
+    import torch
+
+    from ml.common.device import pick_device
+    from ml.dcgan.infer import draw, generate, grid, square_nrow
+
     device = pick_device()
     loaded = load_generator(device)
     nz = int(loaded.model.nz)
@@ -62,6 +67,9 @@ def dcgan(requests: list[dict[str, Any]]) -> list[Reply]:
 
 
 def fast_style(requests: list[dict[str, Any]]) -> list[Reply]:
+    from ml.common.device import pick_device
+    from ml.fast_style.infer import stylize_fast
+
     device = pick_device()
     loaded = load_style_network(device)
     replies = []

@@ -1,6 +1,10 @@
 """What a tool is. Each tool is one module (apps/tools/<slug>.py) with a form and a `run`, listed in
 registry.py; the generic submit view, job runner and pages do the rest. `run` gets a RunContext
-(context.py) and returns a ToolOutput."""
+(context.py) and returns a ToolOutput.
+
+A tool module imports torch, and the ml modules that load it, inside `run` (or the loader it calls):
+the web process imports every tool for its form and never loads torch (tests/studio/test_web_imports.py).
+"""
 
 from __future__ import annotations
 

@@ -8,10 +8,8 @@ import time
 from django import forms
 
 from apps.catalog.loading import load_active
-from ml.common.device import pick_device
 from ml.common.images import load_image, resize_max_side
 from ml.common.progress import check_cancelled
-from ml.cyclegan.infer import load, tile_spans, translate, translate_tiled
 
 from .base import Tool, ToolOutput
 from .context import RunContext
@@ -60,6 +58,9 @@ class CycleGANTool(Tool):
     form_class = CycleGANForm
 
     def run(self, ctx: RunContext) -> ToolOutput:
+        from ml.common.device import pick_device
+        from ml.cyclegan.infer import load, tile_spans, translate, translate_tiled
+
         source = load_image(ctx.inputs["photo"])
         image = resize_max_side(source, int(ctx.params["max_side"]))
         tile = tile_size(ctx.params.get("tile", "auto"), *image.size)

@@ -4,20 +4,21 @@ face to another's (a strip and an animated GIF). Inference only, with the catalo
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from django import forms
 
 from apps.catalog.loading import LoadedModel, load_active
-from ml.common.device import pick_device
 from ml.common.images import tensor_to_image
-from ml.dcgan.infer import grid, latent_walk, load, sample, square_nrow, strip, walk_gif
-from ml.dcgan.model import Generator
 
 from .base import OutputFile, Tool, ToolOutput, checked_params
 from .context import RunContext
 from .lineage import lineage, png_output
+
+if TYPE_CHECKING:
+    import torch
+
+    from ml.dcgan.model import Generator
 
 MAX_SEED = 2**31 - 1
 MAX_SINGLES = 64  # single-sample files per grid job; beyond that, the grid alone
@@ -56,6 +57,8 @@ class DCGANForm(forms.Form):
 
 def load_generator(device: torch.device) -> LoadedModel[Generator]:
     """The active (or pinned) DCGAN generator on ``device``, cached by the process."""
+    from ml.dcgan.infer import load
+
     # Validated when the version was added; loading checks the bytes are still those.
     return load_active("dcgan", lambda ckpt: load(ckpt, device, validate=False), purpose=str(device))
 
@@ -76,6 +79,9 @@ class DCGANTool(Tool):
         return {"mode": mode, **{name: cleaned_data[name] for name in MODE_FIELDS[mode]}}
 
     def run(self, ctx: RunContext) -> ToolOutput:
+        from ml.common.device import pick_device
+        from ml.dcgan.infer import grid, latent_walk, sample, square_nrow, strip, walk_gif
+
         # Stored parameters go through the same checks as the submit form (a rerun, an old job).
         p = self.params(checked_params(DCGANForm, ctx.params))
         device = pick_device()

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from django import forms
 
 from apps.catalog.loading import LoadedModel, load_active
 from apps.catalog.models import ModelVersion
 from apps.catalog.services import active_version
-from ml.common.device import pick_device
 from ml.common.images import load_image
 from ml.common.progress import check_cancelled
 from ml.fast_style.config import FastStyleConfig
-from ml.fast_style.infer import FastStyleModel, load, stylize_fast
 
 from .base import Tool, ToolOutput
 from .context import RunContext
 from .fields import UploadedImageField
 from .lineage import lineage, png_output
+
+if TYPE_CHECKING:
+    import torch
+
+    from ml.fast_style.infer import FastStyleModel
 
 FAMILY = "fast-style"
 NO_MODEL = ("No fast-style model is installed, so there are no styles to pick from. An admin must "
@@ -120,6 +122,8 @@ class FastStyleForm(forms.Form):
 
 def load_style_network(device: torch.device) -> LoadedModel[FastStyleModel]:
     """The active (or pinned) fast-style network on ``device``, cached by the process."""
+    from ml.fast_style.infer import load
+
     return load_active(FAMILY, lambda ckpt: load(ckpt, device), purpose=str(device))
 
 
@@ -145,6 +149,9 @@ class FastStyleTool(Tool):
                 "preserve_colors": bool(cleaned_data.get("preserve_colors"))}
 
     def run(self, ctx: RunContext) -> ToolOutput:
+        from ml.common.device import pick_device
+        from ml.fast_style.infer import stylize_fast
+
         photo = load_image(ctx.inputs["photo"])
         weights = {str(k): float(v) for k, v in ctx.params["styles"].items()}
         max_side, preserve = int(ctx.params["max_side"]), bool(ctx.params.get("preserve_colors"))

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from django import forms
 
 from apps.catalog.loading import LoadedModel, load_active
 from ml.sentiment.data import MAX_TEXT_CHARS, tokenize  # a CSV's texts have the same limit
-from ml.sentiment.infer import SentimentModel, load, predict, segments
 
 from .base import OutputFile, Tool, ToolOutput, checked_params
 from .context import RunContext
+
+if TYPE_CHECKING:
+    import torch
+
+    from ml.sentiment.infer import SentimentModel
 
 ALL_WORDS = 10_000  # predict(top=...) large enough to weigh every distinct word
 
@@ -41,6 +44,10 @@ def _significant(x: float) -> float:
 def load_sentiment(device: torch.device | None = None) -> LoadedModel[SentimentModel]:
     """The active (or pinned) sentiment model on ``device`` (the CPU unless told), cached by the
     process. The tools score on the CPU; the invoke server's batches go to a GPU where there is one."""
+    import torch
+
+    from ml.sentiment.infer import load
+
     where = device or torch.device("cpu")
     # Validated when the version was added; loading checks the bytes are still those.
     return load_active("sentiment", lambda ckpt: load(ckpt, where, validate=False), purpose=str(where))
@@ -58,6 +65,8 @@ class SentimentTool(Tool):
     result_template = "tools/sentiment_result.html"
 
     def run(self, ctx: RunContext) -> ToolOutput:
+        from ml.sentiment.infer import predict, segments
+
         text = checked_params(SentimentForm, ctx.params)["text"]
         loaded = load_sentiment()
         ctx.progress.update(0, 1, loaded.status())

@@ -7,20 +7,22 @@ CSV: the new job keeps the earlier scores of unchanged rows and scores only the 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 
 from ml.common.metrics import score_histogram
 from ml.common.progress import NOT_RUN
 from ml.sentiment.data import MAX_BYTES, SentimentDataError, TextTable, earlier_scores, read_texts
-from ml.sentiment.infer import TableScores, accuracy, score_table, scored_csv
 
 from .base import CancelledWithResults, OutputFile, Tool, ToolError, ToolOutput, checked_params
 from .context import EarlierJob, RunContext
 from .fields import TextUploadField
 from .lineage import lineage, png_output
 from .sentiment import load_sentiment
+
+if TYPE_CHECKING:
+    from ml.sentiment.infer import TableScores
 
 SCORED = "scored.csv"
 FAILED_SHOWN = 100  # failed rows listed in the job's result; scored.csv has them all
@@ -62,6 +64,8 @@ class SentimentBatchTool(Tool):
     retry_field = "csv"
 
     def run(self, ctx: RunContext) -> ToolOutput:
+        from ml.sentiment.infer import score_table, scored_csv
+
         column = checked_params(SentimentBatchForm, ctx.params)["column"]
         try:
             table = read_texts(ctx.inputs["csv"], column)
@@ -87,6 +91,8 @@ class SentimentBatchTool(Tool):
 
 
 def _summary(table: TextTable, result: TableScores, column: str, seconds: float) -> dict[str, Any]:
+    from ml.sentiment.infer import accuracy
+
     scores = [p for p in result.scores if p is not None]
     positive = sum(1 for p in scores if p >= 0.5)
     new = len(scores) - result.kept

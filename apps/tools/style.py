@@ -9,12 +9,8 @@ from typing import Any
 from django import forms
 
 from apps.catalog.loading import load_active
-from ml.common.device import pick_device
 from ml.common.images import load_image
-from ml.features.infer import load as load_features
-from ml.features.model import LITE0_LAYERS
 from ml.style.config import StyleConfig
-from ml.style.infer import stylize
 
 from .base import Tool, ToolOutput
 from .context import RunContext
@@ -46,6 +42,11 @@ class StyleTool(Tool):
     form_class = StyleForm
 
     def run(self, ctx: RunContext) -> ToolOutput:
+        from ml.common.device import pick_device
+        from ml.features.infer import load as load_features
+        from ml.features.model import LITE0_LAYERS
+        from ml.style.infer import stylize
+
         cfg = StyleConfig(**_config_fields(ctx.params))
         cfg.validate()
         content = load_image(ctx.inputs["content"])

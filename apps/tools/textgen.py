@@ -10,9 +10,7 @@ from typing import Any
 from django import forms
 
 from apps.catalog.loading import load_active
-from ml.common.device import pick_device
 from ml.common.progress import check_cancelled
-from ml.textgen.infer import generate, load
 
 from .base import OutputFile, Tool, ToolError, ToolOutput, checked_params
 from .context import RunContext
@@ -57,6 +55,9 @@ class TextgenTool(Tool):
     result_template = "tools/textgen_result.html"
 
     def run(self, ctx: RunContext) -> ToolOutput:
+        from ml.common.device import pick_device
+        from ml.textgen.infer import generate, load
+
         p = checked_params(TextgenForm, ctx.params)
         progress = ctx.progress  # the job's reporter: the text goes to the page as it is written
         device = pick_device()

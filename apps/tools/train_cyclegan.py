@@ -9,11 +9,9 @@ from typing import Any
 
 from django import forms
 
-from ml.common.device import pick_device
 from ml.common.image_zip import RESIZE_MODES, prepare_image
 from ml.common.training import TrainResult
 from ml.cyclegan.config import TrainConfig
-from ml.cyclegan.training import train
 
 from .context import JobProgress
 from .fields import ImageZipField
@@ -69,6 +67,9 @@ class TrainCycleGANTool(TrainingTool):
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:
+        from ml.common.device import pick_device
+        from ml.cyclegan.training import train
+
         settings = ("image_size", "n_blocks", "ngf", "ndf", "epochs", "epochs_decay", "batch_size", "lr",
                     "lambda_cycle", "lambda_identity", "resize_mode", "sample_every", "seed", "dry_run")
         cfg = TrainConfig(**{k: params[k] for k in settings}, report_every=10, checkpoint_every=200)

@@ -8,11 +8,9 @@ from typing import Any
 
 from django import forms
 
-from ml.common.device import pick_device
 from ml.common.image_zip import RESIZE_MODES, prepare_image
 from ml.common.training import TrainResult
 from ml.dcgan.config import IMAGE_SIZES, TrainConfig
-from ml.dcgan.training import train
 
 from .context import JobProgress
 from .fields import ImageZipField
@@ -55,6 +53,9 @@ class TrainDCGANTool(TrainingTool):
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:
+        from ml.common.device import pick_device
+        from ml.dcgan.training import train
+
         cfg = TrainConfig(image_size=params["image_size"], epochs=params["epochs"], ngf=params["ngf"],
                           ndf=params["ndf"],
                           batch_size=params["batch_size"], lr=params["lr"], seed=params["seed"],

@@ -12,14 +12,10 @@ from django import forms
 
 from apps.catalog.loading import load_active
 from ml.common.bundled_images import BundledImagesMissing, bundled_photos
-from ml.common.device import pick_device
 from ml.common.image_zip import prepare_image
 from ml.common.images import load_image
 from ml.common.training import TrainResult
 from ml.fast_style.config import TrainConfig
-from ml.fast_style.data import photo_side
-from ml.fast_style.training import train
-from ml.features.infer import load as load_features
 
 from .base import ToolError
 from .context import JobProgress
@@ -96,6 +92,11 @@ class TrainFastStyleTool(TrainingTool):
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:
+        from ml.common.device import pick_device
+        from ml.fast_style.data import photo_side
+        from ml.fast_style.training import train
+        from ml.features.infer import load as load_features
+
         cfg = TrainConfig(style_name=params.get("style_name") or "style",
                           **{k: params[k] for k in SETTINGS}, report_every=10, checkpoint_every=100)
         device = pick_device()

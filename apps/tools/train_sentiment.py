@@ -8,11 +8,9 @@ from typing import Any
 
 from django import forms
 
-from ml.common.device import pick_device
 from ml.common.training import TrainResult
 from ml.sentiment.config import KINDS, TrainConfig
 from ml.sentiment.data import MAX_BYTES, SentimentDataError, read_csv
-from ml.sentiment.training import train
 
 from .base import ToolError
 from .context import JobProgress
@@ -63,6 +61,9 @@ class TrainSentimentTool(TrainingTool):
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:
+        from ml.common.device import pick_device
+        from ml.sentiment.training import train
+
         cfg = TrainConfig(kind=params["kind"], epochs=params["epochs"], batch_size=params["batch_size"],
                           lr=params["lr"], patience=params["patience"], max_words=params["max_words"],
                           length=params["length"], hidden=params["hidden"], seed=params["seed"],

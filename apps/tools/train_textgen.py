@@ -8,11 +8,9 @@ from typing import Any
 
 from django import forms
 
-from ml.common.device import pick_device
 from ml.common.training import TrainResult
 from ml.textgen.config import TrainConfig
 from ml.textgen.data import DEFAULT_MAX_BYTES, TextDataError, read_text
-from ml.textgen.training import train
 
 from .base import ToolError
 from .context import JobProgress
@@ -61,6 +59,9 @@ class TrainTextgenTool(TrainingTool):
 
     def train(self, params: dict[str, Any], inputs: dict[str, bytes], progress: JobProgress,
               state: Path) -> TrainResult:
+        from ml.common.device import pick_device
+        from ml.textgen.training import train
+
         cfg = TrainConfig(epochs=params["epochs"], n_hidden=params["n_hidden"], n_layers=params["n_layers"],
                           dropout=params["dropout"], batch_size=params["batch_size"],
                           seq_length=params["seq_length"], lr=params["lr"], seed=params["seed"],

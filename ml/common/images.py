@@ -11,11 +11,13 @@ import io
 import os
 import re
 import warnings
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 ImageSource = str | os.PathLike[str] | bytes | IO[bytes]
 
@@ -93,12 +95,16 @@ def resize_max_side(img: Image.Image, max_side: int) -> Image.Image:
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL RGB -> float tensor (1, 3, H, W) in 0..1."""
+    import torch  # here, not above: the web process loads images to check uploads, without torch
+
     arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0  # (H, W, 3)
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
 def tensor_to_image(t: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in 0..1 -> PIL RGB (values outside 0..1 are clipped)."""
+    import torch
+
     if t.dim() == 4:
         t = t[0]
     arr = (t.detach().cpu().clamp(0, 1) * 255.0).round().to(torch.uint8)

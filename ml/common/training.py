@@ -15,12 +15,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from PIL import Image
 
-from ml.common.checkpoint import CheckpointError, load_any
+if TYPE_CHECKING:
+    import torch
+
+# torch, and the checkpoint module that needs it, are imported in the two functions that use them:
+# the web process imports this module for the configs' checks without loading torch.
 
 
 class TrainError(ValueError):
@@ -60,6 +63,8 @@ def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
+    import torch
+
     torch.save(state, tmp)
     os.replace(tmp, target)
 
@@ -67,6 +72,8 @@ def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
 def load_state(path: str | os.PathLike[str], fmt: str, version: int, what: str) -> dict[str, Any]:
     """Read a training checkpoint written by ``save_state`` with ``{"format": fmt, "version": version}``;
     ``what`` names the trainer in messages ("DCGAN")."""
+    from ml.common.checkpoint import CheckpointError, load_any
+
     name = Path(path).name
     try:
         state = load_any(path)

@@ -31,8 +31,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported in the two functions that make tensors: the web process reads texts and limits
+# from here (the sentiment forms) without loading torch.
 
 MAX_ROWS = 50_000
 MAX_BYTES = 10_000_000
@@ -161,6 +166,8 @@ def split(data: LabelledTexts, seed: int, validation: float = 0.1, test: float =
     next ``validation`` fraction to the validation set, the rest to training; each part keeps the
     file's order. The same data and seed always give the same split. A label with three or more
     texts gives at least one to each of validation and test."""
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     parts: tuple[list[int], list[int], list[int]] = ([], [], [])
     for label in sorted(set(data.labels)):
@@ -269,6 +276,8 @@ def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, length: in
         raise ValueError(f"pad must be 'left' or 'right', got {pad!r}")
     if length < 1:
         raise ValueError(f"length must be at least 1, got {length}")
+    import torch
+
     ids = torch.full((len(token_lists), length), PAD, dtype=torch.long)
     lengths = torch.zeros(len(token_lists), dtype=torch.long)
     for row, tokens in enumerate(token_lists):

@@ -23,9 +23,10 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 from ml.common.rds import RFormatError, unserialize
 from ml.common.training import TrainError
@@ -152,6 +153,7 @@ class Plan:
 
 def as_rows(indices: torch.Tensor, rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, cols) inputs and next-character targets: row r reads indices[r*cols : (r+1)*cols]."""
+
     x = indices[:rows * cols].view(rows, cols)
     y = indices[1:rows * cols + 1].view(rows, cols)
     return x, y
