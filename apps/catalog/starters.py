@@ -113,11 +113,28 @@ class Made:
     example_note: str = ""  # why there is no example, for the command's line
 
 
+def below_floor(starter: Starter, figures: dict[str, Any]) -> str:
+    """Why a trained starter with these figures may never serve ("" when it may): its held-out score
+    is under the family's floor."""
+    training = starter.training
+    if training is None or not training.floor:
+        return ""
+    try:
+        score = training.score(figures)
+    except (KeyError, TypeError, ValueError):
+        return "it has no held-out score to check against the floor"
+    if score >= training.floor:
+        return ""
+    return f"its held-out score {score:.3f} is under the {training.floor:.2f} a starter needs to serve"
+
+
 def _may_activate(starter: Starter, version: ModelVersion, *, new: bool) -> bool:
-    """Valid, and the family serves nothing yet; a new version may also take over from the starter
-    it supersedes (a trained one only when it scores better). Never otherwise: the active version
-    may be an admin's choice."""
+    """Valid, over its floor, and the family serves nothing yet; a new version may also take over from
+    the starter it supersedes (a trained one only when it scores better). Never otherwise: the active
+    version may be an admin's choice."""
     if version.validation != ModelVersion.Validation.VALID or version.status == ModelVersion.Status.ACTIVE:
+        return False
+    if below_floor(starter, version.metrics):
         return False
     active = services.active_version(version.family)
     if active is None:
@@ -171,7 +188,8 @@ def install_starter(starter: Starter, *, full: bool = False,
         for name in filter(None, saved):  # the rows were rolled back; do not leave their files behind
             default_storage.delete(name)
         return outcome(FAILED, f"FAILED: {type(exc).__name__}: {exc}")
-    state = "active" if version.status == ModelVersion.Status.ACTIVE else "not activated (another is active)"
+    why_not = below_floor(starter, version.metrics) or "another is active"
+    state = "active" if version.status == ModelVersion.Status.ACTIVE else f"not activated ({why_not})"
     figures = f"; {made.headline}" if made.headline else ""
     note = f" ({made.example_note})" if made.example_note else ""
     message = f"installed: {_label(version)} {version.name!r}, valid, {state}{figures}{note}"
@@ -211,7 +229,10 @@ def _train(starter: Starter, path: Path, ref: str, full: bool,
     picture = result.preview
     previews = [(training.preview_label, preview_jpeg(picture, training.preview_side))] if picture else []
     example, note = _example(starter, result.checkpoint)
-    return Made(result.checkpoint, training.card(cfg, result, seconds), ModelVersion.Source.TRAINED,
+    card = training.card(cfg, result, seconds)
+    if why_not := below_floor(starter, metrics):
+        card += f"\nNot activated: {why_not}. It stays a draft: train a better one (--full, or a job)."
+    return Made(result.checkpoint, card, ModelVersion.Source.TRAINED,
                 metrics, previews, training.headline(metrics), example, note)
 
 

@@ -47,6 +47,8 @@ class Training:
     score: Callable[[dict[str, Any]], float]
     preview_label: str
     preview_side: int = PREVIEW_SIDE
+    # A version scoring under this on its held-out set never serves (0: no floor); the catalog says why.
+    floor: float = 0.0
 
 
 @dataclass(frozen=True)
