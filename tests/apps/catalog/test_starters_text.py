@@ -112,6 +112,12 @@ def test_it_trains_validates_and_activates_the_text_starters() -> None:
         assert set(version.metrics) >= {"accuracy", "precision", "recall", "roc_auc"}
         for words in ("Test set", "accuracy", "precision", "recall", "ROC AUC", "Settings:", "Pang & Lee"):
             assert words in version.description
+    # The LSTM's card puts the bag of words' figures on the same test reviews beside its own.
+    assert (f"The baseline on the same {lstm.metrics['test_rows']} test reviews, a bag of words"
+            in lstm.description)
+    same = f"accuracy {bow.metrics['accuracy']:.3f}, ROC AUC {bow.metrics['roc_auc']:.3f}."
+    assert same in lstm.description  # the bag of words starter: the same settings, seed and split
+    assert "The baseline on the same" not in bow.description
     assert textgen.metrics["val_loss"] > 0 and textgen.metrics["sample"].startswith("The ")
     assert "nats per character" in textgen.description and textgen.metrics["sample"] in textgen.description
     assert PREVIEW_SIDE < max(jpeg_size(textgen)) <= TEXT_PREVIEW_SIDE  # larger, so the sample stays legible
