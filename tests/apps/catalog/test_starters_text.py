@@ -181,6 +181,9 @@ def test_the_real_pang_lee_file(monkeypatch: pytest.MonkeyPatch) -> None:
     assert active is not None and "train:sentiment-bow" in active.source_ref, output
     assert active.metrics["test_rows"] == 150 and active.metrics["accuracy"] >= 0.85
     assert "1,500 movie reviews" in active.description
+    lstm = ModelVersion.objects.get(source_ref__contains="train:sentiment-lstm")  # its card: the same figure
+    assert f"a bag of words (logistic regression on word counts of whole reviews): accuracy " \
+           f"{active.metrics['accuracy']:.3f}" in lstm.description
 
 
 @pytest.mark.usefixtures("reviews", "small_settings")
