@@ -10,7 +10,8 @@ tells every request of the batch why.
 - fast-style: one forward per photo (photos differ in size, so they do not stack).
 
 torch and the ml modules are imported in the functions: the web process reads INVOKERS (which
-family a tool's invokes use) without loading them.
+family a tool's invokes use) without loading them. The invoke server imports them all before its
+first request (``preload``), which would otherwise wait seconds for them.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def fast_style(requests: list[dict[str, Any]]) -> list[Reply]:
                              preserve_colors=bool(r.get("preserve_colors")), device=device)
         replies.append({"png": _png(image), "model": loaded.version.label, "batch": 1})
     return replies
+
+
+def preload() -> None:
+    """Import torch and every invoker's ml modules now."""
+    import ml.common.device  # noqa: F401
+    import ml.dcgan.infer  # noqa: F401
+    import ml.fast_style.infer  # noqa: F401
+    import ml.sentiment.infer  # noqa: F401
 
 
 # tool slug -> (its model family, the function answering a batch)

@@ -153,7 +153,6 @@ class Plan:
 
 def as_rows(indices: torch.Tensor, rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, cols) inputs and next-character targets: row r reads indices[r*cols : (r+1)*cols]."""
-
     x = indices[:rows * cols].view(rows, cols)
     y = indices[1:rows * cols + 1].view(rows, cols)
     return x, y

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 
 import pytest
 import torch
@@ -25,6 +24,7 @@ from ml.sentiment.model import build_model
 from ml.textgen import starter as textgen_starter
 from ml.textgen.config import CharRNNConfig
 from ml.textgen.model import CharRNN
+from tests.conftest import unavailable
 
 # starter -> (the picture's size, what its caption names)
 PICTURES: dict[Starter, tuple[tuple[int, int], str]] = {
@@ -40,9 +40,7 @@ def checkpoint_of(starter: Starter) -> dict:  # type: ignore[type-arg]
     missing here; a failure in CI, as tests/conftest.py's install_starter does)."""
     path = starter.locate()
     if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(starter.missing)
-        pytest.skip(starter.missing)
+        unavailable(starter.missing)
     assert starter.convert is not None
     return starter.convert(path)
 
@@ -50,7 +48,7 @@ def checkpoint_of(starter: Starter) -> dict:  # type: ignore[type-arg]
 @pytest.mark.parametrize("starter", list(PICTURES), ids=lambda s: s.key)
 def test_a_picture_example_is_a_small_jpeg_of_the_expected_size(starter: Starter) -> None:
     if importlib.util.find_spec("skimage") is None:
-        pytest.skip("the examples' photos come with scikit-image")
+        unavailable("the examples' photos come with scikit-image")
     assert starter.example is not None
     checkpoint = checkpoint_of(starter)
     example = starter.example(checkpoint)

@@ -11,6 +11,7 @@ import pytest
 
 from ml.common.progress import NullProgress
 from ml.textgen import data, starter
+from tests.conftest import unavailable
 
 HELD_OUT_LIMIT = 1.35  # nats/char; the figure (the course's net: 1.29 on Anna Karenina)
 
@@ -20,7 +21,7 @@ HELD_OUT_LIMIT = 1.35  # nats/char; the issue's figure (the course's net: 1.29 o
 def test_the_quick_starter_writes_austen_within_the_promised_loss() -> None:
     path = starter.find_austen()
     if path is None:
-        pytest.skip("no janeaustenr data: bash scripts/text_data.sh")
+        unavailable("no janeaustenr data: bash scripts/text_data.sh")
     run = starter.settings(full=False)
     text = data.austen_text(Path(path).parent)[:run.chars or None]
     held_out = data.split(text, run.train.val_fraction).validation

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.serving.batcher import Batcher
-from apps.serving.invokers import INVOKERS
+from apps.serving.invokers import INVOKERS, preload
 
 
 class Command(BaseCommand):
@@ -23,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, max_batch: int, window_ms: float, **options: Any) -> None:
         tools = ", ".join(INVOKERS)
+        preload()
         self.stdout.write(f"serving invokes ({tools}): batches of up to {max_batch}, {window_ms:g} ms window")
         try:
             Batcher(max_batch=max_batch, window_ms=window_ms).serve()
