@@ -160,21 +160,26 @@ class Split:
     test: LabelledTexts
 
 
-def split(data: LabelledTexts, seed: int, validation: float = 0.1, test: float = 0.1) -> Split:
+def split(data: LabelledTexts, seed: int, validation: float = 0.1, test: float = 0.1, test_every: int = 0
+          ) -> Split:
     """Stratified by label, so both labels reach every part (and the test figures exist): each
     label's texts are shuffled by ``seed``, the first ``test`` fraction goes to the test set, the
     next ``validation`` fraction to the validation set, the rest to training; each part keeps the
-    file's order. The same data and seed always give the same split. A label with three or more
-    texts gives at least one to each of validation and test."""
+    file's order. ``test_every`` N instead makes every Nth text in file order (0, N, 2N, ...) the
+    test set, the same whatever the seed. The same data and seed always give the same split. A
+    label with three or more texts gives at least one to each of validation and test."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     parts: tuple[list[int], list[int], list[int]] = ([], [], [])
     for label in sorted(set(data.labels)):
         index = [i for i, y in enumerate(data.labels) if y == label]
+        n = len(index)
+        if test_every:
+            parts[2].extend(i for i in index if i % test_every == 0)
+            index = [i for i in index if i % test_every]
         order = [index[j] for j in torch.randperm(len(index), generator=gen).tolist()]
-        n = len(order)
-        n_test = max(1, round(n * test)) if n >= 3 else 0
+        n_test = 0 if test_every else max(1, round(n * test)) if n >= 3 else 0
         n_val = max(1, round(n * validation)) if n >= 3 else 0
         parts[2].extend(order[:n_test])
         parts[1].extend(order[n_test:n_test + n_val])

@@ -34,9 +34,10 @@ from ml.common.metrics import report, roc_image
 from ml.common.progress import Progress
 from ml.common.training import EarlyStopping, TrainError, TrainResult
 from ml.common.training_run import TrainingRun, TrainingSpec
+from ml.common.word_vectors import WordVectors, initial_embedding
 from ml.sentiment.config import DRY_RUN_BATCH, DRY_RUN_ROWS, DRY_RUN_STEPS, SentimentConfig, TrainConfig
 from ml.sentiment.data import LabelledTexts, Vocab, encode, split, tokenize
-from ml.sentiment.model import build_model
+from ml.sentiment.model import SentimentLSTM, build_model
 
 METRICS = ("loss", "accuracy")
 # The training checkpoint. Settings a resumed run must share with it; epochs, patience and how often
@@ -44,8 +45,9 @@ METRICS = ("loss", "accuracy")
 SPEC = TrainingSpec(format="studio-sentiment-training", version=1, family="sentiment", what="sentiment",
                     metrics=METRICS,
                     same_on_resume=("kind", "batch_size", "lr", "clip", "seed", "max_words", "length", "pad",
-                                    "keep", "pool", "embedding_dim", "hidden", "layers", "dropout",
-                                    "validation", "test", "dry_run"))
+                                    "keep", "pool", "bidirectional", "window", "embedding_dropout",
+                                    "word_vectors", "embedding_dim", "hidden", "layers", "dropout",
+                                    "validation", "test", "test_every", "dry_run"))
 MIN_ROWS = 10  # fewer cannot be split into train, validation and test sets
 EVAL_CHUNK = 256  # texts per forward pass when measuring
 
@@ -69,14 +71,15 @@ class _Encoded:
 
 def train(cfg: TrainConfig, data: LabelledTexts, progress: Progress, *,
           checkpoint_path: str | os.PathLike[str] | None = None, resume: bool = True,
-          device: torch.device | str | None = None) -> TrainResult:
+          device: torch.device | str | None = None, vectors: WordVectors | None = None) -> TrainResult:
     """Train on ``data`` (split here by ``cfg.seed``) and return the best model as a studio checkpoint
     of the sentiment family, its test-set figures in extra. ``checkpoint_path`` and ``resume`` work as
-    in the DCGAN trainer. Raises TrainError for unusable input."""
+    in the DCGAN trainer; ``vectors`` start the embedding when ``cfg.word_vectors`` asks for them.
+    Raises TrainError for unusable input."""
     dev = device if isinstance(device, torch.device) else pick_device(device)
     notes: list[str] = []
     data = _usable(cfg, data, notes)
-    parts = split(data, cfg.seed, cfg.validation, cfg.test)
+    parts = split(data, cfg.seed, cfg.validation, cfg.test, cfg.test_every)
     vocab = Vocab.build(parts.train.texts, max_size=cfg.max_words)
     if not vocab.words:
         raise TrainError("the training texts have no words")
@@ -89,6 +92,13 @@ def train(cfg: TrainConfig, data: LabelledTexts, progress: Progress, *,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # nn's default initialisation draws from the global generator
         model = build_model(mcfg)
+    if cfg.word_vectors and not cfg.dry_run:  # the dry run's tiny embedding cannot take them
+        if vectors is None:
+            raise TrainError("these settings start from pre-trained word vectors, and none were given "
+                             "(bash scripts/text_data.sh fetches them)")
+        assert isinstance(model, SentimentLSTM)  # TrainConfig refuses word vectors for the bag of words
+        found = initial_embedding(vocab.words, vectors, model.embedding.weight)
+        notes.append(f"{found:,} of the {len(vocab.words):,} words started from pre-trained vectors")
     model.to(dev).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
@@ -155,7 +165,11 @@ def _train_step(model: nn.Module, opt: torch.optim.Optimizer, criterion: nn.Modu
     devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)  # dropout's masks: from the run's generator, through this seed
-        logits = model(ids)
+        if isinstance(model, SentimentLSTM) and model.window:
+            logits, owner = model.window_logits(ids)  # each window learns its text's label
+            labels = labels[owner]
+        else:
+            logits = model(ids)
         loss = criterion(logits, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()

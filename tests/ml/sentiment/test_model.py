@@ -138,5 +138,5 @@ def test_config_rejects_bad_values() -> None:
         SentimentConfig(words=["a", "a"])
     with pytest.raises(ValueError, match="^keep must be 'first' or 'last', got 'middle'$"):
         SentimentConfig(words=["a"], keep="middle")
-    with pytest.raises(ValueError, match="^pool must be one of last, mean, max, got 'sum'$"):
+    with pytest.raises(ValueError, match="^pool must be one of last, mean, max, meanmax, got 'sum'$"):
         SentimentConfig(words=["a"], pool="sum")
