@@ -1,12 +1,20 @@
-"""Refuse oversized requests with a clear page. Under ASGI, studio.body_limit answers first (before
-the body is read); this middleware covers the other ways in (WSGI, the test client). It sits after
-the authentication middleware (admins may upload checkpoints larger than pictures); nothing before
-it reads the body."""
+"""The studio's own middleware, each usable by a sync (WSGI, the test client) and an async (ASGI)
+stack. One sync-only middleware makes Django run the whole chain of every request through a thread
+hop, which cost the API most of its requests per second (issue 17); these two keep the chain async.
+
+- StaticFilesMiddleware: WhiteNoise's static files (its own middleware is sync only).
+- RequestSizeLimitMiddleware: refuse oversized requests with a clear page. Under ASGI,
+  studio.body_limit answers first (before the body is read); this covers the other ways in. It sits
+  after the authentication middleware (admins may upload checkpoints larger than pictures); nothing
+  before it reads the body.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,24 +23,83 @@ from django.template.defaultfilters import filesizeformat
 from .upload_limits import API_TRAINING_PREFIX, limit_for, token_user
 
 
-class RequestSizeLimitMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+class _BothWays:
+    """A middleware Django may call from a sync or an async chain (it picks by ``get_response``)."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.answer_async(request)
+        return self.answer(request) or self.get_response(request)
+
+    async def answer_async(self, request: HttpRequest) -> HttpResponse:
+        response = await sync_to_async(self.answer)(request) if self.needs_answer(request) else None
+        return response or await self.get_response(request)
+
+    def needs_answer(self, request: HttpRequest) -> bool:
+        """Whether ``answer`` may have something to say (it runs in a thread, so only then)."""
+        raise NotImplementedError
+
+    def answer(self, request: HttpRequest) -> HttpResponse | None:
+        """The response instead of the view's, or None to go on."""
+        raise NotImplementedError
+
+
+class StaticFilesMiddleware(_BothWays):
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        from whitenoise.middleware import WhiteNoiseMiddleware
+
+        super().__init__(get_response)
+        self.whitenoise = WhiteNoiseMiddleware(get_response=_never)
+        self.prefix = self.whitenoise.static_prefix
+
+    def needs_answer(self, request: HttpRequest) -> bool:
+        return request.path_info.startswith(self.prefix)
+
+    def answer(self, request: HttpRequest) -> HttpResponse | None:
+        wn = self.whitenoise
+        static_file = wn.find_file(request.path_info) if wn.autorefresh else wn.files.get(request.path_info)
+        return wn.serve(static_file, request) if static_file is not None else None
+
+
+class RequestSizeLimitMiddleware(_BothWays):
+    def needs_answer(self, request: HttpRequest) -> bool:
+        # Only a request over the base limit can be refused, and only then does who asks matter:
+        # every other request passes without a look at the user (no database).
+        return _length(request) > settings.STUDIO_MAX_REQUEST_BYTES
+
+    def answer(self, request: HttpRequest) -> HttpResponse | None:
+        if not self.needs_answer(request):
+            return None
         user = request.user
         if request.path.startswith(API_TRAINING_PREFIX):  # the API says who it is with a token
             user = token_user(request.headers.get("Authorization", ""))
         limit = limit_for(request.path, user)
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
+        length = _length(request)
         if length > limit:
             message = too_large_message(length, limit)
             return render(request, "error.html", {"title": "Upload too large", "message": message},
                           status=413)
-        return self.get_response(request)
+        return None
+
+
+def _length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _never(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("StaticFilesMiddleware calls WhiteNoise's lookup, never its get_response")
 
 
 def too_large_message(length: int | None, limit: int) -> str:

@@ -298,3 +298,14 @@ def alice_client(alice: Any) -> Client:
 @pytest.fixture
 def bob_client(bob: Any) -> Client:
     return client_for(bob)
+
+
+@pytest.fixture(autouse=True)
+def fresh_invoke_caches() -> Iterator[None]:
+    """The invokes remember tokens and routing tables for a second (apps/api/auth.py, invoke.py):
+    one test must not answer from what another's left there."""
+    yield
+    for name, attr in (("apps.api.auth", "_cache"), ("apps.api.invoke", "_routes")):
+        module = sys.modules.get(name)
+        if module is not None:
+            getattr(module, attr).clear()

@@ -25,7 +25,6 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404
 from ninja import Form, NinjaAPI, Query, Status
 from ninja.errors import HttpError
-from ninja.throttling import AuthRateThrottle
 
 from apps.jobs import events, services
 from apps.jobs.models import TERMINAL_STATES, Job, JobFile
@@ -37,10 +36,11 @@ from . import invoke, webhooks
 from .auth import TokenAuth, token_of, user_of
 from .models import Webhook
 from .schemas import ErrorOut, FormErrorOut, JobListOut, JobOut, ToolOut, job_out, tool_out
+from .throttle import RateThrottle
 
 api = NinjaAPI(title="GAN & style studio", version=VERSION, auth=TokenAuth(), urls_namespace="api",
                # Per user (the token's owner), counted in the cache (Redis): 429 with Retry-After.
-               throttle=AuthRateThrottle(f"{settings.STUDIO_API_REQUESTS_PER_MINUTE}/m"),
+               throttle=RateThrottle(settings.STUDIO_API_REQUESTS_PER_MINUTE),
                description="Submit jobs to the studio's tools, follow them and fetch their results. "
                            "Authenticate with `Authorization: Bearer <token>` (make one on your account "
                            "page).")

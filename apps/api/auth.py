@@ -1,10 +1,16 @@
 """``Authorization: Bearer st_...``: the API's only way in (no session cookies, so no CSRF to
-forge). A missing, unknown or revoked token is a 401."""
+forge). A missing, unknown or revoked token is a 401.
+
+The synchronous invokes (apps/api/invoke.py) use ``AsyncTokenAuth``: the same check, remembered in
+the process for ``TOKEN_CACHE_S`` so that a busy client costs no database query per request (a
+revoked token stops working within that second)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,17 +22,56 @@ TOKEN_ATTR = "api_token"  # where authenticate() leaves the token row on the req
 LAST_USED_RESOLUTION_S = 60  # last_used_at is written at most once a minute per token
 
 
+TOKEN_CACHE_S = 1.0  # how long AsyncTokenAuth trusts what it found (a revoked token: at most this)
+CACHE_MAX = 10_000  # remembered tokens per process; past it, the expired ones are dropped
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        row = ApiToken.find(token)
+        row = _look_up(token)
         if row is None:
             return None
-        now = timezone.now()
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S:
-            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         request.user = row.user
         setattr(request, TOKEN_ATTR, row)  # noqa: B010  (webhooks are signed with its secret)
         return row.user
+
+
+class AsyncTokenAuth(TokenAuth):
+    """TokenAuth for async views, from the process's memory when it looked the token up less than
+    TOKEN_CACHE_S ago (unknown tokens too: a flood of bad ones costs one query a second each)."""
+
+    is_async = True  # ninja awaits it
+
+    async def authenticate(self, request: HttpRequest, token: str) -> User | None:  # type: ignore[override]
+        now = time.monotonic()
+        known = _cache.get(token)
+        if known is None or known[0] < now:
+            if len(_cache) >= CACHE_MAX:
+                for key in [k for k, (until, _) in _cache.items() if until < now]:
+                    del _cache[key]
+            known = (now + TOKEN_CACHE_S, await sync_to_async(_look_up)(token))
+            _cache[token] = known
+        row = known[1]
+        if row is None:
+            return None
+        request.user = row.user
+        setattr(request, TOKEN_ATTR, row)  # noqa: B010
+        return row.user
+
+
+_cache: dict[str, tuple[float, ApiToken | None]] = {}
+
+
+def _look_up(token: str) -> ApiToken | None:
+    """The live token row, its last use noted (at most once a minute: a write per request would
+    make every API call a database write)."""
+    row = ApiToken.find(token)
+    if row is None:
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S:
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row
 
 
 def user_of(request: Any) -> User:

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import json
 import random
+import time
 import uuid
 from typing import Any
 
@@ -27,14 +28,14 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 from redis.exceptions import RedisError
 
-from apps.catalog.routing import choose
+from apps.catalog.routing import Table, pick, table
 from apps.serving.batcher import queue_key, reply_key
 from apps.serving.invokers import INVOKERS
 from apps.tools.dcgan import MAX_SEED, DCGANForm
 from apps.tools.fast_style import FastStyleForm
 from apps.tools.sentiment import SentimentForm
 
-from .auth import user_of
+from .auth import AsyncTokenAuth, user_of
 from .schemas import ErrorOut
 
 INVOKE_MAX_BYTES = 64 * 1024  # a sentiment request body larger than this is refused before parsing
@@ -77,15 +78,26 @@ def _client() -> aioredis.Redis:
     return _clients[loop]
 
 
-def _route(tool: str, request: HttpRequest) -> dict[str, Any]:
-    variant = choose(INVOKERS[tool][0], user_of(request).pk)
+ROUTES_CACHE_S = 1.0  # an endpoint's weights, as an invoke reads them: changes apply within this
+_routes: dict[str, tuple[float, Table | None]] = {}
+
+
+async def _route(tool: str, request: HttpRequest) -> dict[str, Any]:
+    """The variant this request goes to, from the family's routing table as read in the last
+    ROUTES_CACHE_S (no database query per request)."""
+    family = INVOKERS[tool][0]
+    now = time.monotonic()
+    known = _routes.get(family)
+    if known is None or known[0] < now:
+        known = _routes[family] = (now + ROUTES_CACHE_S, await sync_to_async(table)(family))
+    variant = pick(known[1], user_of(request).pk)
     return {"version": variant.version_id, "variant": variant.name} if variant else {"version": None,
                                                                                      "variant": ""}
 
 
 async def _ask(tool: str, request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any] | Status[Any]:
     """Route, queue ``payload`` for the invoke server, and wait for its reply (or a 504)."""
-    route = await sync_to_async(_route)(tool, request)
+    route = await _route(tool, request)
     request_id = uuid.uuid4().hex
     client = _client()
     try:
@@ -121,7 +133,9 @@ def _errors(form: Any) -> str:
 def register(api: Any) -> None:
     errors = {400: ErrorOut, 413: ErrorOut, 503: ErrorOut, 504: ErrorOut}
 
-    @api.post("/tools/sentiment/invoke", response={200: InvokeOut, **errors},
+    auth = AsyncTokenAuth()  # the token remembered for a second: no database query per invoke
+
+    @api.post("/tools/sentiment/invoke", response={200: InvokeOut, **errors}, auth=auth,
               summary="Score a text now (synchronous, dynamically batched)")
     async def invoke_sentiment(request: HttpRequest, body: InvokeIn) -> Any:
         if len(request.body) > INVOKE_MAX_BYTES:
@@ -132,7 +146,7 @@ def register(api: Any) -> None:
         reply = await _ask("sentiment", request, {"text": body.text})
         return reply if isinstance(reply, Status) else Status(200, reply)
 
-    @api.post("/tools/dcgan/invoke", response={200: None, **errors},
+    @api.post("/tools/dcgan/invoke", response={200: None, **errors}, auth=auth,
               openapi_extra={"responses": {200: PNG_RESPONSE}},
               summary=f"Generate up to {INVOKE_MAX_IMAGES} DCGAN images now, as one PNG grid")
     async def invoke_dcgan(request: HttpRequest, body: DCGANInvokeIn) -> Any:
@@ -149,7 +163,7 @@ def register(api: Any) -> None:
             response["X-Studio-Seed"] = str(seed)
         return response
 
-    @api.post("/tools/fast-style/invoke", response={200: None, **errors},
+    @api.post("/tools/fast-style/invoke", response={200: None, **errors}, auth=auth,
               openapi_extra={"responses": {200: PNG_RESPONSE}},
               summary=f"Repaint a photo now, up to {INVOKE_MAX_SIDE} px (multipart)")
     async def invoke_fast_style(request: HttpRequest, photo: File[UploadedFile], style: Form[str] = "",

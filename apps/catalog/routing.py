@@ -10,29 +10,51 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass
 
 from django.db import transaction
 
 from .models import Endpoint, ModelVersion, Variant
 
 
-def choose(family: str, user_id: int, rng: random.Random | None = None) -> Variant | None:
-    """The variant of ``family``'s endpoint that serves this request, or None (no endpoint or no
-    variant with weight: the active version serves)."""
+@dataclass(frozen=True)
+class Table:
+    """An endpoint's routing: its servable variants (weight > 0, a valid version) in name order."""
+
+    endpoint_id: int
+    sticky: bool
+    variants: tuple[Variant, ...]
+
+
+def table(family: str) -> Table | None:
+    """``family``'s routing table, or None when it has no endpoint (two queries)."""
     endpoint = Endpoint.objects.filter(family=family).first()
     if endpoint is None:
         return None
-    variants = [v for v in endpoint.variants.select_related("version").order_by("name")
-                if v.weight > 0 and v.version.validation == ModelVersion.Validation.VALID]
-    total = sum(v.weight for v in variants)
+    variants = tuple(v for v in endpoint.variants.select_related("version").order_by("name")
+                     if v.weight > 0 and v.version.validation == ModelVersion.Validation.VALID)
+    return Table(endpoint.pk, endpoint.sticky, variants)
+
+
+def choose(family: str, user_id: int, rng: random.Random | None = None) -> Variant | None:
+    """The variant of ``family``'s endpoint that serves this request, or None (no endpoint or no
+    variant with weight: the active version serves)."""
+    return pick(table(family), user_id, rng)
+
+
+def pick(routes: Table | None, user_id: int, rng: random.Random | None = None) -> Variant | None:
+    """``choose`` on a table read before (the invokes keep one for a second: apps/api/invoke.py)."""
+    if routes is None:
+        return None
+    total = sum(v.weight for v in routes.variants)
     if not total:
         return None
-    if endpoint.sticky:
-        digest = hashlib.sha256(f"{endpoint.pk}:{user_id}".encode()).digest()
+    if routes.sticky:
+        digest = hashlib.sha256(f"{routes.endpoint_id}:{user_id}".encode()).digest()
         point = int.from_bytes(digest[:8], "big") % total
     else:
         point = (rng or random).randrange(total)
-    for variant in variants:
+    for variant in routes.variants:
         if point < variant.weight:
             return variant
         point -= variant.weight

@@ -1,0 +1,56 @@
+"""The API's rate limit: requests per minute per user (the token's owner; per client address for a
+request without one), answered with a 429 and Retry-After.
+
+A sliding-window counter: one count per user and minute, and the estimate is this minute's count
+plus the last minute's, weighted by how much of it still lies within the last 60 s. On Redis it is
+one round trip (INCR, EXPIRE and GET in a pipeline). ninja's own AuthRateThrottle kept a list of
+every request's time in the cache and read and wrote it whole on every request: thousands of
+entries at a high limit, two round trips, and concurrent requests overwrote each other's updates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from django.core.cache import cache
+from django.http import HttpRequest
+from ninja.throttling import BaseThrottle
+
+WINDOW_S = 60
+
+
+class RateThrottle(BaseThrottle):
+    def __init__(self, num_requests: int) -> None:
+        self.num_requests = num_requests  # per minute
+        self.retry_after: float | None = None
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        user_id = getattr(getattr(request, "auth", None), "pk", None)
+        who = f"u{user_id}" if user_id is not None else f"a{self.get_ident(request)}"
+        now = time.time()
+        window, into = divmod(now, WINDOW_S)
+        current, before = _count(f"throttle:{who}:{int(window)}", f"throttle:{who}:{int(window) - 1}")
+        estimate = current + before * (1 - into / WINDOW_S)
+        if estimate <= self.num_requests:
+            return True
+        self.retry_after = max(1.0, math.ceil(WINDOW_S - into))
+        return False
+
+    def wait(self) -> float | None:
+        return self.retry_after
+
+
+def _count(key: str, last_key: str) -> tuple[int, int]:
+    """This window's count after adding this request, and the last window's."""
+    ttl = 2 * WINDOW_S + 5  # the count is read again as "the last minute's" for one more minute
+    if hasattr(cache, "client") and hasattr(cache.client, "get_client"):  # django-redis: one round trip
+        pipe = cache.client.get_client(write=True).pipeline(transaction=False)
+        full, last_full = cache.make_key(key), cache.make_key(last_key)
+        pipe.incr(full)
+        pipe.expire(full, ttl)
+        pipe.get(last_full)
+        count, _, last = pipe.execute()
+        return int(count), int(last or 0)
+    cache.add(key, 0, ttl)  # other backends (the tests' local memory): the portable calls
+    return int(cache.incr(key)), int(cache.get(last_key) or 0)

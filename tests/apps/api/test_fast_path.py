@@ -1,0 +1,80 @@
+"""The invoke fast path (issue 17): an async middleware chain, the token and the routing table
+remembered for a second, and the rate limit counted in one round trip."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils.module_loading import import_string
+
+from apps.api import auth, invoke, throttle
+from apps.api.models import ApiToken
+from apps.catalog import routing
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_middleware_can_run_async() -> None:
+    """One sync-only middleware makes Django run every request's whole chain through a thread hop."""
+    for path in settings.MIDDLEWARE:
+        assert getattr(import_string(path), "async_capable", False), path
+
+
+def test_static_files_are_still_served() -> None:
+    response = Client().get(f"{settings.STATIC_URL}css/studio.css")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/css")
+    assert Client().get(f"{settings.STATIC_URL}css/no-such-file.css").status_code == 404
+
+
+def bad_invoke(token: str) -> int:
+    """An invoke that stops at the form (no invoke server needed): 400 once the token is accepted."""
+    return Client(headers={"Authorization": f"Bearer {token}"}).post(
+        "/api/tools/sentiment/invoke", {"text": "?!"}, content_type="application/json").status_code
+
+
+def test_a_revoked_token_stops_working_for_invokes_within_the_cache_time(alice: Any) -> None:
+    row, token = ApiToken.issue(alice, "invoker")
+    with mock.patch.object(auth, "TOKEN_CACHE_S", 0.3):
+        assert bad_invoke(token) == 400
+        row.revoke()
+        assert bad_invoke(token) == 400  # remembered: no query for this request
+        time.sleep(0.35)
+        assert bad_invoke(token) == 401
+
+
+def test_the_routing_table_is_read_once_a_second() -> None:
+    invoke._routes.clear()
+    with mock.patch.object(invoke, "table", wraps=routing.table) as read:
+        for _ in range(3):
+            assert bad_invoke_routed() == {"version": None, "variant": ""}
+        assert read.call_count == 1
+
+
+def bad_invoke_routed() -> dict[str, Any]:
+    from asgiref.sync import async_to_sync
+
+    request = mock.Mock(auth=mock.Mock(pk=1))
+    result: dict[str, Any] = async_to_sync(invoke._route)("sentiment", request)
+    return result
+
+
+def test_the_rate_limit_slides_across_the_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    limit = throttle.RateThrottle(4)
+    request = mock.Mock(auth=mock.Mock(pk=7), META={"REMOTE_ADDR": "127.0.0.1"})
+    clock = [600.0 * 60 + 50]  # 50 s into a minute
+    monkeypatch.setattr(throttle.time, "time", lambda: clock[0])
+    assert [limit.allow_request(request) for _ in range(5)] == [True] * 4 + [False]
+    assert limit.wait() == 10  # seconds to the next minute
+    clock[0] += 15  # 5 s into the next minute: the last one's 5 requests still weigh 5 * 55/60
+    assert limit.allow_request(request) is False
+    clock[0] += 45  # 50 s in: they weigh 5 * 10/60, under 1, so there is room again
+    assert limit.allow_request(request) is True
+    cache.clear()
