@@ -1,9 +1,10 @@
 """Synchronous sentiment invoke: dynamic batching against one request, one forward pass.
 
     python -m bench.serving [--model lstm|bow] [--seconds 8] [--clients 1,8,64] [--repeats 3]
-                            [--device cpu|cuda]
+                            [--device cpu|cuda] [--web-processes 1]
 
-Starts a real daphne (the studio's ASGI app) and the invoke server (``manage.py serve_invoke``) on a
+Starts a real daphne (the studio's ASGI app; ``--web-processes N``: N uvicorn workers instead, as
+``runstudio --web-processes N`` runs them) and the invoke server (``manage.py serve_invoke``) on a
 scratch SQLite database and the Redis at REDIS_URL (default redis://127.0.0.1:6379/4), makes a user,
 a token and an active sentiment model (the Udacity LSTM 400/256/2 on 200 words with random
 weights, or the bag of words), then loads ``POST /api/tools/sentiment/invoke`` over loopback HTTP
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4"))
     p.add_argument("--device", default="", help="the invoke server's device (STUDIO_DEVICE); default: "
                                                  "CUDA if present, else the CPU")
+    p.add_argument("--web-processes", type=int, default=1,
+                   help="1: daphne (the default); more: uvicorn worker processes, as runstudio runs them")
     args = p.parse_args(argv)
     counts = [int(c) for c in args.clients.split(",")]
 
@@ -158,13 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     store = redis.Redis.from_url(args.redis)
     store.flushdb()
     token = setup(env, args.model)
+    from apps.embedded import web as web_server
     from apps.serving import stats
     from ml.common.device import pick_device
 
     port = free_port()
-    web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                            "studio.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    web = subprocess.Popen(web_server.command("127.0.0.1", port, args.web_processes), cwd=ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     texts = [" ".join(f"w{(i * 7 + j * 13) % 12_000}" for j in range(30 + i % 170)) for i in range(500)]
     runs: dict[int, list[dict[int, dict[str, float]]]] = {64: [], 1: []}
     per_pass: dict[int, list[float]] = {64: [], 1: []}  # requests per forward pass (server counters)
@@ -200,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     net = "Udacity 400/256/2, " if args.model == "lstm" else ""
     print(f"sentiment invoke over loopback HTTP: model {args.model} ({net}200 words) on "
           f"{pick_device(args.device or None)}, {args.seconds:g} s per client count, torch "
-          f"{torch.__version__}, {os.cpu_count()} CPUs, server and load generator on the same machine; "
+          f"{torch.__version__}, {os.cpu_count()} CPUs, "
+          f"{'daphne' if args.web_processes == 1 else f'{args.web_processes} uvicorn web processes'}, "
+          "server and load generator on the same machine; "
           f"median of {args.repeats} alternating runs per mode")
     print("clients | batched (<= 64 per forward, 5 ms): req/s   p50 ms   p99 ms | one per forward: req/s   "
           "p50 ms   p99 ms | throughput x")

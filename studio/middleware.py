@@ -3,6 +3,8 @@ stack. One sync-only middleware makes Django run the whole chain of every reques
 hop, which cost the API most of its requests per second (issue 17); these two keep the chain async.
 
 - StaticFilesMiddleware: WhiteNoise's static files (its own middleware is sync only).
+- InlineSecurityMiddleware: Django's SecurityMiddleware (the HTTPS redirect and the security
+  headers: pure computation) run in the event loop, for the invoke path's lean chain (studio/asgi.py).
 - RequestSizeLimitMiddleware: refuse oversized requests with a clear page. Under ASGI,
   studio.body_limit answers first (before the body is read); this covers the other ways in. It sits
   after the authentication middleware (admins may upload checkpoints larger than pictures); nothing
@@ -70,6 +72,23 @@ class StaticFilesMiddleware(_BothWays):
         return wn.serve(static_file, request) if static_file is not None else None
 
 
+class InlineSecurityMiddleware:
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        from django.middleware.security import SecurityMiddleware
+
+        self.get_response = get_response
+        self.security = SecurityMiddleware(get_response)
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.get_host()  # ALLOWED_HOSTS: CommonMiddleware checks it on the full chain
+        response = self.security.process_request(request) or await self.get_response(request)
+        return self.security.process_response(request, response)
+
+
 class RequestSizeLimitMiddleware(_BothWays):
     def needs_answer(self, request: HttpRequest) -> bool:
         # Only a request over the base limit can be refused, and only then does who asks matter:
@@ -79,8 +98,8 @@ class RequestSizeLimitMiddleware(_BothWays):
     def answer(self, request: HttpRequest) -> HttpResponse | None:
         if not self.needs_answer(request):
             return None
-        user = request.user
-        if request.path.startswith(API_TRAINING_PREFIX):  # the API says who it is with a token
+        user = getattr(request, "user", None)  # the invoke path's lean chain has no session user
+        if user is None or request.path.startswith(API_TRAINING_PREFIX):  # the API: a token says who
             user = token_user(request.headers.get("Authorization", ""))
         limit = limit_for(request.path, user)
         length = _length(request)

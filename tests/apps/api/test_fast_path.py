@@ -78,3 +78,37 @@ def test_the_rate_limit_slides_across_the_minute(monkeypatch: pytest.MonkeyPatch
     clock[0] += 45  # 50 s in: they weigh 5 * 10/60, under 1, so there is room again
     assert limit.allow_request(request) is True
     cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)  # the token is read from another thread
+def test_invokes_take_the_lean_asgi_chain_with_the_same_answers(alice: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from asgiref.testing import ApplicationCommunicator
+
+    from studio import asgi
+
+    token = ApiToken.issue(alice, "lean")[1]
+
+    async def post(path: str, body: bytes, host: bytes = b"127.0.0.1"
+                   ) -> tuple[int, dict[bytes, bytes], bytes]:
+        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "scheme": "http", "server": ("127.0.0.1", 80),
+                 "client": ("127.0.0.1", 5000), "http_version": "1.1", "asgi": {"version": "3.0"},
+                 "headers": [(b"authorization", f"Bearer {token}".encode()), (b"host", host),
+                             (b"content-type", b"application/json"),
+                             (b"content-length", str(len(body)).encode())]}
+        app = ApplicationCommunicator(asgi.application, scope)
+        await app.send_input({"type": "http.request", "body": body})
+        start = await app.receive_output(10)
+        content = await app.receive_output(10)
+        return start["status"], {k.lower(): v for k, v in start["headers"]}, content["body"]
+
+    assert asgi.INVOKE_PATH.fullmatch("/api/tools/sentiment/invoke")
+    assert not asgi.INVOKE_PATH.fullmatch("/api/tools/sentiment/jobs")
+    status, headers, body = async_to_sync(post)("/api/tools/sentiment/invoke", b'{"text": "?!"}')
+    assert (status, body) == (400, b'{"detail": "The text has no words (only spaces or punctuation)."}')
+    assert headers[b"x-content-type-options"] == b"nosniff"  # the security headers still come
+    status, _, _ = async_to_sync(post)("/api/tools/sentiment/invoke", b'{"text": "' + b"x" * 70_000 + b'"}')
+    assert status == 413  # the size limits still hold
+    status, _, _ = async_to_sync(post)("/api/tools/sentiment/invoke", b'{"text": "?!"}', b"evil.example")
+    assert status == 400  # and ALLOWED_HOSTS
