@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import random
 import time
 import uuid
@@ -37,6 +38,7 @@ from apps.tools.sentiment import SentimentForm
 
 from .auth import AsyncTokenAuth, user_of
 from .schemas import ErrorOut
+from .throttle import RateThrottle
 
 INVOKE_MAX_BYTES = 64 * 1024  # a sentiment request body larger than this is refused before parsing
 INVOKE_MAX_IMAGES = 16  # DCGAN: images per invoke (a job makes up to 256)
@@ -95,12 +97,16 @@ async def _route(tool: str, request: HttpRequest) -> dict[str, Any]:
                                                                                      "variant": ""}
 
 
-async def _ask(tool: str, request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any] | Status[Any]:
-    """Route, queue ``payload`` for the invoke server, and wait for its reply (or a 504)."""
+async def _ask(tool: str, request: HttpRequest, payload: dict[str, Any]
+               ) -> dict[str, Any] | Status[Any] | HttpResponse:
+    """Count the request against the rate limit, route it, queue ``payload`` for the invoke server,
+    and wait for its reply (or a 504)."""
     route = await _route(tool, request)
     request_id = uuid.uuid4().hex
     client = _client()
     try:
+        if not await _limit.allow_async(request, client):
+            return _too_many(math.ceil(_limit.wait() or 1))
         await client.rpush(queue_key(tool), json.dumps({"id": request_id, "version": route["version"],
                                                         **payload}))
         answer = await client.blpop([reply_key(request_id)], timeout=settings.STUDIO_INVOKE_TIMEOUT_S)
@@ -116,8 +122,16 @@ async def _ask(tool: str, request: HttpRequest, payload: dict[str, Any]) -> dict
     return {**reply, "variant": route["variant"]}
 
 
-def _png(reply: dict[str, Any] | Status[Any]) -> HttpResponse | Status[Any]:
-    if isinstance(reply, Status):
+def _too_many(wait: int) -> HttpResponse:
+    """The 429 ninja's own throttles answer, with its Retry-After."""
+    response = HttpResponse(json.dumps({"detail": "Too many requests."}), status=429,
+                            content_type="application/json")
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _png(reply: dict[str, Any] | Status[Any] | HttpResponse) -> HttpResponse | Status[Any]:
+    if isinstance(reply, Status | HttpResponse):
         return reply
     response = HttpResponse(base64.b64decode(reply["png"]), content_type="image/png")
     response["X-Studio-Model"], response["X-Studio-Variant"] = reply["model"], reply["variant"]
@@ -130,12 +144,19 @@ def _errors(form: Any) -> str:
                     " ".join(str(m) for m in messages) for name, messages in form.errors.items())
 
 
+_limit = RateThrottle(0)  # register() puts the API's own there
+
+
 def register(api: Any) -> None:
     errors = {400: ErrorOut, 413: ErrorOut, 503: ErrorOut, 504: ErrorOut}
+    # The API's rate limit, counted in _ask without blocking the event loop (throttle=[] below
+    # keeps ninja from counting it again, synchronously).
+    global _limit
+    _limit = api.throttle
 
     auth = AsyncTokenAuth()  # the token remembered for a second: no database query per invoke
 
-    @api.post("/tools/sentiment/invoke", response={200: InvokeOut, **errors}, auth=auth,
+    @api.post("/tools/sentiment/invoke", throttle=[], response={200: InvokeOut, **errors}, auth=auth,
               summary="Score a text now (synchronous, dynamically batched)")
     async def invoke_sentiment(request: HttpRequest, body: InvokeIn) -> Any:
         if len(request.body) > INVOKE_MAX_BYTES:
@@ -144,9 +165,9 @@ def register(api: Any) -> None:
         if not form.is_valid():
             return Status(400, {"detail": " ".join(str(m) for m in form.errors["text"])})
         reply = await _ask("sentiment", request, {"text": body.text})
-        return reply if isinstance(reply, Status) else Status(200, reply)
+        return reply if isinstance(reply, Status | HttpResponse) else Status(200, reply)
 
-    @api.post("/tools/dcgan/invoke", response={200: None, **errors}, auth=auth,
+    @api.post("/tools/dcgan/invoke", throttle=[], response={200: None, **errors}, auth=auth,
               openapi_extra={"responses": {200: PNG_RESPONSE}},
               summary=f"Generate up to {INVOKE_MAX_IMAGES} DCGAN images now, as one PNG grid")
     async def invoke_dcgan(request: HttpRequest, body: DCGANInvokeIn) -> Any:
@@ -163,7 +184,7 @@ def register(api: Any) -> None:
             response["X-Studio-Seed"] = str(seed)
         return response
 
-    @api.post("/tools/fast-style/invoke", response={200: None, **errors}, auth=auth,
+    @api.post("/tools/fast-style/invoke", throttle=[], response={200: None, **errors}, auth=auth,
               openapi_extra={"responses": {200: PNG_RESPONSE}},
               summary=f"Repaint a photo now, up to {INVOKE_MAX_SIDE} px (multipart)")
     async def invoke_fast_style(request: HttpRequest, photo: File[UploadedFile], style: Form[str] = "",

@@ -3,7 +3,8 @@ request without one), answered with a 429 and Retry-After.
 
 A sliding-window counter: one count per user and minute, and the estimate is this minute's count
 plus the last minute's, weighted by how much of it still lies within the last 60 s. On Redis it is
-one round trip (INCR, EXPIRE and GET in a pipeline). ninja's own AuthRateThrottle kept a list of
+one round trip (INCR, EXPIRE and GET in a pipeline); the invokes count with ``allow_async``, which
+sends the same pipeline without blocking the event loop. ninja's own AuthRateThrottle kept a list of
 every request's time in the cache and read and wrote it whole on every request: thousands of
 entries at a high limit, two round trips, and concurrent requests overwrote each other's updates.
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
 WINDOW_S = 60
+TTL_S = 2 * WINDOW_S + 5  # a count is read again as "the last minute's" for one more minute
 
 
 class RateThrottle(BaseThrottle):
@@ -26,11 +29,32 @@ class RateThrottle(BaseThrottle):
         self.retry_after: float | None = None
 
     def allow_request(self, request: HttpRequest) -> bool:
+        key, last_key, into = self._keys(request)
+        return self._judge(*_count(key, last_key), into)
+
+    async def allow_async(self, request: HttpRequest, client: Any) -> bool:
+        """allow_request through ``client`` (a redis.asyncio client on the cache's Redis), for async
+        views: a blocking round trip would stall every request the process is serving. Other cache
+        backends (the tests') count as allow_request does: they do no I/O."""
+        key, last_key, into = self._keys(request)
+        if not _is_redis():
+            return self._judge(*_count(key, last_key), into)
+        pipe = client.pipeline(transaction=False)
+        full = cache.make_key(key)
+        pipe.incr(full)
+        pipe.expire(full, TTL_S)
+        pipe.get(cache.make_key(last_key))
+        count, _, last = await pipe.execute()
+        return self._judge(int(count), int(last or 0), into)
+
+    def _keys(self, request: HttpRequest) -> tuple[str, str, float]:
+        """This minute's and the last minute's keys for who asks, and the seconds into this one."""
         user_id = getattr(getattr(request, "auth", None), "pk", None)
         who = f"u{user_id}" if user_id is not None else f"a{self.get_ident(request)}"
-        now = time.time()
-        window, into = divmod(now, WINDOW_S)
-        current, before = _count(f"throttle:{who}:{int(window)}", f"throttle:{who}:{int(window) - 1}")
+        window, into = divmod(time.time(), WINDOW_S)
+        return f"throttle:{who}:{int(window)}", f"throttle:{who}:{int(window) - 1}", into
+
+    def _judge(self, current: int, before: int, into: float) -> bool:
         estimate = current + before * (1 - into / WINDOW_S)
         if estimate <= self.num_requests:
             return True
@@ -41,16 +65,19 @@ class RateThrottle(BaseThrottle):
         return self.retry_after
 
 
+def _is_redis() -> bool:
+    return hasattr(cache, "client") and hasattr(cache.client, "get_client")  # django-redis
+
+
 def _count(key: str, last_key: str) -> tuple[int, int]:
     """This window's count after adding this request, and the last window's."""
-    ttl = 2 * WINDOW_S + 5  # the count is read again as "the last minute's" for one more minute
-    if hasattr(cache, "client") and hasattr(cache.client, "get_client"):  # django-redis: one round trip
-        pipe = cache.client.get_client(write=True).pipeline(transaction=False)
-        full, last_full = cache.make_key(key), cache.make_key(last_key)
+    if _is_redis():  # one round trip
+        pipe = cache.client.get_client(write=True).pipeline(transaction=False)  # type: ignore[attr-defined]
+        full = cache.make_key(key)
         pipe.incr(full)
-        pipe.expire(full, ttl)
-        pipe.get(last_full)
+        pipe.expire(full, TTL_S)
+        pipe.get(cache.make_key(last_key))
         count, _, last = pipe.execute()
         return int(count), int(last or 0)
-    cache.add(key, 0, ttl)  # other backends (the tests' local memory): the portable calls
+    cache.add(key, 0, TTL_S)  # other backends (the tests' local memory): the portable calls
     return int(cache.incr(key)), int(cache.get(last_key) or 0)

@@ -112,3 +112,21 @@ def test_invokes_take_the_lean_asgi_chain_with_the_same_answers(alice: Any) -> N
     assert status == 413  # the size limits still hold
     status, _, _ = async_to_sync(post)("/api/tools/sentiment/invoke", b'{"text": "?!"}', b"evil.example")
     assert status == 400  # and ALLOWED_HOSTS
+
+
+def test_invokes_count_against_the_rate_limit_without_ninjas_sync_throttle(alice: Any) -> None:
+    from django.core.cache import cache
+
+    from apps.api.api import api as ninja_api
+    from tests.apps.api.test_api import SilentRedis
+
+    cache.clear()
+    token = ApiToken.issue(alice, "counted")[1]
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+    with mock.patch.object(ninja_api.throttle, "num_requests", 2), \
+            mock.patch("apps.api.invoke._client", return_value=SilentRedis()):
+        answers = [client.post("/api/tools/sentiment/invoke", {"text": "fine"},
+                               content_type="application/json") for _ in range(3)]
+    assert [a.status_code for a in answers] == [504, 504, 429]  # no server: 504; then the limit
+    assert 0 < int(answers[2]["Retry-After"]) <= 60 and answers[2].json() == {"detail": "Too many requests."}
+    cache.clear()
