@@ -40,7 +40,7 @@ class _BothWays:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.answer_async(request)
-        return self.answer(request) or self.get_response(request)
+        return (self.answer(request) if self.needs_answer(request) else None) or self.get_response(request)
 
     async def answer_async(self, request: HttpRequest) -> HttpResponse:
         response = await sync_to_async(self.answer)(request) if self.needs_answer(request) else None
@@ -51,7 +51,7 @@ class _BothWays:
         raise NotImplementedError
 
     def answer(self, request: HttpRequest) -> HttpResponse | None:
-        """The response instead of the view's, or None to go on."""
+        """The response instead of the view's, or None to go on (asked only when needs_answer)."""
         raise NotImplementedError
 
 
@@ -96,8 +96,6 @@ class RequestSizeLimitMiddleware(_BothWays):
         return _length(request) > settings.STUDIO_MAX_REQUEST_BYTES
 
     def answer(self, request: HttpRequest) -> HttpResponse | None:
-        if not self.needs_answer(request):
-            return None
         user = getattr(request, "user", None)  # the invoke path's lean chain has no session user
         if user is None or request.path.startswith(API_TRAINING_PREFIX):  # the API: a token says who
             user = token_user(request.headers.get("Authorization", ""))

@@ -302,10 +302,10 @@ def bob_client(bob: Any) -> Client:
 
 @pytest.fixture(autouse=True)
 def fresh_invoke_caches() -> Iterator[None]:
-    """The invokes remember tokens and routing tables for a second (apps/api/auth.py, invoke.py):
-    one test must not answer from what another's left there."""
+    """The invokes remember tokens and routing tables for a second (apps/api/recent.py): one test
+    must not answer from what another's left there."""
     yield
-    for name, attr in (("apps.api.auth", "_cache"), ("apps.api.invoke", "_routes")):
-        module = sys.modules.get(name)
-        if module is not None:
-            getattr(module, attr).clear()
+    recent = sys.modules.get("apps.api.recent")
+    if recent is not None:
+        for memory in recent.Recent.every:
+            memory.clear()

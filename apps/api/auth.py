@@ -2,12 +2,11 @@
 forge). A missing, unknown or revoked token is a 401.
 
 The synchronous invokes (apps/api/invoke.py) use ``AsyncTokenAuth``: the same check, remembered in
-the process for ``TOKEN_CACHE_S`` so that a busy client costs no database query per request (a
+the process for a second (apps/api/recent.py) so that a busy client costs no database query per request (a
 revoked token stops working within that second)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -17,13 +16,15 @@ from django.utils import timezone
 from ninja.security import HttpBearer
 
 from .models import ApiToken
+from .recent import Recent
 
 TOKEN_ATTR = "api_token"  # where authenticate() leaves the token row on the request
 LAST_USED_RESOLUTION_S = 60  # last_used_at is written at most once a minute per token
 
 
-TOKEN_CACHE_S = 1.0  # how long AsyncTokenAuth trusts what it found (a revoked token: at most this)
-CACHE_MAX = 10_000  # remembered tokens per process; past it, the expired ones are dropped
+# How long AsyncTokenAuth trusts what it found (a revoked token: at most this); unknown tokens are
+# remembered too, so a flood of bad ones costs one query a second each.
+_tokens: Recent[ApiToken | None] = Recent(seconds=1.0)
 
 
 class TokenAuth(HttpBearer):
@@ -37,29 +38,17 @@ class TokenAuth(HttpBearer):
 
 
 class AsyncTokenAuth(TokenAuth):
-    """TokenAuth for async views, from the process's memory when it looked the token up less than
-    TOKEN_CACHE_S ago (unknown tokens too: a flood of bad ones costs one query a second each)."""
+    """TokenAuth for async views, from what it found in the last second (``_tokens``)."""
 
     is_async = True  # ninja awaits it
 
     async def authenticate(self, request: HttpRequest, token: str) -> User | None:  # type: ignore[override]
-        now = time.monotonic()
-        known = _cache.get(token)
-        if known is None or known[0] < now:
-            if len(_cache) >= CACHE_MAX:
-                for key in [k for k, (until, _) in _cache.items() if until < now]:
-                    del _cache[key]
-            known = (now + TOKEN_CACHE_S, await sync_to_async(_look_up)(token))
-            _cache[token] = known
-        row = known[1]
+        row = await _tokens.get(token, lambda: sync_to_async(_look_up)(token))
         if row is None:
             return None
         request.user = row.user
         setattr(request, TOKEN_ATTR, row)  # noqa: B010
         return row.user
-
-
-_cache: dict[str, tuple[float, ApiToken | None]] = {}
 
 
 def _look_up(token: str) -> ApiToken | None:

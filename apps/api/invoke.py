@@ -15,7 +15,6 @@ import base64
 import json
 import math
 import random
-import time
 import uuid
 from typing import Any
 
@@ -37,6 +36,7 @@ from apps.tools.fast_style import FastStyleForm
 from apps.tools.sentiment import SentimentForm
 
 from .auth import AsyncTokenAuth, user_of
+from .recent import Recent
 from .schemas import ErrorOut
 from .throttle import RateThrottle
 
@@ -80,19 +80,15 @@ def _client() -> aioredis.Redis:
     return _clients[loop]
 
 
-ROUTES_CACHE_S = 1.0  # an endpoint's weights, as an invoke reads them: changes apply within this
-_routes: dict[str, tuple[float, Table | None]] = {}
+# Each family's routing table as an invoke reads it: an endpoint's new weights apply within a second.
+_routes: Recent[Table | None] = Recent(seconds=1.0)
 
 
 async def _route(tool: str, request: HttpRequest) -> dict[str, Any]:
     """The variant this request goes to, from the family's routing table as read in the last
-    ROUTES_CACHE_S (no database query per request)."""
+    second (no database query per request)."""
     family = INVOKERS[tool][0]
-    now = time.monotonic()
-    known = _routes.get(family)
-    if known is None or known[0] < now:
-        known = _routes[family] = (now + ROUTES_CACHE_S, await sync_to_async(table)(family))
-    variant = pick(known[1], user_of(request).pk)
+    variant = pick(await _routes.get(family, lambda: sync_to_async(table)(family)), user_of(request).pk)
     return {"version": variant.version_id, "variant": variant.name} if variant else {"version": None,
                                                                                      "variant": ""}
 

@@ -39,13 +39,8 @@ class RateThrottle(BaseThrottle):
         key, last_key, into = self._keys(request)
         if not _is_redis():
             return self._judge(*_count(key, last_key), into)
-        pipe = client.pipeline(transaction=False)
-        full = cache.make_key(key)
-        pipe.incr(full)
-        pipe.expire(full, TTL_S)
-        pipe.get(cache.make_key(last_key))
-        count, _, last = await pipe.execute()
-        return self._judge(int(count), int(last or 0), into)
+        counts = await _counting(client.pipeline(transaction=False), key, last_key).execute()
+        return self._judge(*_counts(counts), into)
 
     def _keys(self, request: HttpRequest) -> tuple[str, str, float]:
         """This minute's and the last minute's keys for who asks, and the seconds into this one."""
@@ -73,11 +68,18 @@ def _count(key: str, last_key: str) -> tuple[int, int]:
     """This window's count after adding this request, and the last window's."""
     if _is_redis():  # one round trip
         pipe = cache.client.get_client(write=True).pipeline(transaction=False)  # type: ignore[attr-defined]
-        full = cache.make_key(key)
-        pipe.incr(full)
-        pipe.expire(full, TTL_S)
-        pipe.get(cache.make_key(last_key))
-        count, _, last = pipe.execute()
-        return int(count), int(last or 0)
+        return _counts(_counting(pipe, key, last_key).execute())
     cache.add(key, 0, TTL_S)  # other backends (the tests' local memory): the portable calls
     return int(cache.incr(key)), int(cache.get(last_key) or 0)
+
+
+def _counting(pipe: Any, key: str, last_key: str) -> Any:
+    """``pipe`` (a redis-py pipeline, sync or asyncio) with this request counted in: INCR and
+    EXPIRE this minute's key, GET the last minute's; the cache's own key names."""
+    full = cache.make_key(key)
+    return pipe.incr(full).expire(full, TTL_S).get(cache.make_key(last_key))
+
+
+def _counts(results: list[Any]) -> tuple[int, int]:
+    count, _, last = results
+    return int(count), int(last or 0)

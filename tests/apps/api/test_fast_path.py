@@ -39,7 +39,7 @@ def bad_invoke(token: str) -> int:
 
 def test_a_revoked_token_stops_working_for_invokes_within_the_cache_time(alice: Any) -> None:
     row, token = ApiToken.issue(alice, "invoker")
-    with mock.patch.object(auth, "TOKEN_CACHE_S", 0.3):
+    with mock.patch.object(auth._tokens, "seconds", 0.3):
         assert bad_invoke(token) == 400
         row.revoke()
         assert bad_invoke(token) == 400  # remembered: no query for this request
