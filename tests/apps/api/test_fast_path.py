@@ -80,38 +80,75 @@ def test_the_rate_limit_slides_across_the_minute(monkeypatch: pytest.MonkeyPatch
     cache.clear()
 
 
-@pytest.mark.django_db(transaction=True)  # the token is read from another thread
-def test_invokes_take_the_lean_asgi_chain_with_the_same_answers(alice: Any) -> None:
-    from asgiref.sync import async_to_sync
+async def lean_post(token: str, path: str, body: bytes, host: bytes = b"127.0.0.1"
+                    ) -> tuple[int, dict[bytes, bytes], bytes]:
+    """``body`` POSTed to studio.asgi.application as uvicorn would hand it over."""
     from asgiref.testing import ApplicationCommunicator
 
     from studio import asgi
 
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "scheme": "http", "server": ("127.0.0.1", 80),
+             "client": ("127.0.0.1", 5000), "http_version": "1.1", "asgi": {"version": "3.0"},
+             "headers": [(b"authorization", f"Bearer {token}".encode()), (b"host", host),
+                         (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode())]}
+    app = ApplicationCommunicator(asgi.application, scope)
+    await app.send_input({"type": "http.request", "body": body})
+    start = await app.receive_output(10)
+    content = await app.receive_output(10)
+    return start["status"], {k.lower(): v for k, v in start["headers"]}, content["body"]
+
+
+@pytest.mark.django_db(transaction=True)  # the token is read from another thread
+def test_invokes_take_the_lean_asgi_chain_with_the_same_answers(alice: Any) -> None:
+    from asgiref.sync import async_to_sync
+
+    from studio import asgi
+
     token = ApiToken.issue(alice, "lean")[1]
-
-    async def post(path: str, body: bytes, host: bytes = b"127.0.0.1"
-                   ) -> tuple[int, dict[bytes, bytes], bytes]:
-        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
-                 "query_string": b"", "scheme": "http", "server": ("127.0.0.1", 80),
-                 "client": ("127.0.0.1", 5000), "http_version": "1.1", "asgi": {"version": "3.0"},
-                 "headers": [(b"authorization", f"Bearer {token}".encode()), (b"host", host),
-                             (b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode())]}
-        app = ApplicationCommunicator(asgi.application, scope)
-        await app.send_input({"type": "http.request", "body": body})
-        start = await app.receive_output(10)
-        content = await app.receive_output(10)
-        return start["status"], {k.lower(): v for k, v in start["headers"]}, content["body"]
-
+    post = async_to_sync(lean_post)
     assert asgi.INVOKE_PATH.fullmatch("/api/tools/sentiment/invoke")
     assert not asgi.INVOKE_PATH.fullmatch("/api/tools/sentiment/jobs")
-    status, headers, body = async_to_sync(post)("/api/tools/sentiment/invoke", b'{"text": "?!"}')
+    status, headers, body = post(token, "/api/tools/sentiment/invoke", b'{"text": "?!"}')
     assert (status, body) == (400, b'{"detail": "The text has no words (only spaces or punctuation)."}')
     assert headers[b"x-content-type-options"] == b"nosniff"  # the security headers still come
-    status, _, _ = async_to_sync(post)("/api/tools/sentiment/invoke", b'{"text": "' + b"x" * 70_000 + b'"}')
+    status, _, _ = post(token, "/api/tools/sentiment/invoke", b'{"text": "' + b"x" * 70_000 + b'"}')
     assert status == 413  # the size limits still hold
-    status, _, _ = async_to_sync(post)("/api/tools/sentiment/invoke", b'{"text": "?!"}', b"evil.example")
+    status, _, _ = post(token, "/api/tools/sentiment/invoke", b'{"text": "?!"}', b"evil.example")
     assert status == 400  # and ALLOWED_HOSTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lean_chain_closes_in_a_thread_only_after_a_database_query(alice: Any) -> None:
+    """request_finished closes the connections a request opened, in the thread that opened them;
+    when it opened none (the token remembered), it runs in the event loop: no thread hop."""
+    import threading
+
+    from asgiref.sync import async_to_sync
+    from django.core.signals import request_finished
+    from django.db import connection
+
+    token = ApiToken.issue(alice, "closing")[1]
+    connection.close()  # so the token's lookup opens one, as in a fresh request's thread
+    threads: list[bool] = []
+
+    def finished(**kwargs: Any) -> None:
+        threads.append(threading.current_thread() is loop_thread[0])
+
+    async def two_posts() -> None:
+        loop_thread.append(threading.current_thread())
+        for _ in range(2):
+            assert (await lean_post(token, "/api/tools/sentiment/invoke", b'{"text": "?!"}'))[0] == 400
+
+    loop_thread: list[threading.Thread] = []
+    request_finished.connect(finished)
+    try:
+        with mock.patch.object(auth._tokens, "seconds", 60):  # a slow machine must not forget it
+            async_to_sync(two_posts)()
+    finally:
+        request_finished.disconnect(finished)
+    assert threads == [False, True]  # the first looked the token up; the second remembered it
 
 
 def test_invokes_count_against_the_rate_limit_without_ninjas_sync_throttle(alice: Any) -> None:
