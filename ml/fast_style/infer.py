@@ -13,8 +13,10 @@ from torch.nn import functional as F
 
 from ml.common.family import Source, as_checkpoint, config_from_dict, load_model
 from ml.common.images import image_to_tensor, resize_max_side, tensor_to_image
+from ml.common.inference import inference_copy
 from ml.fast_style.config import FastStyleConfig
 from ml.fast_style.family import FAST_STYLE
+from ml.fast_style.model import EPS, CondConv, MultiStyleNet
 
 MIN_SIDE = 16  # both nets downsample by 4 and reflect-pad by 1 there: below this, pad up first
 
@@ -69,6 +71,48 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
+class FusedMultiStyle(nn.Module):
+    """A MultiStyleNet's function in fewer passes over the activations, for inference: each
+    conditional instance norm applies its blended scale and shift inside the norm (one pass, not
+    three: normalise, multiply, add), and the ReLUs and the final sigmoid work in place. Shares the
+    net's parameters (no copy). Measured in bench/image_tools.py; tests/ml/fast_style/test_infer.py
+    holds it to the net's own forward."""
+
+    def __init__(self, net: MultiStyleNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        net = self.net
+        w = style_weights.to(x).reshape(-1, net.n_styles).expand(x.shape[0], -1)  # (B, S)
+        y = x
+        for layer in net.contract:
+            y = _cond_conv(layer, y, w).relu_()
+        for block in net.res:
+            first, second = block.children()
+            y = y + _cond_conv(second, _cond_conv(first, y, w).relu_(), w)
+        y = _cond_conv(net.expand[0], F.interpolate(y, scale_factor=2, mode="nearest"), w).relu_()
+        y = _cond_conv(net.expand[1], F.interpolate(y, scale_factor=2, mode="nearest"), w).relu_()
+        return torch.sigmoid_(_cond_conv(net.expand[2], y, w))
+
+
+def _cond_conv(layer: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """CondConv's forward with the norm's affine inside: instance norm is batch norm over (1, B*C)
+    with this batch's statistics, which takes a per-(image, channel) scale and shift directly."""
+    assert isinstance(layer, CondConv)
+    p = layer.w.shape[-1] // 2
+    y = F.conv2d(F.pad(x, (p, p, p, p), mode="reflect"), layer.w, stride=layer.stride)
+    b, c, h, width = y.shape
+    gamma, beta = (w @ layer.norm.gamma).reshape(-1), (w @ layer.norm.beta).reshape(-1)  # (B*C,)
+    y = F.batch_norm(y.reshape(1, b * c, h, width), None, None, gamma, beta, True, 0.0, EPS)
+    return y.reshape(b, c, h, width)
+
+
+def fast_net(net: nn.Module) -> nn.Module:
+    """What ``stylize_fast`` runs on the CPU: a MultiStyleNet fused as above; any other net as is."""
+    return FusedMultiStyle(net) if isinstance(net, MultiStyleNet) else net
+
+
 def keep_colors(stylized: Image.Image, original: Image.Image) -> Image.Image:
     """Stylized luminance with the original's chroma (Gatys et al. 2016b, "color preservation")."""
     y, _, _ = stylized.convert("YCbCr").split()
@@ -95,9 +139,10 @@ def stylize_fast(
     x = image_to_tensor(original).to(device)  # (1, 3, H, W) in 0..1
     h, w = x.shape[-2:]
     x = _pad_to_multiple(x)
-    if device.type == "cuda":  # for cuDNN's NHWC kernels; not measured on CPU, so left off there
+    if device.type == "cuda":  # for cuDNN's NHWC kernels; on the CPU it was slower (bench/README.md)
         x = x.contiguous(memory_format=torch.channels_last)
         net = net.to(memory_format=torch.channels_last)
+    net = inference_copy(net, fast_net, device)  # the net itself on CUDA; built once per net on the CPU
     with torch.inference_mode():
         if model.config.kind == "multistyle":
             y = net(x, weights.to(device))

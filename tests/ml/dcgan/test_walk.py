@@ -116,12 +116,13 @@ def test_chunking_does_not_change_the_images() -> None:
 def test_progress_moves_per_chunk_and_cancel_stops_between_chunks() -> None:
     model = generator()
     recorder = ProgressLog()
-    sample(model, 40, seed=0, progress=recorder)
-    assert [(s, t) for s, t, _ in recorder.updates] == [(16, 40), (32, 40), (40, 40)]
-    assert recorder.updates[-1][2] == "40/40 images"
+    n = 2 * CHUNK + 8
+    sample(model, n, seed=0, progress=recorder)
+    assert [(s, t) for s, t, _ in recorder.updates] == [(CHUNK, n), (2 * CHUNK, n), (n, n)]
+    assert recorder.updates[-1][2] == f"{n}/{n} images"
     stopper = ProgressLog(cancel_after=1)
     with pytest.raises(Cancelled):
-        sample(model, 40, seed=0, progress=stopper)
+        sample(model, n, seed=0, progress=stopper)
     assert len(stopper.updates) == 1
 
 
@@ -184,3 +185,20 @@ def test_the_cli_refuses_a_one_step_walk(weights: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         sample_cli.main(["--walk", "1", "2", "--steps", "1", "--checkpoint", str(weights)])
     assert "--steps must be at least 2" in capsys.readouterr().err
+
+
+def test_the_cpu_copy_is_built_once_and_follows_the_weights() -> None:
+    """sample() runs a folded, channels-last copy on the CPU: built on the first call, reused, and
+    rebuilt when the weights change in place (as training's fixed-latent samples see them)."""
+    from ml.common.inference import ATTRIBUTE
+
+    model = generator()
+    first = sample(model, 3, seed=1)
+    copy = model.__dict__[ATTRIBUTE][1]
+    assert torch.equal(sample(model, 3, seed=1), first) and model.__dict__[ATTRIBUTE][1] is copy
+    with torch.no_grad():
+        model.main[1].running_mean.add_(0.5)
+        want = ((model.eval()(draw(NZ, 3, 1)) + 1) / 2).clamp(0, 1)
+    got = sample(model, 3, seed=1)
+    assert model.__dict__[ATTRIBUTE][1] is not copy
+    assert torch.allclose(got, want, atol=1e-6, rtol=0)

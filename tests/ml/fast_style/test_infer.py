@@ -104,3 +104,36 @@ def test_the_cli_stylizes_with_a_checkpoint(tmp_path: Path, capsys: pytest.Captu
     assert capsys.readouterr().out.splitlines()[-3:] == ["ink", "oil", "pastel"]
     assert main([str(tmp_path / "in.png"), "-o", str(tmp_path / "x.png"), "--style", "nope", *ckpt]) == 2
     assert "unknown style 'nope'" in capsys.readouterr().err
+
+
+def test_the_fused_net_computes_what_the_net_computes() -> None:
+    """What stylize_fast runs on the CPU against the net's own forward: odd sizes, a blend, and a
+    batch of two images with different blends."""
+    from ml.fast_style.infer import FusedMultiStyle, fast_net
+
+    model = tiny_multistyle()
+    fused = fast_net(model.net)
+    assert isinstance(fused, FusedMultiStyle)
+    x = torch.rand(2, 3, 36, 20)
+    weights = torch.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    with torch.no_grad():
+        want = model.net(x, weights)
+        got = fused(x, weights)
+    assert (got - want).abs().max() <= 1e-5
+
+
+def test_stylize_fast_matches_a_plain_forward_of_the_net() -> None:
+    """The studio's call (fused copy, inference mode) against eval + no_grad on the net, as
+    bench/image_tools.py compares them: the same 8-bit image."""
+    from ml.common.images import image_to_tensor, tensor_to_image
+
+    model = tiny_multistyle()
+    photo = gradient_image((64, 48))
+    blend = {"ink": 1.0, "pastel": 3.0}
+    with torch.no_grad():
+        weights = resolve_style_weights(model.config, blend)
+        want = tensor_to_image(model.net.eval()(image_to_tensor(photo), weights))
+    for _ in range(2):  # the second call reuses the copy
+        got = stylize_fast(model, photo, style_weights=blend)
+        diff = np.abs(np.asarray(got, np.int16) - np.asarray(want, np.int16)).max()
+        assert diff <= 1, diff

@@ -1,0 +1,67 @@
+"""ml.common.inference: the CPU copies the entry points run are built once per model, rebuilt when
+the weights change, never used off the CPU, and compute what the model computes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from ml.common.inference import ATTRIBUTE, channels_last, fold_batch_norm, forget, inference_copy
+
+
+def conv_bn(transpose: bool) -> nn.Sequential:
+    torch.manual_seed(0)
+    conv = nn.ConvTranspose2d(4, 6, 4, 2, 1, bias=False) if transpose else nn.Conv2d(4, 6, 3, padding=1)
+    model = nn.Sequential(conv, nn.BatchNorm2d(6), nn.ReLU(), nn.Conv2d(6, 3, 3), nn.BatchNorm2d(3))
+    with torch.no_grad():  # statistics as training leaves them, not the identity they start as
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.normal_()
+                m.bias.normal_()
+    return model.eval()
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_folding_batch_norm_keeps_the_function_and_the_original(transpose: bool) -> None:
+    model = conv_bn(transpose)
+    x = torch.randn(2, 4, 9, 7)
+    folded = channels_last(fold_batch_norm(model))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == 2  # a copy was folded
+    with torch.no_grad():
+        assert torch.allclose(folded(x), model(x), atol=1e-5, rtol=0)
+
+
+def test_the_copy_is_built_once_and_again_when_the_weights_change() -> None:
+    model = conv_bn(False)
+    builds: list[nn.Module] = []
+
+    def build(m: nn.Module) -> nn.Module:
+        builds.append(fold_batch_norm(m))
+        return builds[-1]
+
+    cpu = torch.device("cpu")
+    first = inference_copy(model, build, cpu)
+    assert inference_copy(model, build, cpu) is first and len(builds) == 1
+    assert ATTRIBUTE not in str(model.state_dict().keys()) and len(list(model.children())) == 5
+    with torch.no_grad():  # what an optimizer step does: in place, same storage
+        model[0].weight.add_(0.1)
+    second = inference_copy(model, build, cpu)
+    assert second is not first and len(builds) == 2
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(second(x), model(x), atol=1e-5, rtol=0)
+    forget(model)
+    assert inference_copy(model, build, cpu) is not second and len(builds) == 3
+
+
+def test_off_the_cpu_the_model_itself_runs() -> None:
+    model = conv_bn(False)
+
+    def build(m: nn.Module) -> nn.Module:
+        raise AssertionError("no copy off the CPU")
+
+    assert inference_copy(model, build, torch.device("cuda")) is model
