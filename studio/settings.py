@@ -195,13 +195,20 @@ STUDIO_MAX_TRAINING_UPLOAD_BYTES = envint("STUDIO_MAX_TRAINING_UPLOAD_BYTES", 20
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
-# socket_timeout: redis-py 8 gives up reading after 5 s by default, and a consumer's receive() is a
-# BZPOPMIN that itself waits 5 s, so under load a job page's WebSocket died (error 1011) after five
-# quiet seconds (django/channels_redis#422). Reads now get three times that.
+# Redis pub/sub (issue 17): each web process subscribes once to a job's group channel, however many
+# of its WebSockets watch the job, and fans each event out to them in memory; a push is one PUBLISH.
+# RedisChannelLayer (the default layer) keeps groups as Redis sets and every socket's joining and
+# leaving is a Redis command through a pool of at most 100 connections: 300 sockets opening or
+# closing at once failed theirs (MaxConnectionsError, code 1011), and a channel whose group_discard
+# failed stayed in the group for a day. Pub/sub delivers at most once, as pushes were already best
+# effort: every event is stored with its sequence number before it is pushed, the consumer fills a
+# gap from the database when the next push shows one (apps/jobs/consumers.py) and a page that
+# reconnects replays. After a Redis restart the layer subscribes again by itself; RedisChannelLayer's
+# group sets were lost with the restart, and its sockets got nothing more.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 500, "expiry": 60},
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL}]},
     }
 }
 

@@ -36,13 +36,35 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # The client may ask for a replay after a given sequence (e.g. after a visibility change).
+        # The client may ask for a replay after a given sequence (job.js asks when the job has
+        # been quiet for a while: a lost push of its last event would otherwise leave the page
+        # waiting).
         if isinstance(content, dict) and isinstance(content.get("after"), int):
+            self.sent_seq = min(self.sent_seq, content["after"])
             for event in await self._events_after(content["after"]):
-                await self.send_json(event)
+                await self._send_event(event)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels (4.2 and later) runs close_old_connections() before every handler, in a thread:
+        # one hop through the single thread that sync_to_async shares. A job event touches no
+        # database, and with 300 sockets on one job each event made 300 such hops queued one behind
+        # another, so the last page saw it up to seconds after the first (issue 17). Everything
+        # here that does touch the database goes through database_sync_to_async, which closes old
+        # connections itself.
+        if message["type"] == "job.event":
+            await self.job_event(message)
+        else:
+            await super().dispatch(message)
 
     async def job_event(self, message: dict[str, Any]) -> None:
-        await self._send_event(message["event"])
+        event = message["event"]
+        if event["seq"] > self.sent_seq + 1:
+            # A gap: a push was lost (Redis restarted; pub/sub delivers at most once) or two
+            # processes' pushes crossed. Every event is stored before it is pushed, so the
+            # database has the missing ones; sent in order, the late push is then dropped below.
+            for missed in await self._events_after(self.sent_seq):
+                await self._send_event(missed)
+        await self._send_event(event)
 
     async def _send_event(self, event: dict[str, Any]) -> None:
         if event["seq"] > self.sent_seq:

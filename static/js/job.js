@@ -100,8 +100,8 @@
   function connect() {
     const proto = window.location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(proto + "://" + window.location.host + "/ws/jobs/" + jobId + "/?after=" + lastSeq);
-    socket.onopen = () => { retries = 0; root.dataset.live = "1"; };
-    socket.onmessage = (msg) => handle(JSON.parse(msg.data));
+    socket.onopen = () => { retries = 0; root.dataset.live = "1"; askWhenQuiet(); };
+    socket.onmessage = (msg) => { handle(JSON.parse(msg.data)); askWhenQuiet(); };
     socket.onclose = (e) => {
       root.dataset.live = "0";
       if (e.code === 4403) return; // not ours; nothing to retry
@@ -110,6 +110,18 @@
       if (retries > 5) { poll(); return; }
       setTimeout(connect, Math.min(1000 * retries, 5000));
     };
+  }
+
+  // Pushes are best effort (Redis pub/sub delivers at most once): a job quiet for 10 s may have
+  // had its last event lost, so ask the server for anything after the last one seen.
+  let quiet = null;
+  function askWhenQuiet() {
+    clearTimeout(quiet);
+    quiet = setTimeout(() => {
+      if (terminal.has(state) || !socket || socket.readyState !== WebSocket.OPEN) return;
+      socket.send(JSON.stringify({ after: lastSeq }));
+      askWhenQuiet();
+    }, 10000);
   }
 
   function poll() {
