@@ -20,6 +20,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -143,60 +144,97 @@ def at(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["at"]).timestamp()
 
 
-def run_job(browser: Browser, redis_port: int, slug: str, fields: dict[str, str], files: dict[str, bytes]
-            ) -> dict[str, float]:
-    """Submit one job and wait for its result as the job page does; the times, in seconds."""
-    from websockets.sync.client import connect
-    from websockets.typing import Origin
+@dataclass
+class Submitted:
+    """A job just submitted through its tool's form: its id, and when (bench clocks)."""
 
-    connections = redis_connections(redis_port)
-    wall0, t0 = time.time(), time.perf_counter()
+    job_id: str
+    wall: float  # time.time() just before the POST: comparable with the server's event timestamps
+    start: float  # time.perf_counter() just before the POST
+    post: float  # seconds until the 302 came back
+
+
+def submit_job(browser: Browser, slug: str, fields: dict[str, str], files: dict[str, bytes]) -> Submitted:
+    """POST the tool's form as a browser does; the new job's id is in the 302's Location."""
+    wall, start = time.time(), time.perf_counter()
     status, headers, page = browser.post(f"/tools/{slug}/", fields, files)
     if status != 302:
         raise RuntimeError(f"{slug}: submit gave {status}: {html.unescape(page)[:1500]}")
-    t_post = time.perf_counter()
-    job_id = headers["Location"].rstrip("/").split("/")[-1]
+    post = time.perf_counter() - start
+    return Submitted(headers["Location"].rstrip("/").split("/")[-1], wall, start, post)
+
+
+def wait_for_end(browser: Browser, job_id: str) -> tuple[dict[str, Any], float]:
+    """Listen on the job's WebSocket, as its page does, until a terminal state; that event and
+    time.perf_counter() when it came."""
+    from websockets.sync.client import connect
+    from websockets.typing import Origin
+
     cookie = {"Cookie": f"sessionid={browser.cookie('sessionid')}"}
     with connect(f"ws://{browser.base[7:]}/ws/jobs/{job_id}/", additional_headers=cookie,
                  origin=Origin(browser.base), open_timeout=30) as ws:
         while True:
             event = json.loads(ws.recv(timeout=600))
             if event["kind"] == "state" and event["data"]["state"] in TERMINAL:
-                break
-    t_event = time.perf_counter()
-    _, _, detail = browser.request(f"/jobs/{job_id}/")  # job.js fetches the page for the result links
+                return event, time.perf_counter()
+
+
+def stored_events(browser: Browser, job_id: str) -> list[dict[str, Any]]:
+    """The job's events as the server stored them (the JSON poll), with their timestamps."""
+    events: list[dict[str, Any]] = json.loads(browser.request(f"/jobs/{job_id}/events/")[2])["events"]
+    return events
+
+
+def result_figure(detail: str, name: str) -> float | None:
+    """A number from the job's result summary as its page shows it (e.g. the tool's "seconds")."""
+    found = re.search(rf"&#x27;{name}&#x27;: ([0-9.e-]+)", detail)
+    return float(found.group(1)) if found else None
+
+
+def run_job(browser: Browser, redis_port: int, slug: str, fields: dict[str, str], files: dict[str, bytes]
+            ) -> dict[str, float]:
+    """Submit one job and wait for its result as the job page does; the times, in seconds."""
+    connections = redis_connections(redis_port)
+    job = submit_job(browser, slug, fields, files)
+    event, t_event = wait_for_end(browser, job.job_id)
+    _, _, detail = browser.request(f"/jobs/{job.job_id}/")  # job.js fetches the page for the result links
     t_page = time.perf_counter()
     if event["data"]["state"] != "succeeded":
-        raise RuntimeError(f"{slug} job {job_id} {event['data']['state']}: {event['data'].get('error')}")
+        raise RuntimeError(f"{slug} job {job.job_id} {event['data']['state']}: {event['data'].get('error')}")
     t_poll = time.perf_counter()
-    events = json.loads(browser.request(f"/jobs/{job_id}/events/")[2])["events"]
+    events = stored_events(browser, job.job_id)
     t_poll = time.perf_counter() - t_poll
     connections = redis_connections(redis_port) - connections - 1  # less the bench's own INFO
     states = {e["data"]["state"]: at(e) for e in events if e["kind"] == "state"}
     progress = [at(e) for e in events if e["kind"] == "progress"]
-    seconds = re.search(r"&#x27;seconds&#x27;: ([0-9.e-]+)", detail)
-    loading = re.search(r"&#x27;load_seconds&#x27;: ([0-9.e-]+)", detail)
+    seconds, loading = result_figure(detail, "seconds"), result_figure(detail, "load_seconds")
     hit = "&#x27;cache&#x27;: &#x27;hit&#x27;" in detail
     if seconds is None or "result-image" not in detail:
-        raise RuntimeError(f"{slug} job {job_id}: no result seconds or result image on the page")
-    end_to_end, compute = t_page - t0, float(seconds.group(1))
-    wall_event = wall0 + (t_event - t0)
+        raise RuntimeError(f"{slug} job {job.job_id}: no result seconds or result image on the page")
+    end_to_end, compute = t_page - job.start, seconds
+    wall_event = job.wall + (t_event - job.start)
     return {"e2e": end_to_end, "compute": compute, "overhead": end_to_end - compute, "cache_hit": float(hit),
-            "post": t_post - t0, "submit": states["queued"] - wall0,
+            "post": job.post, "submit": states["queued"] - job.wall,
             "queue": states["running"] - states["queued"],
             "start": progress[0] - states["running"], "work": progress[-1] - progress[0],
             "finish": states["succeeded"] - progress[-1], "push": wall_event - states["succeeded"],
             "page": t_page - t_event, "poll": t_poll, "redis": connections,
-            "load": float(loading.group(1)) if loading else 0.0}
+            "load": loading or 0.0}
 
 
-def sign_in(host: str, user: str, password: str) -> tuple[Browser, str, str]:
-    """A logged-in browser, its CSRF token and the fast-style tool's first style."""
+def log_in(host: str, user: str, password: str) -> Browser:
+    """A browser signed in through the login form, its session cookie set."""
     browser = Browser(host)
     token, _ = browser.form_token("/accounts/login/")
     status, _, _ = browser.post("/accounts/login/", {"username": user, "password": password,
                                                      "csrfmiddlewaretoken": token, "next": "/"})
     if status != 302:
         raise RuntimeError(f"login failed ({status})")
+    return browser
+
+
+def sign_in(host: str, user: str, password: str) -> tuple[Browser, str, str]:
+    """A logged-in browser, its CSRF token and the fast-style tool's first style."""
+    browser = log_in(host, user, password)
     token, page = browser.form_token("/tools/fast-style/")
     return browser, token, html.unescape(re.findall(r'<option value="([^"]+)"', page)[0])

@@ -63,10 +63,15 @@ def _run_attempt(job: Job, tool: Tool, attempt: int) -> None:
         # goes to storage after the watchdog has stopped and before the final state below is written,
         # so a page that shows "cancelled" can already offer to resume.
         # A job routed to an endpoint variant uses that variant's version, not the active one.
-        # GPU memory goes to Redis while the job runs and after it, for /metrics (apps/monitoring/gpu.py).
-        with attempt_workdir(job) as workdir, JobWatchdog(job), gpu.publishing("celery"), \
-                pinned(job.variant.version if job.variant else None):
-            output = tool.run(run_context(job, JobReporter(job), workdir))
+        # GPU memory goes to Redis while the job runs (the watchdog's polls, every REFRESH_S) and
+        # after it, for /metrics (apps/monitoring/gpu.py); not from a thread of the job's own, which
+        # cost each job a thread start and join (bench/job_overhead.py).
+        try:
+            with attempt_workdir(job) as workdir, JobWatchdog(job, on_poll=_publish_gpu_memory), \
+                    pinned(job.variant.version if job.variant else None):
+                output = tool.run(run_context(job, JobReporter(job), workdir))
+        finally:
+            gpu.publish_gpu_memory("celery")
     except CancelledWithResults as exc:
         _store(job, exc.output, JobState.CANCELLED, "Cancelled; what was done is kept", attempt)
     except Cancelled:
@@ -95,6 +100,10 @@ def _run_attempt(job: Job, tool: Tool, attempt: int) -> None:
             events.transition(job, JobState.FAILED, "Failed", attempt=attempt,
                               error=f"The results could not be stored ({type(exc).__name__}: {exc}); "
                                     "see the worker log, then run it again.")
+
+
+def _publish_gpu_memory() -> None:
+    gpu.publish_gpu_memory("celery", at_most_every=gpu.REFRESH_S)
 
 
 def _store(job: Job, output: ToolOutput, state: str, message: str, attempt: int) -> None:

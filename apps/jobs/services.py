@@ -44,14 +44,15 @@ def submit(owner: User, tool: Tool, params: dict[str, Any], files: dict[str, Upl
     check_quota(owner)
     with transaction.atomic():
         job = Job.objects.create(owner=owner, kind=tool.slug, params=params, seed=params.get("seed"),
-                                 task_id=str(uuid.uuid4()), variant=_route(tool, owner))
+                                 task_id=str(uuid.uuid4()), variant=_route(tool, owner),
+                                 last_seq=1)  # its first event, queued, is recorded below
         for field_name, upload in files.items():
             assert upload.name is not None and upload.size is not None  # always set for a form upload
             job_file = JobFile(job=job, role=JobFile.Role.INPUT, field=field_name,
                                name=upload.name[:200], size=upload.size,
                                content_type=upload.content_type or "application/octet-stream")
             job_file.file.save(upload.name, upload, save=True)
-        events.record(job, "state", {"state": JobState.QUEUED, "message": "Queued", "step": 0, "total": 0})
+        events.record_first(job, {"state": JobState.QUEUED, "message": "Queued", "step": 0, "total": 0})
         transaction.on_commit(lambda: run_job.apply_async(args=[str(job.pk)], queue=tool.queue,
                                                           task_id=job.task_id))
     return job

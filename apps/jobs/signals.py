@@ -10,7 +10,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from celery.signals import worker_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -23,6 +28,14 @@ def load_torch(**kwargs: Any) -> None:
     with it loaded instead of paying seconds on its first model job. The studio's modules import it
     only where a model runs, so that web processes never load it (tests/studio/test_web_imports.py)."""
     import torch  # noqa: F401
+
+
+@worker_process_shutdown.connect
+def send_last_pushes(**kwargs: Any) -> None:
+    """A pool process ends without atexit handlers: send the job events it has not pushed yet."""
+    from . import events
+
+    events.flush_pushes(events.PUSH_TIMEOUT_SECONDS)
 
 
 @worker_ready.connect
