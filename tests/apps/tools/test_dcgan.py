@@ -23,6 +23,7 @@ from apps.tools.lineage import read_lineage
 from apps.tools.registry import get_tool
 from ml.common.model_cache import ModelCache
 from ml.common.progress import Cancelled
+from ml.dcgan.infer import CHUNK
 from tests.apps.conftest import make_job, run_job
 from tests.conftest import ProgressLog, install_starter
 
@@ -162,12 +163,12 @@ def test_a_single_sample_is_its_cell_of_the_grid(faces: ModelVersion) -> None:
 
 def test_the_same_seed_gives_the_same_pixels_and_another_seed_does_not(faces: ModelVersion) -> None:
     progress = ProgressLog()
-    first = run({"mode": "grid", "n": 20, "seed": 7})
-    again = run({"mode": "grid", "n": 20, "seed": 7}, progress)
-    other = run({"mode": "grid", "n": 20, "seed": 8})
+    first = run({"mode": "grid", "n": 70, "seed": 7})
+    again = run({"mode": "grid", "n": 70, "seed": 7}, progress)
+    other = run({"mode": "grid", "n": 70, "seed": 8})
     assert "already loaded" in progress.updates[0][2]
-    # n=20 is two chunks (16 + 4): chunking must not change a pixel between runs
-    assert [step for step, _, _ in progress.updates[1:]] == [16, 20]
+    # n=70 is two chunks (64 + 6): chunking must not change a pixel between runs
+    assert [step for step, _, _ in progress.updates[1:]] == [CHUNK, 70]
     for name in ("grid.png", "sample-000.png", "sample-019.png"):
         assert pixels(by_name(first)[name].content) == pixels(by_name(again)[name].content)
         assert pixels(by_name(first)[name].content) != pixels(by_name(other)[name].content)
@@ -217,8 +218,8 @@ def test_a_grid_job_runs_through_the_runner_and_records_its_model(faces: ModelVe
 def test_cancelling_stops_a_large_grid_between_chunks(faces: ModelVersion) -> None:
     progress = ProgressLog(cancel_after=2)  # the model message, then one chunk
     with pytest.raises(Cancelled):
-        run({"mode": "grid", "n": 64, "seed": 0}, progress)
-    assert [step for step, _, _ in progress.updates] == [0, 16]
+        run({"mode": "grid", "n": 3 * CHUNK, "seed": 0}, progress)
+    assert [step for step, _, _ in progress.updates] == [0, CHUNK]
 
 
 def test_the_tool_is_registered() -> None:
