@@ -14,11 +14,12 @@ from PIL import Image
 from torch import nn
 
 from ml.common.images import image_to_tensor, tensor_to_image
+from ml.common.inference import inference_copy
 from ml.common.progress import Cancelled
 from ml.common.sample_scene import sample_scene
 from ml.cyclegan.config import CycleGANConfig
 from ml.cyclegan.formats import import_cyclegan
-from ml.cyclegan.infer import load, tile_spans, translate, translate_tensor, translate_tiled
+from ml.cyclegan.infer import fast_generator, load, tile_spans, translate, translate_tensor, translate_tiled
 from ml.cyclegan.model import ResnetGenerator
 from tests.conftest import ProgressLog
 from tests.ml.conftest import gradient_image
@@ -46,8 +47,11 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 
 def count_forwards(model: nn.Module) -> list[int]:
+    """Forwards of what the CPU entry points run: the model's inference copy, built here first (in
+    eval mode, as they put the model, so they reuse it rather than build another)."""
     calls: list[int] = []
-    model.register_forward_hook(lambda module, args, out: calls.append(1))
+    net = inference_copy(model.eval(), fast_generator, torch.device("cpu"))
+    net.register_forward_hook(lambda module, args, out: calls.append(1))
     return calls
 
 
@@ -71,7 +75,9 @@ def test_translate_is_a_plain_forward_of_the_generator(norm: str) -> None:
     model.train()  # translate puts the model in eval mode itself (batch norm, dropout)
     got = translate(model, image)
     assert not model.training
-    assert np.array_equal(pixels(got), pixels(tensor_to_image((want + 1) / 2)))
+    # On the CPU an instance-norm generator runs its inference copy (ml/cyclegan/infer.py): the same
+    # function with other roundings, so a pixel may land one step of 255 away.
+    assert np.abs(pixels(got) - pixels(tensor_to_image((want + 1) / 2))).max() <= 1 / 255 + 1e-6
 
 
 # --- where the tiles go ----------------------------------------------------------------------------
