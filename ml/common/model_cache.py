@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
+from ml.common.inference import ATTRIBUTE as INFERENCE_COPY
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -31,7 +33,10 @@ def tensor_bytes(obj: Any) -> int:
     if isinstance(obj, torch.Tensor):
         return obj.numel() * obj.element_size()
     if isinstance(obj, nn.Module):
-        tensors = {id(t): t for t in (*obj.parameters(), *obj.buffers())}
+        # With its CPU inference copy (ml/common/inference.py), which is not a submodule: CycleGAN's
+        # keeps Winograd weights 4x the trunk's own. Tensors the two share count once.
+        modules = [obj, *(copy[1:] if (copy := obj.__dict__.get(INFERENCE_COPY)) else ())]
+        tensors = {id(t): t for m in modules for t in (*m.parameters(), *m.buffers())}
         return sum(t.numel() * t.element_size() for t in tensors.values())
     if isinstance(obj, dict):
         return sum(tensor_bytes(v) for v in obj.values() if isinstance(v, (torch.Tensor, nn.Module)))
@@ -76,6 +81,10 @@ class ModelCache:
             if entry is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
+                # Counted again: since its load the model may have grown an inference copy.
+                entry.nbytes = tensor_bytes(entry.value)
+                while len(self._entries) > 1 and self.nbytes > self.max_bytes:
+                    self._evict_oldest()  # the others, oldest first: this one is the newest now
                 return CacheResult(entry.value, True, 0.0, entry.nbytes)
             start = time.perf_counter()
             value = load()

@@ -83,3 +83,27 @@ def test_clear_empties_it() -> None:
     cache.get("a", lambda: {"w": torch.zeros(10)})
     cache.clear()
     assert cache.keys() == [] and cache.nbytes == 0
+
+
+def test_an_inference_copy_is_counted_from_the_next_use_and_makes_room() -> None:
+    from ml.common.inference import inference_copy
+
+    def linear() -> nn.Module:
+        return nn.Linear(100, 100, bias=False)  # 40,000 bytes
+
+    cache = ModelCache(max_bytes=100_000)
+    old = cache.get("old", linear).value
+    model = cache.get("model", linear).value
+    assert cache.nbytes == 80_000 and old is not None
+    inference_copy(model, lambda m: nn.Linear(100, 100, bias=False), torch.device("cpu"))
+    shared = cache.get("model", linear)  # a hit: counted again, with its copy
+    assert shared.hit and shared.nbytes == 80_000
+    assert cache.keys() == ["model"]  # the older model made room for the copy
+
+
+def test_a_copy_that_shares_the_models_weights_counts_them_once() -> None:
+    from ml.common.inference import inference_copy
+
+    model = nn.Linear(100, 100, bias=False)
+    inference_copy(model, lambda m: nn.Sequential(m), torch.device("cpu"))  # shares m's weight
+    assert tensor_bytes(model) == 40_000
