@@ -97,6 +97,7 @@ async def lean_post(token: str, path: str, body: bytes, host: bytes = b"127.0.0.
     await app.send_input({"type": "http.request", "body": body})
     start = await app.receive_output(10)
     content = await app.receive_output(10)
+    await app.wait(10)  # the handler closes the response after sending it: let it finish
     return start["status"], {k.lower(): v for k, v in start["headers"]}, content["body"]
 
 
