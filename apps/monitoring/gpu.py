@@ -17,10 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,26 +79,6 @@ def publish_gpu_memory(process: str, *, at_most_every: float = 0.0) -> bool:
     except Exception as exc:  # Redis down or slow, or a CUDA error: the caller's work goes on
         log.warning("could not publish GPU memory for %s: %s", process, exc)
         return False
-
-
-@contextmanager
-def publishing(process: str, every: float = REFRESH_S) -> Iterator[None]:
-    """Around a job: republish every ``every`` seconds while it runs, from a daemon thread, and once
-    more when it ends, whichever way it ends."""
-    done = threading.Event()
-
-    def beat() -> None:
-        while not done.wait(every):
-            publish_gpu_memory(process)
-
-    thread = threading.Thread(target=beat, name="gpu-memory", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(timeout=5)
-        publish_gpu_memory(process)
 
 
 def read_gpu_memory() -> list[GpuMemory]:

@@ -110,11 +110,12 @@ def test_redis_down_fails_neither_the_job_nor_the_scrape(alice: Any, settings: A
     assert gpu_samples() == {}
 
 
-def test_a_running_job_republishes(store: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_running_job_republishes(alice: Any, store: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job's watchdog republishes at its polls (every 0.5 s), then the runner once at the end."""
     calls: list[float] = []
     monkeypatch.setattr(device, "cuda_memory", lambda: calls.append(time.monotonic()) or FAKE[:1])
-    with gpu.publishing("celery", every=0.02):
-        time.sleep(0.2)
+    monkeypatch.setattr(gpu, "REFRESH_S", 0.0)  # every poll, not once a REFRESH_S
+    assert run_job(alice, steps=10, step_seconds=0.23) == JobState.SUCCEEDED  # 2.3 s: four polls
     assert len(calls) >= 4  # several beats, then one at the end
     assert gpu_samples()[(gpu.worker_name("celery"), "0", "allocated")] == 3 * GiB  # and they reach Redis
 
