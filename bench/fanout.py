@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.studio_client import ROOT, free_port, load_average, log_in
+from bench.studio_client import ROOT, free_port, load_average, log_in, quantile
 
 PASSWORD = "fanout-bench-pw-1"
 WAIT_PER_EVENT = 10.0  # seconds an event may take to reach every watcher before it counts as lost
@@ -54,11 +54,6 @@ class Round:
     lost: int  # (event, watcher) pairs that never arrived
     closed: int  # sockets the server closed before the end
     connect: float  # seconds to open them all
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 @contextmanager

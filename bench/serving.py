@@ -31,13 +31,9 @@ import threading
 import time
 from pathlib import Path
 
+from bench.studio_client import free_port, quantile
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def setup(env: dict[str, str], model: str) -> str:
@@ -126,13 +122,9 @@ def load(port: int, token: str, clients: int, seconds: float, texts: list[str]) 
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    ordered = sorted(latencies)
-
-    def q(p: float) -> float:
-        return 1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
-
-    return {"rps": len(latencies) / elapsed, "p50": q(0.50), "p99": q(0.99), "n": len(latencies),
-            "errors": errors[0], "mean": 1000 * statistics.fmean(ordered) if ordered else float("nan")}
+    return {"rps": len(latencies) / elapsed, "p50": 1000 * quantile(latencies, 0.50),
+            "p99": 1000 * quantile(latencies, 0.99), "n": len(latencies), "errors": errors[0],
+            "mean": 1000 * statistics.fmean(latencies) if latencies else float("nan")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,12 @@ def load_average() -> str:
     return f"load average {os.getloadavg()[0]:.1f}"
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile of ``values`` (NaN for none): the benches' p50, p95, p99."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
