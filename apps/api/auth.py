@@ -29,12 +29,7 @@ _tokens: Recent[ApiToken | None] = Recent(seconds=1.0)
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        row = _look_up(token)
-        if row is None:
-            return None
-        request.user = row.user
-        setattr(request, TOKEN_ATTR, row)  # noqa: B010  (webhooks are signed with its secret)
-        return row.user
+        return _accept(request, _look_up(token))
 
 
 class AsyncTokenAuth(TokenAuth):
@@ -43,12 +38,16 @@ class AsyncTokenAuth(TokenAuth):
     is_async = True  # ninja awaits it
 
     async def authenticate(self, request: HttpRequest, token: str) -> User | None:  # type: ignore[override]
-        row = await _tokens.get(token, lambda: sync_to_async(_look_up)(token))
-        if row is None:
-            return None
-        request.user = row.user
-        setattr(request, TOKEN_ATTR, row)  # noqa: B010
-        return row.user
+        return _accept(request, await _tokens.get(token, lambda: sync_to_async(_look_up)(token)))
+
+
+def _accept(request: HttpRequest, row: ApiToken | None) -> User | None:
+    """The token's owner, put on the request with the token row; None for no live token."""
+    if row is None:
+        return None
+    request.user = row.user
+    setattr(request, TOKEN_ATTR, row)  # noqa: B010  (webhooks are signed with its secret)
+    return row.user
 
 
 def _look_up(token: str) -> ApiToken | None:
