@@ -13,7 +13,12 @@ from torch.nn import functional as F
 
 from ml.common.family import Source, as_checkpoint, config_from_dict, load_model
 from ml.common.images import image_to_tensor, resize_max_side, tensor_to_image
-from ml.common.inference import inference_copy
+from ml.common.inference import (
+    inference_copy,
+    space_to_depth_conv,
+    space_to_depth_weight,
+    upsampled_conv_weight,
+)
 from ml.fast_style.config import FastStyleConfig
 from ml.fast_style.family import FAST_STYLE
 from ml.fast_style.model import EPS, CondConv, MultiStyleNet
@@ -72,40 +77,71 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> torch.Tensor:
 
 
 class FusedMultiStyle(nn.Module):
-    """A MultiStyleNet's function in fewer passes over the activations, for inference: each
-    conditional instance norm applies its blended scale and shift inside the norm (one pass, not
-    three: normalise, multiply, add), and the ReLUs and the final sigmoid work in place. Shares the
-    net's parameters (no copy). Measured in bench/image_tools.py; tests/ml/fast_style/test_infer.py
-    holds it to the net's own forward."""
+    """A MultiStyleNet's function in fewer passes over memory, for inference on the CPU; built from
+    the net once (``fast_net``), reading its norms' parameters live.
+
+    - Each conditional instance norm applies its blended scale and shift inside the norm (one pass,
+      not three: normalise, multiply, add), and the ReLUs, residual sums and sigmoid work in place.
+    - Activations and weights are channels-last (oneDNN's NHWC kernels), except for the last two
+      layers' 4 and 3 channels, where PyTorch's channels-last batch norm is several times slower.
+    - The two upsampling layers convolve the map before its nearest 2x upsample, computing the four
+      output phases as channels (``upsampled_conv_weight``): no upsampled copy, a quarter of the
+      positions, and four times the 8 or 4 output channels that left most vector lanes idle.
+    - The last 9x9 convolution (4 -> 3 channels) runs on 2x2 blocks of pixels as channels
+      (``space_to_depth_conv``), for the same lanes.
+
+    Measured in bench/image_tools.py; tests/ml/fast_style/test_infer.py holds it to the net."""
+
+    last: torch.Tensor  # expand[2]'s weight for space_to_depth_conv
 
     def __init__(self, net: MultiStyleNet) -> None:
         super().__init__()
         self.net = net
+        layers = [m for m in net.modules() if isinstance(m, CondConv)]
+        # Buffers (not saved: the copy never is), so the model cache counts them (tensor_bytes).
+        self.weights: dict[int, torch.Tensor] = {}
+        for i, layer in enumerate(layers):
+            weight = layer.w.detach()
+            if layer in (net.expand[0], net.expand[1]):  # each runs after a nearest 2x upsample
+                weight = upsampled_conv_weight(weight)
+            self.register_buffer(f"w{i}", weight.contiguous(memory_format=torch.channels_last))
+            self.weights[id(layer)] = getattr(self, f"w{i}")
+        self.register_buffer("last", space_to_depth_weight(layers[-1].w.detach(), 2))  # expand[2]
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         net = self.net
         w = style_weights.to(x).reshape(-1, net.n_styles).expand(x.shape[0], -1)  # (B, S)
-        y = x
+        y = x.contiguous(memory_format=torch.channels_last)
         for layer in net.contract:
-            y = _cond_conv(layer, y, w).relu_()
+            y = self._cond_conv(layer, y, w).relu_()
         for block in net.res:
             first, second = block.children()
-            y = y + _cond_conv(second, _cond_conv(first, y, w).relu_(), w)
-        y = _cond_conv(net.expand[0], F.interpolate(y, scale_factor=2, mode="nearest"), w).relu_()
-        y = _cond_conv(net.expand[1], F.interpolate(y, scale_factor=2, mode="nearest"), w).relu_()
-        return torch.sigmoid_(_cond_conv(net.expand[2], y, w))
+            y = self._cond_conv(second, self._cond_conv(first, y, w).relu_(), w).add_(y)
+        y = self._cond_conv(net.expand[0], y, w).relu_()
+        y = self._cond_conv(net.expand[1], y, w, contiguous=True).relu_()
+        return torch.sigmoid_(self._cond_conv(net.expand[2], y, w, contiguous=True))
 
-
-def _cond_conv(layer: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """CondConv's forward with the norm's affine inside: instance norm is batch norm over (1, B*C)
-    with this batch's statistics, which takes a per-(image, channel) scale and shift directly."""
-    assert isinstance(layer, CondConv)
-    p = layer.w.shape[-1] // 2
-    y = F.conv2d(F.pad(x, (p, p, p, p), mode="reflect"), layer.w, stride=layer.stride)
-    b, c, h, width = y.shape
-    gamma, beta = (w @ layer.norm.gamma).reshape(-1), (w @ layer.norm.beta).reshape(-1)  # (B*C,)
-    y = F.batch_norm(y.reshape(1, b * c, h, width), None, None, gamma, beta, True, 0.0, EPS)
-    return y.reshape(b, c, h, width)
+    def _cond_conv(self, layer: nn.Module, x: torch.Tensor, w: torch.Tensor, *,
+                   contiguous: bool = False) -> torch.Tensor:
+        """CondConv's forward with the norm's affine inside: instance norm is batch norm over
+        (1, B*C) with this batch's statistics, which takes a per-(image, channel) scale and shift
+        directly. ``contiguous``: normalise in NCHW order (few channels)."""
+        assert isinstance(layer, CondConv)
+        k, weight = layer.w.shape[-1], self.weights[id(layer)]
+        if layer in (self.net.expand[0], self.net.expand[1]):  # upsample, pad and conv in one
+            y = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), weight), 2)
+        elif layer is self.net.expand[2]:
+            y = space_to_depth_conv(F.pad(x, (k // 2,) * 4, mode="reflect"), self.last, 2, k)
+        else:
+            y = F.conv2d(F.pad(x, (k // 2,) * 4, mode="reflect"), weight, stride=layer.stride)
+        if contiguous:
+            y = y.contiguous()
+        b, c, h, width = y.shape
+        gamma, beta = (w @ layer.norm.gamma).reshape(-1), (w @ layer.norm.beta).reshape(-1)  # (B*C,)
+        if b == 1:  # no reshape: a reshaped channels-last map made the next reflection pad copy it twice
+            return F.batch_norm(y, None, None, gamma, beta, True, 0.0, EPS)
+        y = F.batch_norm(y.reshape(1, b * c, h, width), None, None, gamma, beta, True, 0.0, EPS)
+        return y.reshape(b, c, h, width)
 
 
 def fast_net(net: nn.Module) -> nn.Module:

@@ -6,8 +6,19 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from ml.common.inference import ATTRIBUTE, channels_last, fold_batch_norm, forget, inference_copy
+from ml.common.inference import (
+    ATTRIBUTE,
+    PackedConv,
+    channels_last,
+    fold_batch_norm,
+    forget,
+    inference_copy,
+    space_to_depth_conv,
+    space_to_depth_weight,
+    transposed_as_conv_weight,
+)
 
 
 def conv_bn(transpose: bool) -> nn.Sequential:
@@ -65,3 +76,37 @@ def test_off_the_cpu_the_model_itself_runs() -> None:
         raise AssertionError("no copy off the CPU")
 
     assert inference_copy(model, build, torch.device("cuda")) is model
+
+
+@pytest.mark.parametrize(("k", "s", "size"),
+                         [(9, 2, (24, 20)), (3, 2, (7, 9)), (9, 4, (17, 12)), (5, 3, (10, 11))])
+def test_a_convolution_on_blocks_of_pixels_is_the_same_convolution(k: int, s: int,
+                                                                   size: tuple[int, int]) -> None:
+    torch.manual_seed(k * s)
+    weight, x = torch.randn(3, 4, k, k), torch.randn(2, 4, *size)
+    padded = F.pad(x, (k // 2,) * 4, mode="reflect")
+    got = space_to_depth_conv(padded, space_to_depth_weight(weight, s), s, k)
+    want = F.conv2d(padded, weight)
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-4, rtol=0)
+
+
+def test_a_stride_2_transposed_convolution_is_a_3x3_convolution_of_its_phases() -> None:
+    torch.manual_seed(1)
+    conv = nn.ConvTranspose2d(6, 3, 4, 2, 1, bias=False)
+    x = torch.randn(2, 6, 5, 7)
+    got = F.pixel_shuffle(F.conv2d(x, transposed_as_conv_weight(conv), padding=1), 2)
+    with torch.no_grad():
+        assert torch.allclose(got, conv(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_a_packed_convolution_computes_the_module_and_its_activation_at_any_batch(transpose: bool) -> None:
+    torch.manual_seed(2)
+    conv: nn.Conv2d | nn.ConvTranspose2d = (nn.ConvTranspose2d(16, 8, 4, 2, 1) if transpose
+                                            else nn.Conv2d(16, 8, 3, padding=1, bias=False))
+    relu, tanh = PackedConv(conv, [8, 16, 6, 6], "relu"), PackedConv(conv, [8, 16, 6, 6], "tanh")
+    with torch.no_grad():
+        for batch in (1, 8, 11):  # packed for 8
+            x = torch.randn(batch, 16, 6, 6).contiguous(memory_format=torch.channels_last)
+            assert torch.allclose(relu(x), conv(x).relu(), atol=1e-5, rtol=0)
+            assert torch.allclose(tanh(x), conv(x).tanh(), atol=1e-5, rtol=0)
