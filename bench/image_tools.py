@@ -1,6 +1,7 @@
 """Image tools speed: the studio's entry points against a plain forward, and a job's latency.
 
-    python -m bench.image_tools [--repeats 5] [--jobs 5] [--threads N] [--skip-e2e | --only-e2e]
+    python -m bench.image_tools [--repeats 5] [--jobs 5] [--threads N] [--glibc-defaults]
+                                [--skip-e2e | --only-e2e]
                                 [--studio-log PATH] [--compare CHECKOUT ...]
 
 1. Fast style (the starter 26-style net) and CycleGAN (the starter vintagify generator) at 256 and
@@ -38,6 +39,7 @@ import torch
 from PIL import Image
 
 from bench.studio_client import load_average, run_job, running_studio, sign_in
+from ml.common.device import keep_freed_memory
 from ml.common.images import image_to_tensor, tensor_to_image
 from ml.common.inference import ATTRIBUTE
 from ml.common.sample_scene import sample_scene
@@ -264,6 +266,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model measurement")
     parser.add_argument("--jobs", type=int, default=5, help="timed jobs per tool, after one cold job")
     parser.add_argument("--threads", type=int, default=0, help="torch threads here (default: torch's)")
+    parser.add_argument("--glibc-defaults", action="store_true", help="leave malloc as glibc sets it up, "
+                        "instead of keeping freed memory as a studio worker does (ml.common.device)")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--skip-e2e", action="store_true", help="only the model measurements")
     only.add_argument("--only-e2e", action="store_true", help="only the end-to-end jobs")
@@ -275,8 +279,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    kept = not args.glibc_defaults and keep_freed_memory()  # both sides run under what a worker runs
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"CUDA {'yes' if torch.cuda.is_available() else 'none'}; {load_average()}")
+          f"CUDA {'yes' if torch.cuda.is_available() else 'none'}, freed memory "
+          f"{'kept (as in a worker)' if kept else 'returned (glibc defaults)'}; {load_average()}")
     if not args.only_e2e:
         image_models(args.repeats)
         dcgan(args.repeats)

@@ -26,8 +26,13 @@ log = logging.getLogger(__name__)
 def load_torch(**kwargs: Any) -> None:
     """Import torch in the worker's main process, before its pool forks: every pool child starts
     with it loaded instead of paying seconds on its first model job. The studio's modules import it
-    only where a model runs, so that web processes never load it (tests/studio/test_web_imports.py)."""
+    only where a model runs, so that web processes never load it (tests/studio/test_web_imports.py).
+    Freed tensor memory stays with the process for the next job (ml.common.device)."""
     import torch  # noqa: F401
+
+    from ml.common.device import keep_freed_memory
+
+    keep_freed_memory()
 
 
 @worker_process_shutdown.connect

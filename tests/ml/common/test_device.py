@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -49,3 +54,29 @@ def test_cuda_memory_counts_a_real_tensor() -> None:
     (first, *_) = cuda_memory()
     assert first.allocated >= x.numel() and first.reserved >= first.allocated
     assert first.peak >= first.allocated and first.total > first.reserved
+
+
+FAULTS = """
+import resource, sys, torch
+from ml.common.device import keep_freed_memory
+kept = sys.argv[1] == "keep" and keep_freed_memory()
+for _ in range(2):  # warm up: the first rounds fault in whatever is kept
+    [torch.ones(6 << 20) for _ in range(8)]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    [torch.ones(6 << 20) for _ in range(8)]  # eight 24 MB tensors at once, freed together
+print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt")
+def test_kept_memory_serves_the_next_tensors_without_page_faults() -> None:
+    """Ten rounds of eight 24 MB tensors, 491,520 pages: with the memory kept, the warm-up's pages
+    serve them (at most 5 % fault again; 0 to 18,432 in nine runs here). glibc's defaults are not
+    asserted: they move with the address layout (6,144 to 380,640 faults in four runs here)."""
+    root = Path(__file__).resolve().parents[3]
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(root)}  # no MALLOC_* from outside
+    out = subprocess.run([sys.executable, "-c", FAULTS, "keep"], capture_output=True, text=True,
+                         check=True, cwd=root, env=env).stdout.split()
+    assert out[0] == "True"
+    assert int(out[1]) <= 24_576, out
