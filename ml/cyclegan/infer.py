@@ -12,7 +12,7 @@ from torch import nn
 
 from ml.common.family import Source, load_model
 from ml.common.images import image_to_tensor, tensor_to_image
-from ml.common.inference import channels_last, fold_batch_norm, inference_copy
+from ml.common.inference import SpaceToDepthConv2d, channels_last, fold_batch_norm, inference_copy
 from ml.common.progress import NullProgress, Progress, check_cancelled
 from ml.common.winograd import WinogradConv3x3
 from ml.cyclegan.config import ALIGN
@@ -161,6 +161,9 @@ class FastResnetGenerator(nn.Module):
         self.head = nn.ModuleList(layers[:blocks[0]])  # pad, c7s1, norm, relu, 2 x (down, norm, relu)
         self.blocks = nn.ModuleList(_Block(layers[i]) for i in blocks)  # type: ignore[arg-type]
         self.tail = nn.ModuleList(layers[blocks[-1] + 1:])  # 2 x (up, norm, relu), pad, c7s1, tanh
+        last = self.tail[-2]
+        if isinstance(last, nn.Conv2d) and last.out_channels < 16 and last.stride == (1, 1):
+            self.tail[-2] = SpaceToDepthConv2d(last)  # 3 output channels leave oneDNN's lanes idle
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, in, H, W) NCHW -> (B, out, H, W) NCHW
         x = _sequence(self.head, x.contiguous(memory_format=torch.channels_last))

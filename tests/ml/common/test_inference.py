@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from ml.common.inference import (
     ATTRIBUTE,
     PackedConv,
+    SpaceToDepthConv2d,
     channels_last,
     fold_batch_norm,
     forget,
@@ -18,6 +19,7 @@ from ml.common.inference import (
     space_to_depth_conv,
     space_to_depth_weight,
     transposed_as_conv_weight,
+    upsampled_conv_weight,
 )
 
 
@@ -90,6 +92,14 @@ def test_a_convolution_on_blocks_of_pixels_is_the_same_convolution(k: int, s: in
     assert got.shape == want.shape and torch.allclose(got, want, atol=1e-4, rtol=0)
 
 
+def test_the_space_to_depth_module_keeps_the_bias() -> None:
+    torch.manual_seed(3)
+    conv = nn.Conv2d(8, 3, 7)
+    x = torch.randn(1, 8, 21, 16).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.allclose(SpaceToDepthConv2d(conv)(x), conv(x), atol=1e-5, rtol=0)
+
+
 def test_a_stride_2_transposed_convolution_is_a_3x3_convolution_of_its_phases() -> None:
     torch.manual_seed(1)
     conv = nn.ConvTranspose2d(6, 3, 4, 2, 1, bias=False)
@@ -97,6 +107,16 @@ def test_a_stride_2_transposed_convolution_is_a_3x3_convolution_of_its_phases() 
     got = F.pixel_shuffle(F.conv2d(x, transposed_as_conv_weight(conv), padding=1), 2)
     with torch.no_grad():
         assert torch.allclose(got, conv(x), atol=1e-5, rtol=0)
+
+
+def test_a_conv_after_a_nearest_upsample_is_a_conv_of_the_small_map_giving_four_phases() -> None:
+    torch.manual_seed(4)
+    weight, x = torch.randn(5, 6, 3, 3), torch.randn(2, 6, 7, 4)
+    big = F.interpolate(x, scale_factor=2, mode="nearest")
+    want = F.conv2d(F.pad(big, (1, 1, 1, 1), mode="reflect"), weight)
+    small = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    got = F.pixel_shuffle(F.conv2d(small, upsampled_conv_weight(weight)), 2)
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("transpose", [False, True])
