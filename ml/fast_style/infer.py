@@ -170,7 +170,9 @@ def stylize_fast(
         raise ValueError(f"max_side must be >= 1, got {max_side}")
     weights = resolve_style_weights(model.config, style_weights)
     device = torch.device(device) if device is not None else next(model.net.parameters()).device
-    net = model.net.to(device)
+    net = model.net
+    if next(net.parameters()).device != device:  # .to() walks every module even when it moves nothing
+        net = net.to(device)
     original = resize_max_side(image.convert("RGB"), max_side)
     x = image_to_tensor(original).to(device)  # (1, 3, H, W) in 0..1
     h, w = x.shape[-2:]
