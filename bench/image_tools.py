@@ -144,7 +144,7 @@ def image_models(repeats: int) -> None:
     cyclegan = cyclegan_infer.load(import_cyclegan(weights_file(find_vintagify_weights(), "vintagify")))
     built = build_ms(lambda: fast_net(fast.net))
     built_cyclegan = build_ms(lambda: cyclegan_infer.fast_generator(cyclegan))
-    print(f"CPU copies built in: fast style (fused conditional instance norm) {built}, cyclegan "
+    print(f"CPU copies built in: fast style (FusedMultiStyle) {built}, cyclegan "
           f"(Winograd residual trunk, channels-last) {built_cyclegan}")
     for size in (256, 512):
         photo = sample_scene((size, size))
@@ -187,7 +187,7 @@ def dcgan(repeats: int) -> None:
     n, seed = 64, 0
     reference = plain(gen, draw(gen.nz, n, seed))
     built = build_ms(lambda: fast_generator(gen))
-    print(f"dcgan CPU copy (batch norm folded, channels-last) built in {built}")
+    print(f"dcgan CPU copy (FastGenerator) built in {built}")
     assert torch.allclose(sample(gen, n, seed), ((reference() + 1) / 2).clamp(0, 1), atol=1e-5)
     clock = ForwardClock(running(gen))
     t = interleaved({"studio": clock.wrap(lambda: sample(gen, n, seed)), "reference": reference}, repeats)
