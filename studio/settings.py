@@ -32,6 +32,11 @@ def envlist(name: str, default: str) -> list[str]:
 VAR_DIR = Path(os.environ.get("STUDIO_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = envbool("DEBUG", False)
+# Who hears of what needs a person (a variant the guardrails took out): mail_admins, over SMTP.
+ADMINS = [(address, address) for address in envlist("STUDIO_ADMIN_EMAILS", "")]
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "studio@localhost")
 # The embedded default key is only for a local single-user run; production sets SECRET_KEY.
 SECRET_KEY = os.environ.get("SECRET_KEY", "studio-insecure-local-key-change-me-in-production")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from . import routing, services, variant_metrics
-from .models import Endpoint, ModelPreview, ModelVersion, Variant
+from .models import Endpoint, GuardrailTrip, ModelPreview, ModelVersion, Variant
 from .tasks import queue_validation
 
 T = TypeVar("T")
@@ -133,7 +133,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 class VariantInline(admin.TabularInline):
     model = Variant
     extra = 1
-    fields = ("name", "version", "weight")
+    fields = ("name", "version", "weight", "control")
     autocomplete_fields = ("version",)
 
 
@@ -143,7 +143,12 @@ class EndpointAdmin(admin.ModelAdmin):
     their figures side by side."""
 
     list_display = ("family", "sticky", "variants_summary", "created_at")
-    fields = ("family", "sticky")
+    fieldsets = [
+        (None, {"fields": ("family", "sticky")}),
+        ("Guardrails", {"fields": ("guard_min_jobs", "guard_error_margin", "guard_latency_factor"),
+                        "description": "A variant doing worse than the control variant loses its traffic "
+                                       "(weight 0) by itself; the trips are listed under the figures."}),
+    ]
     inlines = [VariantInline]
     change_form_template = "admin/catalog/endpoint/change_form.html"
 
@@ -157,9 +162,10 @@ class EndpointAdmin(admin.ModelAdmin):
         endpoint = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if endpoint is not None:
+            trips = GuardrailTrip.objects.filter(variant__endpoint=endpoint).select_related("variant")
             context["variant_report"] = render_to_string("catalog/variant_report.html", {
                 "rows": variant_metrics.report(endpoint), "family": endpoint.family,
-                "endpoint_id": endpoint.pk})
+                "endpoint_id": endpoint.pk, "trips": trips[:20]})
         return super().change_view(request, object_id, form_url, context)
 
 

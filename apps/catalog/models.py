@@ -133,6 +133,16 @@ class Endpoint(models.Model):
     family = models.CharField(max_length=30, choices=Family.choices, unique=True)
     sticky = models.BooleanField(default=True, help_text="Each user keeps getting the same variant "
                                                          "(as long as the weights stay the same).")
+    # Guardrails (apps/catalog/guardrails.py): a variant doing worse than the control is taken out.
+    guard_min_jobs = models.PositiveIntegerField(
+        default=20, help_text="Guardrails: finished jobs a variant needs before it is judged against the "
+                              "control variant; 0 turns the guardrails off.")
+    guard_error_margin = models.FloatField(
+        default=0.1, help_text="Guardrails: a variant whose error rate is above the control's by more than "
+                               "this (0.1 = 10 points) loses its traffic.")
+    guard_latency_factor = models.FloatField(
+        default=3.0, help_text="Guardrails: a variant whose p95 latency is more than this many times the "
+                               "control's loses its traffic; 0 leaves latency alone.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -150,10 +160,32 @@ class Variant(models.Model):
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="variants")
     weight = models.PositiveIntegerField(default=1, help_text="Relative traffic: 70 and 30 split 70/30; "
                                                               "0 takes none.")
+    control = models.BooleanField(default=False, help_text="The variant the guardrails compare the others "
+                                                           "with (one per endpoint).")
 
     class Meta:
         ordering = ["endpoint", "name"]
-        constraints = [models.UniqueConstraint(fields=["endpoint", "name"], name="variant_name_per_endpoint")]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "name"], name="variant_name_per_endpoint"),
+            models.UniqueConstraint(fields=["endpoint"], condition=Q(control=True),
+                                    name="one_control_per_endpoint"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.endpoint.family}/{self.name} ({self.version.label}, weight {self.weight})"
+
+
+class GuardrailTrip(models.Model):
+    """A variant the guardrails took out of rotation: when, why, and the figures they compared."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="trips")
+    at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField()
+    figures = models.JSONField(default=dict)  # both sides' jobs, errors and p95 over the window
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.variant} taken out at {self.at:%Y-%m-%d %H:%M}: {self.reason}"
+

@@ -17,7 +17,9 @@ from celery.signals import (
     worker_shutdown,
 )
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
+
+from .events import job_finished
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +100,23 @@ def start_sweeping(sender: Any = None, **kwargs: Any) -> None:
 def stop_sweeping(**kwargs: Any) -> None:
     if _sweeper is not None:
         _sweeper.stop.set()
+
+
+def judge_variant(sender: Any, job_id: Any, state: str, **kwargs: Any) -> None:
+    """A job ended: if it ran on an endpoint variant, the guardrails judge that variant now
+    (apps/catalog/guardrails.py). A database that cannot answer is logged and skipped: the next job
+    that ends judges again."""
+    from apps.catalog.guardrails import check
+
+    from .models import Job
+
+    try:
+        variant_id = Job.objects.filter(pk=job_id).values_list("variant_id", flat=True).first()
+        if variant_id is not None:
+            check(variant_id)
+    except DatabaseError:
+        log.exception("guardrail check after job %s failed", job_id)
+
+
+job_finished.connect(judge_variant, dispatch_uid="guardrails")
+

@@ -6,14 +6,12 @@ by side in the admin."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from typing import Any
 from unittest import mock
 
 import pytest
-import torch
 from django.test import Client
 
 from apps.api.api import api as ninja_api
@@ -23,37 +21,16 @@ from apps.catalog.models import Endpoint, ModelVersion, Variant
 from apps.jobs import runner
 from apps.jobs.models import Job, JobState
 from apps.serving import stats
-from ml.common.checkpoint import checkpoint_dict
-from ml.sentiment.config import SentimentConfig
-from ml.sentiment.model import build_model
+from tests.apps.catalog.sentiment_versions import sentiment_version
 
 pytestmark = pytest.mark.django_db
 
-WORDS = ["good", "bad", "film"]
 N = 1000
 # 70/30 over 1,000 requests: the count of A is binomial(1000, 0.7), sd 14.5; 4.5 sd either side
 # leaves a false alarm about once in 150,000 runs.
 LOW, HIGH = 700 - 65, 700 + 65
 # Through the API (6 ms a request here): 100 jobs, A's count binomial(100, 0.7), sd 4.6; 70 +- 21.
 API_N, API_LOW, API_HIGH = 100, 70 - 21, 70 + 21
-
-
-def sentiment_version(name: str, good: float) -> ModelVersion:
-    """A valid bag-of-words version whose weight on "good" is ``good`` ("bad" gets the opposite)."""
-    cfg = SentimentConfig(words=WORDS, kind="bow", length=20)
-    model = build_model(cfg)
-    with torch.no_grad():
-        model.linear.weight.zero_()
-        model.linear.bias.zero_()
-        model.linear.weight[0, 2], model.linear.weight[0, 3] = good, -good
-    buffer = io.BytesIO()
-    torch.save(checkpoint_dict(family="sentiment", config=cfg, state_dict=model.state_dict()), buffer)
-    buffer.seek(0)
-    version = services.add_version("sentiment", name, buffer, f"{name}.pt")
-    services.validate_version(version)
-    version.refresh_from_db()
-    assert version.validation == ModelVersion.Validation.VALID, version.validation_errors
-    return version
 
 
 @pytest.fixture
