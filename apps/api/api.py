@@ -35,7 +35,7 @@ from studio.version import VERSION
 from . import invoke, webhooks
 from .auth import TokenAuth, token_of, user_of
 from .models import Webhook
-from .schemas import ErrorOut, FormErrorOut, JobListOut, JobOut, ToolOut, job_out, tool_out
+from .schemas import ErrorOut, FormErrorOut, JobListOut, JobOut, RatingIn, ToolOut, job_out, tool_out
 from .throttle import RateThrottle
 
 api = NinjaAPI(title="GAN & style studio", version=VERSION, auth=TokenAuth(), urls_namespace="api",
@@ -148,6 +148,17 @@ def cancel(request: HttpRequest, job_id: str) -> dict[str, Any]:
     services.request_cancel(job)
     job.refresh_from_db()
     return job_out(job)
+
+
+@api.post("/jobs/{job_id}/rating", response={200: JobOut, 400: ErrorOut, 404: ErrorOut},
+          summary="Rate a succeeded job's result: thumbs up, down, or none")
+def rate(request: HttpRequest, job_id: str, body: RatingIn) -> Status[dict[str, Any]]:
+    job = _own_job(request, job_id)
+    try:
+        services.rate(job, body.rating)
+    except services.NotRateable as exc:
+        return Status(400, {"detail": str(exc)})
+    return Status(200, job_out(job))
 
 
 @api.post("/jobs/{job_id}/rerun", response={201: JobOut, 404: ErrorOut, 429: ErrorOut},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django import forms
 from django.urls import reverse
@@ -15,6 +15,10 @@ from apps.tools.base import Tool
 
 class ErrorOut(Schema):
     detail: str
+
+
+class RatingIn(Schema):
+    rating: Literal["up", "down", "none"]  # none takes a rating back
 
 
 class FormErrorOut(Schema):
@@ -48,6 +52,7 @@ class JobOut(Schema):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    rating: Literal["up", "down"] | None  # the owner's verdict on a succeeded job's result
     url: str  # the job's page in the browser
     events_url: str  # its Server-Sent Events stream
     files: list[FileOut] | None
@@ -82,6 +87,7 @@ def job_out(job: Job, *, files: bool = True) -> dict[str, Any]:
         "message": job.message, "error": job.error, "params": job.params, "result": job.result,
         "model_version": job.model_version, "seed": job.seed, "last_seq": job.last_seq,
         "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+        "rating": {1: "up", -1: "down"}.get(job.rating or 0),
         "url": reverse("job-detail", args=[job.pk]),
         "events_url": reverse("api:stream_events", args=[job.pk]),
         "files": [{"id": f.pk, "role": f.role, "field": f.field, "name": f.name,

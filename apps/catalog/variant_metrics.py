@@ -4,6 +4,7 @@ invokes its version answered, from the invoke server's counters in Redis."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.db.models import F
@@ -22,20 +23,33 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval for a proportion (95 % at z = 1.96): unlike p +- z * se it stays
+    inside 0..1 and is honest for a handful of ratings. None for no trials."""
+    if not trials:
+        return None
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def report(endpoint: Endpoint) -> list[dict[str, Any]]:
     """One row per variant: name, version, weight, share of the weight, jobs, finished, failed,
-    error rate, latency p50/p95/p99 in seconds (submit to end), and for sentiment the counts of
-    scores in ten bins from 0 to 1."""
+    error rate, latency p50/p95/p99 in seconds (submit to end), the owners' thumbs up and down with
+    the preference rate (up / rated) and its 95 % interval, and for sentiment the counts of scores
+    in ten bins from 0 to 1."""
     variants = list(endpoint.variants.select_related("version").order_by("name"))
     invokes = invoke_totals(endpoint.family)
     total_weight = sum(v.weight for v in variants) or 1
     rows = []
     for variant in variants:
         timed = variant.jobs.annotate(latency=F("finished_at") - F("created_at")).order_by("-created_at")
-        jobs = list(timed.values_list("state", "latency", "result")[:RECENT])
+        jobs = list(timed.values_list("state", "latency", "result", "rating")[:RECENT])
         finished = [job for job in jobs if job[0] in ("succeeded", "failed")]
-        failed = sum(1 for state, _, _ in finished if state == "failed")
-        latencies = sorted(lat.total_seconds() for state, lat, _ in finished if lat is not None)
+        failed = sum(1 for state, *_ in finished if state == "failed")
+        latencies = sorted(lat.total_seconds() for state, lat, *_ in finished if lat is not None)
+        up, down = (sum(1 for *_, rating in jobs if rating == value) for value in (1, -1))
         row: dict[str, Any] = {
             "variant": variant, "name": variant.name, "version": variant.version.label,
             "weight": variant.weight, "share": round(100 * variant.weight / total_weight, 1),
@@ -44,10 +58,12 @@ def report(endpoint: Endpoint) -> list[dict[str, Any]]:
             "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
             "p99": percentile(latencies, 0.99),
             "invokes": invokes.get(variant.version.label),
+            "up": up, "down": down, "preference": up / (up + down) if up + down else None,
+            "preference_ci": wilson(up, up + down),
         }
         if endpoint.family == "sentiment":
             bins = [0] * SCORE_BINS
-            for state, _, result in finished:
+            for state, _, result, _ in finished:
                 p = (result or {}).get("probability")
                 if state == "succeeded" and isinstance(p, (int, float)):
                     bins[min(int(p * SCORE_BINS), SCORE_BINS - 1)] += 1

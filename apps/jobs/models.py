@@ -51,6 +51,9 @@ class Job(models.Model):
     variant = models.ForeignKey("catalog.Variant", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="jobs")
     model_version = models.CharField(max_length=200, blank=True)
+    # The owner's verdict on a succeeded job's result: +1 up, -1 down (the endpoint's figures show
+    # each variant's preference rate from these).
+    rating = models.SmallIntegerField(null=True, blank=True, choices=[(1, "up"), (-1, "down")])
     seed = models.BigIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     task_id = models.CharField(max_length=64, blank=True)

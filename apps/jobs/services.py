@@ -171,3 +171,19 @@ def _revoke(task_id: str) -> None:
         app.control.revoke(task_id)
     except Exception:
         pass
+
+
+RATINGS = {"up": 1, "down": -1, "none": None}
+
+
+class NotRateable(Exception):
+    """Only a succeeded job's result can be rated."""
+
+
+def rate(job: Job, rating: str) -> None:
+    """Record the owner's thumbs up or down ("up", "down"; "none" takes it back) on a succeeded job."""
+    if job.state != JobState.SUCCEEDED:
+        raise NotRateable(f"Only a finished result can be rated; this job is {job.state}.")
+    job.rating = RATINGS[rating]
+    Job.objects.filter(pk=job.pk).update(rating=job.rating)
+

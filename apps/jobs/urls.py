@@ -10,6 +10,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/events/", views.events, name="job-events"),
     path("jobs/<uuid:job_id>/cancel/", views.cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/rerun/", views.rerun, name="job-rerun"),
+    path("jobs/<uuid:job_id>/rate/", views.rate, name="job-rate"),
     path("jobs/<uuid:job_id>/resume/", views.resume, name="job-resume"),
     path("jobs/<uuid:job_id>/retry-failed/", views.retry_failed, name="job-retry-failed"),
     path("jobs/<uuid:job_id>/files/<int:file_id>/", views.job_file, name="job-file"),

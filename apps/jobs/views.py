@@ -124,6 +124,21 @@ def cancel(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def rate(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    """Thumbs up or down on a succeeded job's result (``rating``: up, down or none)."""
+    job = _own_job(request, job_id)
+    rating = request.POST.get("rating", "")
+    if rating not in services.RATINGS:
+        return HttpResponse("rating must be up, down or none", status=400, content_type="text/plain")
+    try:
+        services.rate(job, rating)
+    except services.NotRateable as exc:
+        messages.error(request, str(exc))
+    return redirect("job-detail", job.pk)
+
+
+@login_required
+@require_POST
 def rerun(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     """Run again with these settings: same tool, parameters, seed and input files."""
     job = _own_job(request, job_id)

@@ -133,6 +133,10 @@ def test_the_openapi_schema_is_served_and_every_operation_works_with_a_token(
     assert [e["id"] for e in events] == list(range(1, body["last_seq"] + 1))  # all, in order
     assert events[-1]["event"] == "state" and events[-1]["data"]["data"]["state"] == "succeeded"
 
+    rated = client.post(f"/api/jobs/{job['id']}/rating", {"rating": "up"}, content_type="application/json")
+    walked.add(("POST", "/api/jobs/{job_id}/rating"))
+    assert rated.status_code == 200 and rated.json()["rating"] == "up"
+
     cancelled = client.post(f"/api/jobs/{submit_sleep(client).json()['id']}/cancel")
     walked.add(("POST", "/api/jobs/{job_id}/cancel"))
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
