@@ -32,6 +32,9 @@ def envlist(name: str, default: str) -> list[str]:
 VAR_DIR = Path(os.environ.get("STUDIO_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = envbool("DEBUG", False)
+# Data capture (apps/catalog/capture.py): how long sampled requests are kept, and how many per variant.
+STUDIO_CAPTURE_RETENTION_DAYS = envfloat("STUDIO_CAPTURE_RETENTION_DAYS", 30)
+STUDIO_CAPTURE_MAX_PER_VARIANT = envint("STUDIO_CAPTURE_MAX_PER_VARIANT", 10_000)
 # Who hears of what needs a person (a variant the guardrails took out): mail_admins, over SMTP.
 ADMINS = [(address, address) for address in envlist("STUDIO_ADMIN_EMAILS", "")]
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import math
 import random
 import uuid
@@ -28,7 +29,9 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 from redis.exceptions import RedisError
 
+from apps.catalog.capture import sampled
 from apps.catalog.routing import Table, pick, table
+from apps.catalog.tasks import record_invoke
 from apps.serving.batcher import queue_key, reply_key
 from apps.serving.invokers import INVOKERS
 from apps.tools.dcgan import MAX_SEED, DCGANForm
@@ -39,6 +42,8 @@ from .auth import AsyncTokenAuth, user_of
 from .recent import Recent
 from .schemas import ErrorOut
 from .throttle import RateThrottle
+
+log = logging.getLogger(__name__)
 
 INVOKE_MAX_BYTES = 64 * 1024  # a sentiment request body larger than this is refused before parsing
 INVOKE_MAX_IMAGES = 16  # DCGAN: images per invoke (a job makes up to 256)
@@ -89,8 +94,10 @@ async def _route(tool: str, request: HttpRequest) -> dict[str, Any]:
     second (no database query per request)."""
     family = INVOKERS[tool][0]
     variant = pick(await _routes.get(family, lambda: sync_to_async(table)(family)), user_of(request).pk)
-    return {"version": variant.version_id, "variant": variant.name} if variant else {"version": None,
-                                                                                     "variant": ""}
+    if variant is None:
+        return {"version": None, "variant": "", "variant_id": None, "capture_rate": 0.0}
+    return {"version": variant.version_id, "variant": variant.name, "variant_id": variant.pk,
+            "capture_rate": variant.capture_rate}
 
 
 async def _ask(tool: str, request: HttpRequest, payload: dict[str, Any]
@@ -115,7 +122,21 @@ async def _ask(tool: str, request: HttpRequest, payload: dict[str, Any]
     reply: dict[str, Any] = json.loads(answer[1])
     if "error" in reply:
         return Status(504, {"detail": f"the invoke server failed: {reply['error']}"})
+    if sampled(route["capture_rate"]):
+        await _capture(tool, route["variant_id"], payload, reply)
     return {**reply, "variant": route["variant"]}
+
+
+async def _capture(tool: str, variant_id: int, payload: dict[str, Any], reply: dict[str, Any]) -> None:
+    """Hand a sampled invoke to a worker to record (apps/catalog/capture.py): its parameters and
+    answer, without the photo's or the picture's bytes. A broker that cannot take it costs the
+    capture only."""
+    inputs = {k: v for k, v in payload.items() if k != "photo"}
+    outputs = {k: v for k, v in reply.items() if k != "png"}
+    try:
+        await sync_to_async(record_invoke.delay)(variant_id, tool, inputs, outputs)
+    except Exception:  # noqa: BLE001 - kombu's errors vary with the broker
+        log.warning("could not send the capture of a %s invoke", tool, exc_info=True)
 
 
 def _too_many(wait: int) -> HttpResponse:

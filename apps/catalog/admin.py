@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from . import routing, services, variant_metrics
-from .models import Endpoint, GuardrailTrip, ModelPreview, ModelVersion, Variant
+from .models import Capture, Endpoint, GuardrailTrip, ModelPreview, ModelVersion, Variant
 from .tasks import queue_validation
 
 T = TypeVar("T")
@@ -133,7 +133,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 class VariantInline(admin.TabularInline):
     model = Variant
     extra = 1
-    fields = ("name", "version", "weight", "control")
+    fields = ("name", "version", "weight", "control", "capture_rate")
     autocomplete_fields = ("version",)
 
 
@@ -194,3 +194,19 @@ class VariantAdmin(admin.ModelAdmin):
         routing.promote(variant)
         self.message_user(request, f"{variant.endpoint.family}/{variant.name} ({variant.version.label}) now "
                                    "takes all of the endpoint's traffic.", messages.SUCCESS)
+
+
+@admin.register(Capture)
+class CaptureAdmin(admin.ModelAdmin):
+    """Sampled requests of the endpoint variants (apps/catalog/capture.py): read only."""
+
+    list_display = ("created_at", "variant", "source", "tool", "job_id")
+    list_filter = ("variant__endpoint", "variant", "source")
+    readonly_fields = ("variant", "source", "tool", "job_id", "inputs", "outputs", "files", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Capture | None = None) -> bool:
+        return False
+

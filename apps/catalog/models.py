@@ -162,6 +162,8 @@ class Variant(models.Model):
                                                               "0 takes none.")
     control = models.BooleanField(default=False, help_text="The variant the guardrails compare the others "
                                                            "with (one per endpoint).")
+    capture_rate = models.FloatField(default=0.0, help_text="Data capture: the share of this variant's jobs "
+                                                            "and invokes recorded, 0 to 1 (0: off).")
 
     class Meta:
         ordering = ["endpoint", "name"]
@@ -188,4 +190,29 @@ class GuardrailTrip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant} taken out at {self.at:%Y-%m-%d %H:%M}: {self.reason}"
+
+
+class Capture(models.Model):
+    """One sampled request a variant served (apps/catalog/capture.py): what it was asked, what it
+    answered, and copies of its input files in the studio's storage. Kept for
+    STUDIO_CAPTURE_RETENTION_DAYS, at most STUDIO_CAPTURE_MAX_PER_VARIANT per variant."""
+
+    class Source(models.TextChoices):
+        JOB = "job", "job"
+        INVOKE = "invoke", "invoke"
+
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="captures")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    tool = models.CharField(max_length=40)
+    job_id = models.UUIDField(null=True, blank=True)  # the job, for a job's capture (it may be purged)
+    inputs = models.JSONField(default=dict)  # parameters or the request body, without file bytes
+    outputs = models.JSONField(default=dict)  # the result, or {"error": ...}
+    files = models.JSONField(default=list)  # storage names of the copied input files
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.variant} {self.source} {self.created_at:%Y-%m-%d %H:%M:%S}"
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from . import services
-from .models import ModelVersion
+from . import capture, services
+from .models import ModelVersion, Variant
 
 
 @shared_task(name="catalog.validate_version")
@@ -30,3 +32,12 @@ def queue_validation(version: ModelVersion) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(validation_queued_at=timezone.now())
     pk = version.pk
     transaction.on_commit(lambda: validate_version.apply_async(args=[pk], queue="cpu"))
+
+
+@shared_task(name="catalog.record_invoke", ignore_result=True)
+def record_invoke(variant_id: int, tool: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """Store an invoke's capture (apps/api/invoke.py sends it after answering); a variant deleted
+    meanwhile leaves nothing to record."""
+    if Variant.objects.filter(pk=variant_id).exists():
+        capture.record(variant_id, "invoke", tool, inputs, outputs)
+

@@ -17,7 +17,7 @@ from celery.signals import (
     worker_shutdown,
 )
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import close_old_connections
 
 from .events import job_finished
 
@@ -87,12 +87,13 @@ _sweeper: Sweeper | None = None
 @worker_ready.connect
 def start_sweeping(sender: Any = None, **kwargs: Any) -> None:
     global _sweeper
+    from apps.catalog.capture import prune
     from apps.catalog.sweep import end_stale_validations
 
     from .reaper import sweep
 
     if settings.STUDIO_SWEEP_S > 0 and _sweeper is None:
-        _sweeper = Sweeper([sweep, end_stale_validations], settings.STUDIO_SWEEP_S)
+        _sweeper = Sweeper([sweep, end_stale_validations, prune], settings.STUDIO_SWEEP_S)
         _sweeper.thread.start()
 
 
@@ -102,21 +103,28 @@ def stop_sweeping(**kwargs: Any) -> None:
         _sweeper.stop.set()
 
 
-def judge_variant(sender: Any, job_id: Any, state: str, **kwargs: Any) -> None:
-    """A job ended: if it ran on an endpoint variant, the guardrails judge that variant now
-    (apps/catalog/guardrails.py). A database that cannot answer is logged and skipped: the next job
-    that ends judges again."""
+def after_variant_job(sender: Any, job_id: Any, state: str, **kwargs: Any) -> None:
+    """A job ended: if it ran on an endpoint variant, it may be captured (apps/catalog/capture.py),
+    and the guardrails judge that variant now (apps/catalog/guardrails.py). A database or storage
+    that cannot answer is logged and skipped: the next job that ends judges again."""
+    from apps.catalog import capture
     from apps.catalog.guardrails import check
 
-    from .models import Job
+    from .models import Job, JobFile
 
     try:
-        variant_id = Job.objects.filter(pk=job_id).values_list("variant_id", flat=True).first()
-        if variant_id is not None:
-            check(variant_id)
-    except DatabaseError:
-        log.exception("guardrail check after job %s failed", job_id)
+        job = Job.objects.select_related("variant").filter(pk=job_id).first()
+        if job is None or job.variant is None:
+            return
+        if capture.sampled(job.variant.capture_rate):
+            outputs = job.result if job.state == "succeeded" else {"state": job.state, "error": job.error}
+            inputs = job.files.filter(role=JobFile.Role.INPUT)
+            capture.record(job.variant.pk, "job", job.kind, job.params, outputs, job_id=job.pk,
+                           files=[(f.name, f.file) for f in inputs])
+        check(job.variant.pk)
+    except Exception:  # noqa: BLE001 - a database, disk or S3 error; the job itself has ended fine
+        log.exception("capture or guardrail check after job %s failed", job_id)
 
 
-job_finished.connect(judge_variant, dispatch_uid="guardrails")
+job_finished.connect(after_variant_job, dispatch_uid="variant-jobs")
 

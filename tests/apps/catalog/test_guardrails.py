@@ -95,8 +95,9 @@ def test_a_broken_variant_loses_its_traffic_within_the_configured_jobs(
 def test_healthy_variants_keep_their_traffic(alice: Any, endpoint: tuple[Endpoint, Variant, Variant],
                                             django_capture_on_commit_callbacks: Any) -> None:
     _, a, b = endpoint
-    jobs = run_jobs(alice, 3 * MIN_JOBS, django_capture_on_commit_callbacks)
+    jobs = run_jobs(alice, 5 * MIN_JOBS, django_capture_on_commit_callbacks)
     assert all(job.state == JobState.SUCCEEDED for job in jobs)
+    # B's share is binomial(40, 0.5): fewer than 8 about once in 100,000 runs.
     assert Counter(job.variant.name for job in jobs if job.variant)["B"] >= MIN_JOBS  # judged at least once
     b.refresh_from_db()
     assert b.weight == 50 and not GuardrailTrip.objects.exists() and not mail.outbox
