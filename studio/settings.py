@@ -35,11 +35,20 @@ DEBUG = envbool("DEBUG", False)
 # Data capture (apps/catalog/capture.py): how long sampled requests are kept, and how many per variant.
 STUDIO_CAPTURE_RETENTION_DAYS = envfloat("STUDIO_CAPTURE_RETENTION_DAYS", 30)
 STUDIO_CAPTURE_MAX_PER_VARIANT = envint("STUDIO_CAPTURE_MAX_PER_VARIANT", 10_000)
+# Drift reports (apps/catalog/drift.py): the captures compared, how often, and the alarm thresholds.
+STUDIO_DRIFT_WINDOW = envint("STUDIO_DRIFT_WINDOW", 500)
+STUDIO_DRIFT_MIN_CAPTURES = envint("STUDIO_DRIFT_MIN_CAPTURES", 50)
+STUDIO_DRIFT_EVERY_S = envfloat("STUDIO_DRIFT_EVERY_S", 3600)
+STUDIO_DRIFT_PSI = envfloat("STUDIO_DRIFT_PSI", 0.2)
+STUDIO_DRIFT_P_VALUE = envfloat("STUDIO_DRIFT_P_VALUE", 0.01)
+STUDIO_DRIFT_POSITIVE_SHIFT = envfloat("STUDIO_DRIFT_POSITIVE_SHIFT", 0.25)
+STUDIO_DRIFT_WEBHOOK_URL = os.environ.get("STUDIO_DRIFT_WEBHOOK_URL", "")
 # Who hears of what needs a person (a variant the guardrails took out): mail_admins, over SMTP.
 ADMINS = [(address, address) for address in envlist("STUDIO_ADMIN_EMAILS", "")]
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25)
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "studio@localhost")
+EMAIL_SUBJECT_PREFIX = "[studio] "
 # The embedded default key is only for a local single-user run; production sets SECRET_KEY.
 SECRET_KEY = os.environ.get("SECRET_KEY", "studio-insecure-local-key-change-me-in-production")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from . import routing, services, variant_metrics
-from .models import Capture, Endpoint, GuardrailTrip, ModelPreview, ModelVersion, Variant
+from .models import Capture, DriftReport, Endpoint, GuardrailTrip, ModelPreview, ModelVersion, Variant
 from .tasks import queue_validation
 
 T = TypeVar("T")
@@ -208,5 +208,35 @@ class CaptureAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Capture | None = None) -> bool:
+        return False
+
+
+@admin.register(DriftReport)
+class DriftReportAdmin(admin.ModelAdmin):
+    """Drift reports (apps/catalog/drift.py), each with its features' bins drawn against the
+    training data's: read only."""
+
+    list_display = ("created_at", "version", "n", "verdict")
+    list_filter = ("version__family",)
+    readonly_fields = ("version", "created_at", "n", "verdict", "chart")
+    fields = readonly_fields
+
+    @admin.display(description="verdict")
+    def verdict(self, obj: DriftReport) -> str:
+        return "; ".join(obj.alarms) if obj.alarms else "no drift"
+
+    @admin.display(description="traffic (blue) against training data (grey), per bin")
+    def chart(self, obj: DriftReport) -> str:
+        charts = [{"name": name, "psi": f["psi"], "ks": f["ks"], "p_value": f"{f['p_value']:.2g}",
+                   "width": 24 * len(f["shares"]),
+                   "bars": [{"x": 24 * i, "base": round(70 * b, 1), "now": round(70 * a, 1), "b": b, "a": a}
+                            for i, (a, b) in enumerate(zip(f["shares"], f["baseline"], strict=True))]}
+                  for name, f in obj.figures.get("features", {}).items()]
+        return render_to_string("catalog/drift_chart.html", {"charts": charts})
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DriftReport | None = None) -> bool:
         return False
 

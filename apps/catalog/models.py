@@ -54,6 +54,8 @@ class ModelVersion(models.Model):
     validation = models.CharField(max_length=10, choices=Validation.choices,
                                   default=Validation.PENDING, editable=False)
     validation_errors = models.TextField(blank=True, editable=False)
+    # The profile of its training data that drift reports compare traffic with (ml/common/drift.py).
+    baseline = models.JSONField(default=dict, blank=True, editable=False)
     validated_at = models.DateTimeField(null=True, blank=True, editable=False)
     # So a version never stays pending when its validation is lost (apps/catalog/sweep.py): when the
     # validation task was last sent, when a validation last began, and how many began since the file.
@@ -215,4 +217,21 @@ class Capture(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant} {self.source} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DriftReport(models.Model):
+    """One comparison of a version's captured traffic with its training data's baseline
+    (apps/catalog/drift.py): the figures per feature and the alarms, if any."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="drift_reports")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    n = models.PositiveIntegerField(help_text="Captured requests compared.")
+    figures = models.JSONField(default=dict)  # per feature: psi, ks, p_value, shares, baseline
+    alarms = models.JSONField(default=list)  # one sentence per threshold crossed
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.version} drift {self.created_at:%Y-%m-%d %H:%M}: {'ALARM' if self.alarms else 'ok'}"
 

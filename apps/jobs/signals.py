@@ -87,13 +87,14 @@ _sweeper: Sweeper | None = None
 @worker_ready.connect
 def start_sweeping(sender: Any = None, **kwargs: Any) -> None:
     global _sweeper
+    from apps.catalog import drift
     from apps.catalog.capture import prune
     from apps.catalog.sweep import end_stale_validations
 
     from .reaper import sweep
 
     if settings.STUDIO_SWEEP_S > 0 and _sweeper is None:
-        _sweeper = Sweeper([sweep, end_stale_validations, prune], settings.STUDIO_SWEEP_S)
+        _sweeper = Sweeper([sweep, end_stale_validations, prune, drift.sweep], settings.STUDIO_SWEEP_S)
         _sweeper.thread.start()
 
 

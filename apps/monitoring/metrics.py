@@ -33,6 +33,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySe
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from apps.catalog.models import DriftReport
 from apps.jobs.models import Job, JobState
 
 from . import store
@@ -58,8 +59,29 @@ class StudioCollector(Collector):
         yield _model_loads()
         yield _gpu_memory()
         yield from _invokes()
+        yield from _drift()
         yield GaugeMetricFamily("studio_scrape_seconds", "Time to read these metrics",
                                 value=time.monotonic() - started)
+
+
+def _drift() -> Iterator[GaugeMetricFamily]:
+    """Each version's latest drift report (apps/catalog/drift.py): PSI per feature, and 1 while it
+    alarms."""
+    psi = GaugeMetricFamily("studio_drift_psi", "Population stability index of captured traffic against "
+                            "the training data, latest report", labels=["version", "feature"])
+    alarm = GaugeMetricFamily("studio_drift_alarm", "1 when the latest drift report alarms",
+                              labels=["version"])
+    seen = set()
+    for report in DriftReport.objects.select_related("version").order_by("-created_at")[:1000]:
+        if report.version_id in seen:
+            continue
+        seen.add(report.version_id)
+        label = f"{report.version.family}/v{report.version.version}"
+        for feature, figures in report.figures.get("features", {}).items():
+            psi.add_metric([label, feature], figures["psi"])
+        alarm.add_metric([label], 1.0 if report.alarms else 0.0)
+    yield psi
+    yield alarm
 
 
 def _queue_depth() -> GaugeMetricFamily:

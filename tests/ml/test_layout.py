@@ -38,10 +38,10 @@ OLD_NAMES = {
     "cyclegan": {"translate.py": "ml.cyclegan.predict"},
     "textgen": {"generate.py": "ml.textgen.predict"},
 }
-COMMON = {"__init__.py", "bundled_images.py", "charts.py", "checkpoint.py", "device.py", "family.py",
-          "image_zip.py", "images.py", "inference.py", "metrics.py", "model_cache.py", "progress.py",
-          "rds.py", "safetensors_io.py", "sample_scene.py", "starter.py", "terminal.py", "training.py",
-          "training_cli.py", "training_run.py", "winograd.py", "word_vectors.py"}
+COMMON = {"__init__.py", "bundled_images.py", "charts.py", "checkpoint.py", "device.py", "drift.py",
+          "family.py", "image_zip.py", "images.py", "inference.py", "metrics.py", "model_cache.py",
+          "progress.py", "rds.py", "safetensors_io.py", "sample_scene.py", "starter.py", "terminal.py",
+          "training.py", "training_cli.py", "training_run.py", "winograd.py", "word_vectors.py"}
 
 
 def python_files(folder: Path) -> set[str]:
