@@ -63,6 +63,15 @@ def add_version(family: str, name: str, fileobj: IO[bytes], filename: str, **fie
     return version
 
 
+def keep_drift_baseline(version: ModelVersion, checkpoint: dict[str, Any]) -> None:
+    """A training's profile of its validation data (the checkpoint's extra "drift_baseline", which
+    ml/sentiment/training.py writes) as the version's drift baseline (apps/catalog/drift.py)."""
+    baseline = (checkpoint.get("extra") or {}).get("drift_baseline")
+    if isinstance(baseline, dict):
+        version.baseline = baseline
+        version.save(update_fields=["baseline"])
+
+
 def add_trained(family: str, name: str, checkpoint: dict[str, Any], *, previews: Sequence[tuple[str, bytes]],
                 **fields: object) -> ModelVersion:
     """What a training job made, as a draft version: validated like an upload (so an admin can
@@ -81,6 +90,7 @@ def add_trained(family: str, name: str, checkpoint: dict[str, Any], *, previews:
             validate_version(version)
             if version.validation != ModelVersion.Validation.VALID:
                 raise CatalogError(f"the trained model failed validation: {version.validation_errors}")
+            keep_drift_baseline(version, checkpoint)
             for position, (label, jpeg) in enumerate(previews):
                 preview = ModelPreview(version=version, label=label, position=position)
                 preview.image.save(f"{position:02d}.jpg", ContentFile(jpeg), save=True)

@@ -281,6 +281,7 @@ def _store(starter: Starter, made: Made, ref: str, saved: list[str]) -> ModelVer
         services.validate_version(version)
         if version.validation != ModelVersion.Validation.VALID:
             raise ValueError(f"failed validation: {version.validation_errors}")
+        services.keep_drift_baseline(version, made.checkpoint)
         for position, (label, jpeg) in enumerate(made.previews):
             preview = ModelPreview(version=version, label=label, position=position)
             preview.image.save(f"{position:02d}-{slugify(label)}.jpg", ContentFile(jpeg), save=True)

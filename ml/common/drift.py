@@ -24,8 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats
-
 BINS = 10
 SAMPLE = 2000  # raw baseline values kept per feature, for the KS test
 EPSILON = 1e-4  # a bin's share floor: an empty bin would make PSI infinite
@@ -91,6 +89,8 @@ def compare(baseline: dict[str, Any], features: dict[str, list[float]], positive
             thresholds: Thresholds) -> dict[str, Any]:
     """The drift of a traffic window against ``baseline``: per feature its PSI, KS statistic and
     p-value, the positive share then and now, and ``alarms`` (one sentence each; empty: no drift)."""
+    from scipy import stats  # here: profiling (at the end of every training) does not need it
+
     report: dict[str, Any] = {"n": len(positive), "features": {}, "alarms": []}
     for name, base in baseline["features"].items():
         values = features[name]

@@ -30,6 +30,7 @@ from torch import nn
 
 from ml.common.checkpoint import checkpoint_dict
 from ml.common.device import pick_device
+from ml.common.drift import profile, text_features
 from ml.common.metrics import report, roc_image
 from ml.common.progress import Progress
 from ml.common.training import EarlyStopping, TrainError, TrainResult
@@ -148,7 +149,11 @@ def train(cfg: TrainConfig, data: LabelledTexts, progress: Progress, *,
     run.update(f"test accuracy {figures['accuracy']:.3f}, ROC AUC {figures['roc_auc']:.3f} "
                f"({len(parts.test)} texts)", preview=picture,
                metrics={f"test_{k}": v for k, v in figures.items() if k != "val_loss"})
-    extra = {"metrics": figures,
+    # The drift baseline (ml/common/drift.py): the validation texts, which the vocabulary never saw,
+    # so new English text reads as it will in production; apps/catalog keeps it on the version.
+    val_probs = predict_probabilities(model, val_set.ids, dev)
+    baseline = profile(text_features(parts.validation.texts, set(vocab.words), tokenize), val_probs)
+    extra = {"metrics": figures, "drift_baseline": baseline,
              "report": {"confusion": test["confusion"], "roc": test["roc"], "test_rows": len(parts.test),
                         "validation_rows": len(parts.validation), "train_rows": plan.train_rows,
                         "best_epoch": stopping.best_epoch, "stopped_early": stopping.stopped,

@@ -41,6 +41,9 @@ def test_a_sentiment_training_job_ends_in_a_draft_with_its_test_report(alice: An
     assert version.metrics["test_accuracy"] >= 0.8  # the words give the label away
     assert "confusion" in version.description and "ROC AUC" in version.description
     assert version.previews.count() == 1  # the ROC curve
+    # Its drift baseline, from the validation texts, is on the version (apps/catalog/drift.py).
+    assert set(version.baseline["features"]) == {"length", "oov"} and version.baseline["n"] > 0
+    assert 0 <= version.baseline["positive"] <= 1
     job = Job.objects.get(kind="train-sentiment")
     charted = [e.data["metrics"] for e in job.events.filter(kind="progress") if "metrics" in e.data]
     assert any("val_accuracy" in m for m in charted) and any("loss" in m for m in charted)
