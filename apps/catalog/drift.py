@@ -1,9 +1,11 @@
 """Drift reports: a version's captured traffic (apps/catalog/capture.py) compared with the baseline
 profile of its training data (ml/common/drift.py has the statistics).
 
-Texts only for now: sentiment versions, on the length of each text, its out-of-vocabulary rate and
-the share of positive predictions. ``take_baseline`` profiles a version's training texts (the
-``drift_baseline`` command, from the CSV it was trained on). ``report`` compares its newest
+Sentiment versions are profiled on the length of each text, its out-of-vocabulary rate and the share
+of positive predictions; fast style and CycleGAN versions on their input photos' size, brightness,
+contrast and saturation (from the copies a job's capture keeps; invoked photos are not kept).
+A sentiment training leaves its version a baseline (its validation texts); ``take_baseline`` takes
+one from given texts or photos (``manage.py drift baseline``). ``report`` compares its newest
 STUDIO_DRIFT_WINDOW captures, once at least STUDIO_DRIFT_MIN_CAPTURES are in; every worker's sweep
 runs it for each version with a baseline at most every STUDIO_DRIFT_EVERY_S. A report that alarms
 after one that did not (or none) is logged, mailed to the admins and POSTed to
@@ -20,72 +22,99 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.mail import mail_admins
 from django.utils import timezone
+from PIL import Image
 
 from . import loading
 from .models import Capture, DriftReport, ModelVersion
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("sentiment",)  # the families whose traffic is profiled
+TEXT_FAMILIES = {"sentiment": "sentiment"}  # family: the tool whose captures are its traffic
+IMAGE_FAMILIES = {"fast-style": "fast-style", "cyclegan": "cyclegan"}
+FAMILIES = (*TEXT_FAMILIES, *IMAGE_FAMILIES)
+Features = tuple[dict[str, list[float]], list[float] | None]  # features, positive probabilities
 
 
-def _features(version: ModelVersion, texts: Sequence[str]) -> tuple[dict[str, list[float]], list[float]]:
-    """The features of ``texts`` and the version's positive probabilities for them."""
+def _text_features(version: ModelVersion, texts: Sequence[str], answered: list[float] | None = None
+                   ) -> Features:
+    """The features of ``texts`` and the version's positive probabilities for them (``answered``:
+    the ones it gave when it served them, else computed now)."""
     from ml.common.drift import text_features
     from ml.sentiment.data import tokenize
     from ml.sentiment.infer import load, predict_many
 
     model = load(loading.read_checkpoint(version))
-    return text_features(texts, set(model.vocab.words), tokenize), predict_many(model, texts)
+    positive = answered if answered is not None else predict_many(model, texts)
+    return text_features(texts, set(model.vocab.words), tokenize), positive
 
 
-def take_baseline(version: ModelVersion, texts: Sequence[str]) -> dict[str, Any]:
-    """Profile ``texts`` (the version's training texts) as its baseline, and keep it."""
-    from ml.common.drift import profile
+def take_baseline(version: ModelVersion, samples: Sequence[Any]) -> dict[str, Any]:
+    """Profile ``samples`` (texts for sentiment, PIL images for the image families: data the
+    version was trained for, not fitted on) as its baseline, and keep it."""
+    from ml.common.drift import image_features, profile
 
     if version.family not in FAMILIES:
         raise ValueError(f"drift profiles cover {', '.join(FAMILIES)} versions, not {version.family}")
-    if not texts:
-        raise ValueError("no texts to take a baseline from")
-    features, positive = _features(version, texts)
-    version.baseline = profile(features, positive)
+    if not samples:
+        raise ValueError("nothing to take a baseline from")
+    if version.family in TEXT_FAMILIES:
+        version.baseline = profile(*_text_features(version, samples))
+    else:
+        version.baseline = profile(image_features(samples))
     version.save(update_fields=["baseline"])
     return version.baseline
 
 
-def captured(version: ModelVersion, limit: int) -> tuple[list[str], list[float]]:
-    """The texts of the version's newest ``limit`` captures and the probabilities it answered."""
-    rows = (Capture.objects.filter(variant__version=version, tool="sentiment")
-            .order_by("-created_at").values_list("inputs", "outputs")[:limit])
+def captured(version: ModelVersion, limit: int) -> Features:
+    """The features of the version's newest ``limit`` usable captures, and for texts the
+    probabilities it answered."""
+    from ml.common.drift import image_features
+
+    tool = TEXT_FAMILIES.get(version.family) or IMAGE_FAMILIES[version.family]
+    rows = (Capture.objects.filter(variant__version=version, tool=tool)
+            .order_by("-created_at").values_list("inputs", "outputs", "files")[:limit])
+    if version.family in IMAGE_FAMILIES:
+        return image_features([image for _, _, files in rows if (image := _first_image(files))]), None
     texts, probabilities = [], []
-    for inputs, outputs in rows:
+    for inputs, outputs, _ in rows:
         text, p = inputs.get("text"), outputs.get("probability")
         if isinstance(text, str) and isinstance(p, (int, float)):
             texts.append(text)
             probabilities.append(float(p))
-    return texts, probabilities
+    return _text_features(version, texts, probabilities) if texts else ({}, [])
+
+
+def _first_image(names: list[str]) -> Image.Image | None:
+    """The capture's first stored file that opens as an image (the job's photo), or None."""
+    for name in names:
+        try:
+            with default_storage.open(name) as fh:
+                image = Image.open(fh)
+                image.load()
+                return image
+        except (OSError, Image.DecompressionBombError):
+            continue
+    return None
 
 
 def report(version: ModelVersion) -> DriftReport | None:
     """Compare the version's newest captures with its baseline now; None without a baseline or with
     fewer than STUDIO_DRIFT_MIN_CAPTURES captures."""
-    from ml.common.drift import Thresholds, compare, text_features
-    from ml.sentiment.data import tokenize
-    from ml.sentiment.infer import load
+    from ml.common.drift import Thresholds, compare
 
-    if not version.baseline:
+    if not version.baseline or version.family not in FAMILIES:
         return None
-    texts, probabilities = captured(version, settings.STUDIO_DRIFT_WINDOW)
-    if len(texts) < settings.STUDIO_DRIFT_MIN_CAPTURES:
+    features, positive = captured(version, settings.STUDIO_DRIFT_WINDOW)
+    if len(next(iter(features.values()), [])) < settings.STUDIO_DRIFT_MIN_CAPTURES:
         return None
-    vocabulary = set(load(loading.read_checkpoint(version)).vocab.words)
     thresholds = Thresholds(psi=settings.STUDIO_DRIFT_PSI, p_value=settings.STUDIO_DRIFT_P_VALUE,
                             positive=settings.STUDIO_DRIFT_POSITIVE_SHIFT)
-    result = compare(version.baseline, text_features(texts, vocabulary, tokenize), probabilities, thresholds)
+    result = compare(version.baseline, features, positive, thresholds)
     previous = version.drift_reports.first()
-    figures = {"features": result["features"], "positive": result["positive"]}
+    figures = {"features": result["features"], "positive": result.get("positive")}
     made = DriftReport.objects.create(version=version, n=result["n"], alarms=result["alarms"],
                                       figures=figures)
     if made.alarms and (previous is None or not previous.alarms):

@@ -1,7 +1,8 @@
 """Drift: how far the traffic a model serves has moved from the data it was trained on.
 
 A baseline profile is taken once per model version from its training data: for each feature (for
-texts, the length in words and the out-of-vocabulary rate), ten bins cut at the baseline's deciles
+texts, the length in words and the out-of-vocabulary rate; for images, size, brightness, contrast
+and saturation), ten bins cut at the baseline's deciles
 with the baseline's share in each, and a sample of the raw values; and the share of positive
 predictions. ``compare`` measures a window of captured traffic against it, per feature:
 
@@ -24,6 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 BINS = 10
 SAMPLE = 2000  # raw baseline values kept per feature, for the KS test
 EPSILON = 1e-4  # a bin's share floor: an empty bin would make PSI infinite
@@ -38,6 +42,23 @@ def text_features(texts: Sequence[str], vocabulary: set[str], tokenize: Any) -> 
         length.append(float(len(words)))
         oov.append(sum(w not in vocabulary for w in words) / len(words) if words else 0.0)
     return {"length": length, "oov": oov}
+
+
+def image_features(images: Sequence[Image.Image]) -> dict[str, list[float]]:
+    """Per image: ``megapixels`` (of the image as given), and on a copy at most 256 px a side,
+    ``brightness`` and ``contrast`` (mean and standard deviation of the luma, 0-1) and
+    ``saturation`` (mean HSV saturation, 0-1)."""
+    out: dict[str, list[float]] = {"megapixels": [], "brightness": [], "contrast": [], "saturation": []}
+    for image in images:
+        out["megapixels"].append(image.width * image.height / 1e6)
+        small = image.convert("RGB")
+        small.thumbnail((256, 256))
+        luma = np.asarray(small.convert("L"), dtype=np.float32) / 255.0
+        out["brightness"].append(float(luma.mean()))
+        out["contrast"].append(float(luma.std()))
+        hsv = np.asarray(small.convert("HSV"), dtype=np.float32)
+        out["saturation"].append(float(hsv[..., 1].mean() / 255.0))
+    return out
 
 
 def _edges(values: Sequence[float]) -> list[float]:
@@ -57,11 +78,14 @@ def shares(values: Sequence[float], edges: Sequence[float]) -> list[float]:
     return [max(EPSILON, c / total) for c in counts]
 
 
-def profile(features: dict[str, list[float]], positive: Sequence[float], seed: int = 0) -> dict[str, Any]:
+def profile(features: dict[str, list[float]], positive: Sequence[float] | None = None, seed: int = 0
+            ) -> dict[str, Any]:
     """The baseline profile of the training data's ``features`` and the model's ``positive``
-    probabilities on them (JSON-ready)."""
+    probabilities on them (JSON-ready; None for a model that does not classify)."""
     rng = random.Random(seed)
-    out: dict[str, Any] = {"n": len(positive), "positive": _positive_share(positive), "features": {}}
+    n = len(next(iter(features.values()), []))
+    out: dict[str, Any] = {"n": n, "positive": None if positive is None else _positive_share(positive),
+                           "features": {}}
     for name, values in features.items():
         edges = _edges(values)
         sample = list(values) if len(values) <= SAMPLE else rng.sample(list(values), SAMPLE)
@@ -85,13 +109,13 @@ class Thresholds:
     positive: float = 0.25  # the positive share moving more than this alarms on its own
 
 
-def compare(baseline: dict[str, Any], features: dict[str, list[float]], positive: Sequence[float],
+def compare(baseline: dict[str, Any], features: dict[str, list[float]], positive: Sequence[float] | None,
             thresholds: Thresholds) -> dict[str, Any]:
     """The drift of a traffic window against ``baseline``: per feature its PSI, KS statistic and
     p-value, the positive share then and now, and ``alarms`` (one sentence each; empty: no drift)."""
     from scipy import stats  # here: profiling (at the end of every training) does not need it
 
-    report: dict[str, Any] = {"n": len(positive), "features": {}, "alarms": []}
+    report: dict[str, Any] = {"n": len(next(iter(features.values()), [])), "features": {}, "alarms": []}
     for name, base in baseline["features"].items():
         values = features[name]
         index = psi(base["shares"], shares(values, base["edges"]))
@@ -102,6 +126,8 @@ def compare(baseline: dict[str, Any], features: dict[str, list[float]], positive
         if index > thresholds.psi and ks.pvalue < thresholds.p_value:
             report["alarms"].append(f"{name}: PSI {index:.2f} (over {thresholds.psi:g}), "
                                     f"KS p = {ks.pvalue:.1e}")
+    if positive is None or baseline.get("positive") is None:
+        return report
     now = _positive_share(positive)
     report["positive"] = {"baseline": baseline["positive"], "now": now}
     if abs(now - baseline["positive"]) > thresholds.positive:

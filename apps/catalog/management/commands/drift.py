@@ -1,6 +1,7 @@
-"""``manage.py drift baseline <version> <csv>`` profiles a sentiment version's training texts as its
-drift baseline; ``manage.py drift report <version>`` compares its captured traffic with it now
-(apps/catalog/drift.py). <version> is the version's id or "family/vN"."""
+"""``manage.py drift baseline <version> <data>`` profiles data a version was trained for (a sentiment
+version: a labelled CSV of texts it did not fit; fast style or CycleGAN: a zip or folder of photos)
+as its drift baseline; ``manage.py drift report <version>`` compares its captured traffic with it
+now (apps/catalog/drift.py). <version> is the version's id or "family/vN"."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["baseline", "report"])
         parser.add_argument("version", help='the version\'s id or "family/vN"')
-        parser.add_argument("csv", nargs="?", help="baseline: the training CSV (a labelled sentiment CSV)")
+        parser.add_argument("data", nargs="?", help="baseline: a labelled sentiment CSV, or a zip or folder "
+                                                    "of photos")
         parser.add_argument("--skip-every", type=int, default=0, metavar="N",
                             help="baseline: leave out every Nth row (the held-out ones, e.g. 10)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from ml.common.image_zip import ImageZipError, read_images
         from ml.sentiment.data import SentimentDataError, read_csv
 
         version = find(options["version"])
@@ -44,17 +47,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"{name}: PSI {f['psi']:.3f}, KS {f['ks']:.3f} (p = {f['p_value']:.2g})")
             self.stdout.write("; ".join(made.alarms) if made.alarms else f"no drift over {made.n} captures")
             return
-        if not options["csv"]:
-            raise CommandError("baseline needs the training CSV")
+        if not options["data"]:
+            raise CommandError("baseline needs the data: a CSV of texts, or a zip or folder of photos")
         try:
-            texts = read_csv(options["csv"]).texts
-        except (SentimentDataError, OSError) as exc:
+            texts = version.family in drift.TEXT_FAMILIES
+            samples = read_csv(options["data"]).texts if texts else read_images(options["data"]).images
+        except (SentimentDataError, ImageZipError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         every = options["skip_every"]
-        kept = [t for i, t in enumerate(texts) if not every or i % every]
+        kept = [s for i, s in enumerate(samples) if not every or i % every]
         try:
             baseline = drift.take_baseline(version, kept)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"{version.label}: baseline of {baseline['n']} texts, "
-                          f"{baseline['positive']:.0%} predicted positive")
+        positive = "" if baseline["positive"] is None else f", {baseline['positive']:.0%} predicted positive"
+        self.stdout.write(f"{version.label}: baseline of {baseline['n']} {'texts' if texts else 'photos'}"
+                          f"{positive}")
