@@ -107,6 +107,12 @@ def report(version: ModelVersion) -> DriftReport | None:
 
     if not version.baseline or version.family not in FAMILIES:
         return None
+    # Counted first: the sweep asks every few seconds, and reading the captures means loading the
+    # model (texts) or every photo from storage (images).
+    tool = TEXT_FAMILIES.get(version.family) or IMAGE_FAMILIES[version.family]
+    waiting = Capture.objects.filter(variant__version=version, tool=tool).count()
+    if waiting < settings.STUDIO_DRIFT_MIN_CAPTURES:
+        return None
     features, positive = captured(version, settings.STUDIO_DRIFT_WINDOW)
     if len(next(iter(features.values()), [])) < settings.STUDIO_DRIFT_MIN_CAPTURES:
         return None

@@ -9,6 +9,7 @@ import io
 import random
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.files.base import ContentFile
@@ -88,3 +89,12 @@ def test_the_command_takes_a_baseline_from_a_folder_of_photos(variant: Variant, 
     assert "fast-style/v1@000000000000: baseline of 12 photos" in capsys.readouterr().out
     variant.version.refresh_from_db()
     assert variant.version.baseline["n"] == 12
+
+
+def test_too_few_captures_are_counted_not_read(variant: Variant, settings: Any) -> None:
+    """The sweep asks every few seconds: below the minimum, no photo is opened."""
+    settings.STUDIO_DRIFT_MIN_CAPTURES = 50
+    drift.take_baseline(variant.version, crops(seed=1, n=60))
+    feed(variant, crops(seed=2, n=10))
+    with mock.patch.object(drift, "captured", side_effect=AssertionError("read too early")):
+        assert drift.report(variant.version) is None and drift.sweep() == 0
