@@ -40,8 +40,9 @@ OLD_NAMES = {
 }
 COMMON = {"__init__.py", "bundled_images.py", "charts.py", "checkpoint.py", "device.py", "drift.py",
           "family.py", "image_zip.py", "images.py", "inference.py", "metrics.py", "model_cache.py",
-          "progress.py", "rds.py", "safetensors_io.py", "sample_scene.py", "starter.py", "terminal.py",
-          "training.py", "training_cli.py", "training_run.py", "winograd.py", "word_vectors.py"}
+          "progress.py", "rds.py", "safetensors_io.py", "sample_scene.py", "starter.py", "sweep.py",
+          "terminal.py", "training.py", "training_cli.py", "training_run.py", "winograd.py",
+          "word_vectors.py"}
 
 
 def python_files(folder: Path) -> set[str]:
