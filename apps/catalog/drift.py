@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import mail_admins
+from django.db.models import QuerySet
 from django.utils import timezone
 from PIL import Image
 
@@ -32,8 +33,9 @@ from .models import Capture, DriftReport, ModelVersion
 
 log = logging.getLogger(__name__)
 
-TEXT_FAMILIES = {"sentiment": "sentiment"}  # family: the tool whose captures are its traffic
-IMAGE_FAMILIES = {"fast-style": "fast-style", "cyclegan": "cyclegan"}
+# The families profiled; each one's traffic is the captures of the tool of the same name.
+TEXT_FAMILIES = ("sentiment",)
+IMAGE_FAMILIES = ("fast-style", "cyclegan")
 FAMILIES = (*TEXT_FAMILIES, *IMAGE_FAMILIES)
 Features = tuple[dict[str, list[float]], list[float] | None]  # features, positive probabilities
 
@@ -73,9 +75,7 @@ def captured(version: ModelVersion, limit: int) -> Features:
     probabilities it answered."""
     from ml.common.drift import image_features
 
-    tool = TEXT_FAMILIES.get(version.family) or IMAGE_FAMILIES[version.family]
-    rows = (Capture.objects.filter(variant__version=version, tool=tool)
-            .order_by("-created_at").values_list("inputs", "outputs", "files")[:limit])
+    rows = _captures(version).order_by("-created_at").values_list("inputs", "outputs", "files")[:limit]
     if version.family in IMAGE_FAMILIES:
         return image_features([image for _, _, files in rows if (image := _first_image(files))]), None
     texts, probabilities = [], []
@@ -85,6 +85,10 @@ def captured(version: ModelVersion, limit: int) -> Features:
             texts.append(text)
             probabilities.append(float(p))
     return _text_features(version, texts, probabilities) if texts else ({}, [])
+
+
+def _captures(version: ModelVersion) -> QuerySet[Capture]:
+    return Capture.objects.filter(variant__version=version, tool=version.family)
 
 
 def _first_image(names: list[str]) -> Image.Image | None:
@@ -109,9 +113,7 @@ def report(version: ModelVersion) -> DriftReport | None:
         return None
     # Counted first: the sweep asks every few seconds, and reading the captures means loading the
     # model (texts) or every photo from storage (images).
-    tool = TEXT_FAMILIES.get(version.family) or IMAGE_FAMILIES[version.family]
-    waiting = Capture.objects.filter(variant__version=version, tool=tool).count()
-    if waiting < settings.STUDIO_DRIFT_MIN_CAPTURES:
+    if _captures(version).count() < settings.STUDIO_DRIFT_MIN_CAPTURES:
         return None
     features, positive = captured(version, settings.STUDIO_DRIFT_WINDOW)
     if len(next(iter(features.values()), [])) < settings.STUDIO_DRIFT_MIN_CAPTURES:

@@ -75,12 +75,14 @@ def check(variant_id: int) -> GuardrailTrip | None:
         endpoint = variant.endpoint
         if variant.weight == 0 or variant.control or not endpoint.guard_min_jobs:
             return None
+        size = endpoint.guard_min_jobs
+        mine = window(variant, size, since=variant.trips.aggregate(last=Max("at"))["last"])
+        if mine.jobs < size:  # too few to judge: no need to look at the control (most job ends)
+            return None
         control = (endpoint.variants.filter(control=True).first()
                    or endpoint.variants.filter(version__status=ModelVersion.Status.ACTIVE).first())
         if control is None or control.pk == variant.pk:
             return None
-        size = endpoint.guard_min_jobs
-        mine = window(variant, size, since=variant.trips.aggregate(last=Max("at"))["last"])
         theirs = window(control, size)
         reason = verdict(mine, theirs, size, endpoint.guard_error_margin, endpoint.guard_latency_factor)
         if reason is None:

@@ -118,11 +118,12 @@ def compare(baseline: dict[str, Any], features: dict[str, list[float]], positive
     report: dict[str, Any] = {"n": len(next(iter(features.values()), [])), "features": {}, "alarms": []}
     for name, base in baseline["features"].items():
         values = features[name]
-        index = psi(base["shares"], shares(values, base["edges"]))
+        current = shares(values, base["edges"])
+        index = psi(base["shares"], current)
         ks = stats.ks_2samp(base["sample"], values)
         report["features"][name] = {"psi": round(index, 4), "ks": round(float(ks.statistic), 4),
-                                    "p_value": float(ks.pvalue),
-                                    "shares": shares(values, base["edges"]), "baseline": base["shares"]}
+                                    "p_value": float(ks.pvalue), "shares": current,
+                                    "baseline": base["shares"]}
         if index > thresholds.psi and ks.pvalue < thresholds.p_value:
             report["alarms"].append(f"{name}: PSI {index:.2f} (over {thresholds.psi:g}), "
                                     f"KS p = {ks.pvalue:.1e}")

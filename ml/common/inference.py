@@ -87,7 +87,7 @@ def channels_last(model: M) -> M:
 
 
 # Convolutions with few output channels (3 or 4, as networks end) leave most of oneDNN's vector lanes
-# idle: it computes 16 output channels at a time. Both helpers below trade spatial positions for
+# idle: it computes 16 output channels at a time. The helpers below trade spatial positions for
 # channels, so the same work fills the lanes (bench/README.md, "CPU inference").
 
 

@@ -78,7 +78,8 @@ def generate(model: Generator, z: torch.Tensor, device: torch.device | str = "cp
     parts = []
     for start in range(0, total, chunk):
         out = net(z[start:start + chunk].to(device))  # (c, nc, 64, 64) in [-1, 1]
-        # In place: one new tensor per chunk, the contiguous one the callers get (the copy's is NHWC).
+        # In place: one new tensor per chunk, contiguous as the callers get it (FastGenerator's already
+        # is; the fallback copy's is NHWC).
         parts.append(out.add_(1).div_(2).clamp_(0, 1).contiguous().cpu())
         if progress is not None:
             done = min(start + chunk, total)

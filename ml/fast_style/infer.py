@@ -92,8 +92,6 @@ class FusedMultiStyle(nn.Module):
 
     Measured in bench/image_tools.py; tests/ml/fast_style/test_infer.py holds it to the net."""
 
-    last: torch.Tensor  # expand[2]'s weight for space_to_depth_conv
-
     def __init__(self, net: MultiStyleNet) -> None:
         super().__init__()
         self.net = net
@@ -103,10 +101,13 @@ class FusedMultiStyle(nn.Module):
         for i, layer in enumerate(layers):
             weight = layer.w.detach()
             if layer in (net.expand[0], net.expand[1]):  # each runs after a nearest 2x upsample
-                weight = upsampled_conv_weight(weight)
-            self.register_buffer(f"w{i}", weight.contiguous(memory_format=torch.channels_last))
+                weight = upsampled_conv_weight(weight).contiguous(memory_format=torch.channels_last)
+            elif layer is net.expand[2]:  # runs on 2x2 blocks of its NCHW input
+                weight = space_to_depth_weight(weight, 2)
+            else:
+                weight = weight.contiguous(memory_format=torch.channels_last)
+            self.register_buffer(f"w{i}", weight)
             self.weights[id(layer)] = getattr(self, f"w{i}")
-        self.register_buffer("last", space_to_depth_weight(layers[-1].w.detach(), 2))  # expand[2]
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         net = self.net
@@ -131,7 +132,7 @@ class FusedMultiStyle(nn.Module):
         if layer in (self.net.expand[0], self.net.expand[1]):  # upsample, pad and conv in one
             y = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), weight), 2)
         elif layer is self.net.expand[2]:
-            y = space_to_depth_conv(F.pad(x, (k // 2,) * 4, mode="reflect"), self.last, 2, k)
+            y = space_to_depth_conv(F.pad(x, (k // 2,) * 4, mode="reflect"), weight, 2, k)
         else:
             y = F.conv2d(F.pad(x, (k // 2,) * 4, mode="reflect"), weight, stride=layer.stride)
         if contiguous:
@@ -177,7 +178,7 @@ def stylize_fast(
     x = image_to_tensor(original).to(device)  # (1, 3, H, W) in 0..1
     h, w = x.shape[-2:]
     x = _pad_to_multiple(x)
-    if device.type == "cuda":  # for cuDNN's NHWC kernels; on the CPU it was slower (bench/README.md)
+    if device.type == "cuda":  # for cuDNN's NHWC kernels; on the CPU the copy lays itself out
         x = x.contiguous(memory_format=torch.channels_last)
         net = net.to(memory_format=torch.channels_last)
     net = inference_copy(net, fast_net, device)  # the net itself on CUDA; built once per net on the CPU

@@ -51,7 +51,8 @@ def test_the_routing_table_is_read_once_a_second() -> None:
     invoke._routes.clear()
     with mock.patch.object(invoke, "table", wraps=routing.table) as read:
         for _ in range(3):
-            assert bad_invoke_routed()["version"] is None
+            assert bad_invoke_routed() == {"version": None, "variant": "", "variant_id": None,
+                                           "capture_rate": 0.0}
         assert read.call_count == 1
 
 
